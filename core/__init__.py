@@ -1,0 +1,1 @@
+"""pdlens domain package: media, clinical task pipelines, analysis, storage. Imports no Streamlit."""

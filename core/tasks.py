@@ -1,0 +1,50 @@
+"""The standard clinical tasks a visit records, and what each one needs.
+
+Task keys are the vocabulary shared by the store, the pipelines, the models and the pages.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    key: str
+    label: str
+    modality: str  # "voice" or "movement"
+    sided: bool  # recorded once per side (left / right)
+    updrs_item: str  # MDS-UPDRS part III item the task informs
+    min_seconds: float
+    target_seconds: float
+    max_seconds: float
+    instructions: str
+
+
+TASKS: dict[str, TaskSpec] = {
+    t.key: t
+    for t in (
+        TaskSpec("vowel", "Sustained vowel /a/", "voice", False, "3.1", 3.0, 5.0, 30.0,
+                 "Take a breath and say 'aaah' at a comfortable pitch and loudness for as long "
+                 "as you can, at least 5 seconds. Microphone about 30 cm from the mouth."),
+        TaskSpec("reading", "Reading passage", "voice", False, "3.1", 10.0, 30.0, 120.0,
+                 "Read the passage aloud at your usual pace and loudness."),
+        TaskSpec("finger_tapping", "Finger tapping (3.4)", "movement", True, "3.4", 5.0, 10.0, 60.0,
+                 "Tap the index finger on the thumb 10 times as quickly and as big as possible. "
+                 "Camera about 1 m away, the whole hand in view, side-on to the camera."),
+        TaskSpec("tremor", "Rest tremor (3.17)", "movement", True, "3.17", 5.0, 10.0, 60.0,
+                 "Sit with the hands resting on the lap, relaxed, for 10 seconds. "
+                 "Keep the tested hand fully in view."),
+        TaskSpec("gait", "Gait (3.10)", "movement", False, "3.10", 5.0, 20.0, 180.0,
+                 "Walk at a comfortable pace away from and back to the camera (at least 10 m), "
+                 "whole body in view, camera at hip height."),
+    )
+}
+
+SIDES = ("left", "right")
+
+
+def task_spec(key: str) -> TaskSpec:
+    try:
+        return TASKS[key]
+    except KeyError:
+        raise ValueError(f"Unknown task '{key}'. Choose one of: {', '.join(TASKS)}.") from None
