@@ -1,0 +1,30 @@
+"""One recording -> TaskResult, whatever the task. Every task module exposes the same
+`analyze(path, side=None) -> TaskResult` (decode -> quality -> signal -> measures -> score)."""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from core.pipeline import TaskResult, UnusableInput
+from core.tasks import task_spec
+
+_TASK_MODULES = {
+    "vowel": "core.voice.vowel",
+    "reading": "core.voice.reading",
+    "finger_tapping": "core.movement.finger_tapping",
+    "tremor": "core.movement.tremor",
+    "gait": "core.movement.gait",
+}
+
+
+def analyze_recording(path: str | Path, task: str, side: str | None = None) -> TaskResult:
+    spec = task_spec(task)
+    if spec.sided and side not in ("left", "right"):
+        raise UnusableInput(f"{spec.label} is recorded per hand: say which side (left or right) was tested.")
+    path = Path(path)
+    if not path.is_file():
+        raise UnusableInput(f"File not found: {path.name}")
+    if path.stat().st_size == 0:
+        raise UnusableInput("The file is empty (0 bytes): record or export it again.")
+    module = importlib.import_module(_TASK_MODULES[task])
+    return module.analyze(path, side=side if spec.sided else None)
