@@ -1,0 +1,113 @@
+"""Command line: `python -m core.cli analyze ...`.
+
+Exit status: 0 analysed and scored (or measured, for tasks without a model); 2 unusable input
+(the file cannot be analysed: one-line reason on stderr); 3 the clip decoded but failed a quality
+check (JSON still printed, no score; the reasons on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from core.pipeline import TaskResult, UnusableInput
+
+EXIT_UNUSABLE = 2
+EXIT_QUALITY = 3
+
+
+def result_to_json(result: TaskResult) -> dict[str, Any]:
+    """TaskResult -> plain JSON (signals are left out: they are arrays for plots)."""
+
+    def number(x: float | None) -> float | None:
+        return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+    return {
+        "task": result.task,
+        "side": result.side,
+        "duration_s": round(result.duration_s, 3),
+        "quality": result.quality.as_dict(),
+        "measures": [
+            {
+                "name": m.name,
+                "value": number(m.value),
+                "unit": m.unit,
+                "label": m.label,
+                "normal_range": list(m.normal_range) if m.normal_range else None,
+                "in_normal_range": m.in_normal_range(),
+            }
+            for m in result.measures
+        ],
+        "score": asdict(result.score) if result.score else None,
+    }
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from core.analysis import analyze_recording
+
+    jobs = []
+    if args.voice:
+        jobs.append((args.voice, args.voice_task or "vowel", None))
+    if args.movement:
+        if not args.task:
+            print("error: --movement needs --task finger_tapping|tremor|gait", file=sys.stderr)
+            return EXIT_UNUSABLE
+        jobs.append((args.movement, args.task, args.side))
+    if not jobs:
+        print("error: give --voice FILE and/or --movement FILE", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+    results, status = [], 0
+    for path, task, side in jobs:
+        try:
+            result = analyze_recording(path, task, side)
+        except UnusableInput as exc:
+            print(f"unusable input ({task}): {exc}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        if not result.quality.ok:
+            print(f"quality check failed ({task}): " + " ".join(result.quality.problems), file=sys.stderr)
+            status = EXIT_QUALITY
+        results.append(result_to_json(result))
+
+    payload: Any = results[0] if len(results) == 1 else {"recordings": results}
+    if args.json:
+        print(json.dumps(payload, indent=2, default=float))
+    else:
+        for r in results:
+            score = r["score"]
+            print(f"{r['task']}{' (' + r['side'] + ')' if r['side'] else ''}: "
+                  f"quality {'ok' if r['quality']['ok'] else 'FAILED'}")
+            for m in r["measures"]:
+                print(f"  {m['label']:<34} {m['value']!s:>12} {m['unit']}")
+            if score:
+                p = score.get("probability")
+                print(f"  score ({score['model']} {score['model_version']}): "
+                      + (f"{p:.2f}" if p is not None else f"abstained: {score.get('abstained')}"))
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.cli", description="pdlens command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    analyze = sub.add_parser("analyze", help="analyse one voice and/or one movement recording")
+    analyze.add_argument("--voice", metavar="FILE", help="voice recording (any common audio/video format)")
+    analyze.add_argument("--movement", metavar="FILE", help="movement video")
+    analyze.add_argument("--task", choices=["vowel", "reading", "finger_tapping", "tremor", "gait"],
+                         help="task of the recording (voice: vowel|reading; movement: finger_tapping|tremor|gait)")
+    analyze.add_argument("--voice-task", choices=["vowel", "reading"], help="voice task when --task names the movement task")
+    analyze.add_argument("--side", choices=["left", "right"], help="tested side for finger tapping and tremor")
+    analyze.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    if args.command == "analyze":
+        # --task applies to the single recording given; with both, --task is the movement task.
+        if args.voice and not args.movement and args.task and not args.voice_task:
+            args.voice_task = args.task
+        return _analyze(args)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
