@@ -1,0 +1,42 @@
+# The two commands a newcomer needs (see README): `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba_cache
+
+.PHONY: run test test-quick bench demo train clean-venv
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(PY) -m pip install -q -r requirements-test.txt
+	touch $@
+
+## Set up and start the dashboard on the embedded default (SQLite under ./var, shipped models).
+run: $(VENV)/.installed
+	scripts/system-deps.sh run
+	$(PY) -m core.demo --if-missing
+	$(PY) -m streamlit run dashboard/app.py --server.port $(PORT) --browser.gatherUsageStats false
+
+## Set up everything the tests need (Debian packages, PostgreSQL on loopback) and run the whole suite.
+test: $(VENV)/.installed-test
+	scripts/system-deps.sh test
+	scripts/run-tests.sh
+
+## The quick subset (no browser, no slow tests): about a minute.
+test-quick: $(VENV)/.installed-test
+	$(PY) -m pytest -q -m "not slow and not browser and not postgres"
+
+bench: $(VENV)/.installed
+	for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+demo: $(VENV)/.installed
+	$(PY) -m core.demo
+
+train: $(VENV)/.installed
+	$(PY) -m models.train all
