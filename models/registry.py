@@ -1,0 +1,200 @@
+"""Load the shipped models: `load_model("voice" | "finger_tapping" | "gait") -> ShippedModel`.
+
+A shipped model lives in models/<name>/: model.pt (weights and metadata, loaded with
+weights_only=True), metrics.json (cross-validated metrics for the Model page), MODEL_CARD.md.
+
+Every model maps RAW measures (the dataset's column names, in `feature_names` order) to a
+calibrated probability of a PD-like pattern; the finger-tapping model also predicts the 0-4
+MDS-UPDRS 3.4 severity. `torch_logit` is the differentiable path used for attributions.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from core.config import MODELS_DIR
+from core.pipeline import ModelScore
+from models.tabular import DTYPE, Ensemble, FeatureTransform, TabularNet
+
+MODEL_NAMES = ("voice", "finger_tapping", "gait")
+WEIGHTS_FILE = "model.pt"
+METRICS_FILE = "metrics.json"
+CARD_FILE = "MODEL_CARD.md"
+
+
+class ModelUnavailable(FileNotFoundError):
+    """The weights of a model are not shipped (or unreadable). One line, says how to fix it."""
+
+
+def _ensemble_from_state(state: dict[str, torch.Tensor], info: dict[str, Any]) -> Ensemble:
+    d = len(info["log_mask"])
+    transform = FeatureTransform(np.array(info["log_mask"], dtype=bool), np.zeros(d), np.ones(d))
+    members = [TabularNet(d, info["hidden"]) for _ in range(info["n_members"])]
+    ens = Ensemble(transform, members, info["kind"], tuple(info.get("calibration", (1.0, 0.0))))
+    ens.load_state_dict(state)
+    ens.eval()
+    for p in ens.parameters():
+        p.requires_grad_(False)
+    return ens
+
+
+def weights_hash(states: list[dict[str, torch.Tensor]]) -> str:
+    """Short hash of the weight values (not of the file bytes, which depend on torch's zip writer)."""
+    h = hashlib.sha256()
+    for state in states:
+        for key in sorted(state):
+            h.update(key.encode())
+            h.update(state[key].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:8]
+
+
+class ShippedModel:
+    """A trained, calibrated model ready to score measures. Built by `load_model`."""
+
+    def __init__(self, directory: Path, payload: dict[str, Any]):
+        meta = payload["meta"]
+        self.directory = directory
+        self.name: str = meta["name"]
+        self.feature_names: list[str] = list(meta["feature_names"])
+        self.reference = np.asarray(meta["reference"], dtype=np.float64)  # healthy-control median
+        self.training_ranges: dict[str, tuple[float, float]] = {
+            k: (float(lo), float(hi)) for k, (lo, hi) in meta["training_ranges"].items()}
+        # beyond these the model abstains (training range widened by half its span, in model space)
+        self.abstain_ranges: dict[str, tuple[float, float]] = {
+            k: (float(lo), float(hi)) for k, (lo, hi) in meta["abstain_ranges"].items()}
+        self.threshold: float = float(meta["threshold"])
+        self.interval_percentiles: tuple[float, float] = tuple(meta.get("interval_percentiles", (10.0, 90.0)))
+        self._classifier = _ensemble_from_state(payload["classifier"], meta["classifier"])
+        self._severity = (_ensemble_from_state(payload["severity"], meta["severity"])
+                          if payload.get("severity") is not None else None)
+        states = [payload["classifier"]] + ([payload["severity"]] if payload.get("severity") is not None else [])
+        self.version: str = f"{self.name}-{meta['version']}+{weights_hash(states)}"
+        self.meta = meta
+
+    # ------------------------------------------------------------ batch API
+    @property
+    def has_severity(self) -> bool:
+        return self._severity is not None
+
+    def _as_tensor(self, X: np.ndarray | torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(X, dtype=DTYPE)
+        if x.ndim == 1:
+            x = x.unsqueeze(0)
+        if x.shape[-1] != len(self.feature_names):
+            raise ValueError(f"{self.name} model expects {len(self.feature_names)} features "
+                             f"({', '.join(self.feature_names)}), got {x.shape[-1]}")
+        return x
+
+    def torch_logit(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw feature rows (n, d) -> calibrated log-odds (n,). Differentiable (float64)."""
+        return self._classifier.calibrated_logit(self._as_tensor(x) if x.dtype != DTYPE else x)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated P(PD-like pattern) for raw feature rows (n, d)."""
+        with torch.no_grad():
+            return torch.sigmoid(self.torch_logit(self._as_tensor(X))).numpy()
+
+    def member_proba(self, X: np.ndarray) -> np.ndarray:
+        """Each ensemble member's calibrated probability, (n, members): the spread is the interval."""
+        a, b = self._classifier.calibration
+        with torch.no_grad():
+            return torch.sigmoid(a * self._classifier.member_outputs(self._as_tensor(X)) + b).numpy()
+
+    def predict_severity(self, X: np.ndarray) -> np.ndarray | None:
+        """Predicted 0-4 rating (clipped), or None for models without a severity output."""
+        if self._severity is None:
+            return None
+        with torch.no_grad():
+            return np.clip(self._severity(self._as_tensor(X)).numpy(), 0.0, 4.0)
+
+    def torch_severity(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw feature rows -> predicted rating (unclipped), differentiable; finger tapping only."""
+        if self._severity is None:
+            raise ValueError(f"The {self.name} model has no severity output.")
+        return self._severity(self._as_tensor(x) if x.dtype != DTYPE else x)
+
+    # ------------------------------------------------------------ one recording
+    def vector(self, features: Mapping[str, float]) -> np.ndarray:
+        """Feature mapping -> vector in `feature_names` order (NaN where missing)."""
+        return np.array([_to_float(features.get(n)) for n in self.feature_names], dtype=np.float64)
+
+    def abstain_reason(self, features: Mapping[str, float]) -> str | None:
+        missing = [n for n in self.feature_names if not math.isfinite(_to_float(features.get(n)))]
+        if missing:
+            return f"Missing or invalid measure(s): {', '.join(missing)}; the {self.name} model needs all of them."
+        far = []
+        for n in self.feature_names:
+            v = _to_float(features[n])
+            lo, hi = self.abstain_ranges[n]
+            if not lo <= v <= hi:
+                tlo, thi = self.training_ranges[n]
+                far.append(f"{n} = {v:.4g} (training data {tlo:.4g} to {thi:.4g})")
+        if far:
+            return ("Input far outside the training data, so the model does not score it: "
+                    + "; ".join(far) + ". Check the recording or the measurement.")
+        return None
+
+    def score(self, features: Mapping[str, float]) -> ModelScore:
+        """Calibrated probability with an ensemble interval (and severity where the model has one);
+        abstains with a reason on missing/NaN or far out-of-range input."""
+        reason = self.abstain_reason(features)
+        if reason:
+            return ModelScore(model=self.name, model_version=self.version, probability=None, abstained=reason)
+        x = self.vector(features)[None, :]
+        p = float(self.predict_proba(x)[0])
+        lo, hi = np.percentile(self.member_proba(x)[0], self.interval_percentiles)
+        severity = self.predict_severity(x)
+        return ModelScore(model=self.name, model_version=self.version, probability=p,
+                          interval=(float(min(lo, p)), float(max(hi, p))),
+                          severity=None if severity is None else float(severity[0]))
+
+    # ------------------------------------------------------------ documents
+    @property
+    def metrics(self) -> dict[str, Any]:
+        path = self.directory / METRICS_FILE
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    @property
+    def card_path(self) -> Path:
+        return self.directory / CARD_FILE
+
+    def __repr__(self) -> str:
+        return f"ShippedModel({self.version}, {len(self.feature_names)} features)"
+
+
+def _to_float(v: Any) -> float:
+    try:
+        return float(v) if v is not None else float("nan")
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def model_dir(name: str, root: Path | None = None) -> Path:
+    return (root or MODELS_DIR) / name
+
+
+def load_model_from(directory: Path) -> ShippedModel:
+    path = directory / WEIGHTS_FILE
+    if not path.is_file():
+        raise ModelUnavailable(f"Model weights missing: {path}. Retrain with `python -m models.train {directory.name}`.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a corrupt or foreign file
+        raise ModelUnavailable(f"Model weights unreadable: {path} ({exc.__class__.__name__}). "
+                               f"Retrain with `python -m models.train {directory.name}`.") from exc
+    return ShippedModel(directory, payload)
+
+
+@lru_cache(maxsize=None)
+def load_model(name: str) -> ShippedModel:
+    """The shipped model `name` ("voice", "finger_tapping", "gait"), loaded once per process."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"Unknown model '{name}'. Choose one of: {', '.join(MODEL_NAMES)}.")
+    return load_model_from(model_dir(name))
