@@ -1,0 +1,302 @@
+"""Hand and body landmarks with MediaPipe Tasks (HandLandmarker, PoseLandmarker) in VIDEO mode.
+
+Input is any iterable of (seconds, H x W x 3 uint8 RGB) frames, e.g. core.media.video.iter_frames,
+so a clip is never held in memory whole. Output is a series of arrays with one row per frame and
+NaN where nothing was detected, which the task modules turn into measures. A series can be saved
+as a compressed .npz next to the clip so re-analysis and explanations need not decode again.
+
+Handedness: the Tasks models label the hand as it is in a non-mirrored picture (a back or
+webcam camera whose recording is not flipped); the legacy `mp.solutions` API assumed a mirrored
+selfie picture, so its labels were the other way round (see DESIGN.md and
+google-ai-edge/mediapipe-samples#450). A selfie camera that saves mirrored video therefore shows
+a right hand as "Left". The clinician says which hand is tested; we pick that hand from the
+handedness probability AND the continuity of the wrist track, and report a clip in which the
+other hand is all that is seen, so a mirrored recording is flagged rather than silently swapped.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from core.config import MEDIAPIPE_DIR
+
+HAND_MODELS = {"full": "hand_landmarker_full.task", "lite": "hand_landmarker_lite.task"}
+POSE_MODEL = "pose_landmarker_full.task"
+
+# MediaPipe hand landmark indices used by the task modules
+WRIST, THUMB_TIP, INDEX_MCP, INDEX_TIP, MIDDLE_MCP, MIDDLE_TIP, PINKY_MCP = 0, 4, 5, 8, 9, 12, 17
+
+# True when a Tasks label of "Right" means the person's right hand in a non-mirrored picture.
+TASKS_LABEL_IS_ANATOMICAL = True
+
+# How far (fraction of the frame) the wrist may jump between frames before continuity no longer
+# favours a candidate; and how strongly continuity counts against handedness (cost units).
+_CONTINUITY_WEIGHT = 2.0
+_MAX_JUMP_FOR_OTHER_HAND = 0.2
+
+
+def _npz_save(path: str | Path, obj) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        arrays[f.name] = np.asarray(value) if value is not None else np.asarray([])
+    arrays["_kind"] = np.asarray(type(obj).__name__)
+    with open(path, "wb") as fh:  # np.savez_compressed on a path would append .npz
+        np.savez_compressed(fh, **arrays)
+    return path
+
+
+@dataclass
+class HandSeries:
+    """One hand's landmarks over a clip.
+
+    landmarks: (n, 21, 3) MediaPipe normalised image coordinates: x / width, y / height (0..1,
+      y down) and z (relative depth, wrist-centred, roughly the scale of x). NaN where not found.
+    world: (n, 21, 3) MediaPipe's metric estimate in metres around the hand centre (NaN likewise).
+    side_probability: (n,) probability that the chosen hand is the tested side (NaN: no hand).
+    hands_in_view: (n,) how many hands MediaPipe found in each frame.
+    """
+
+    times: np.ndarray
+    landmarks: np.ndarray
+    world: np.ndarray
+    side_probability: np.ndarray
+    hands_in_view: np.ndarray
+    image_size: tuple[int, int]  # (width, height) of the analysed frames
+    side: str | None = None
+    model: str = "full"
+
+    def __post_init__(self) -> None:
+        self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+        if isinstance(self.side, np.ndarray):
+            self.side = str(self.side) or None
+        self.model = str(self.model)
+
+    @property
+    def detected(self) -> np.ndarray:
+        return ~np.isnan(self.landmarks[:, WRIST, 0])
+
+    def pixels(self) -> np.ndarray:
+        """(n, 21, 2) x, y in pixels of the analysed frame (undistorted aspect ratio)."""
+        return self.landmarks[:, :, :2] * np.asarray(self.image_size, dtype=float)
+
+    def save_series(self, path: str | Path) -> Path:
+        return _npz_save(path, self)
+
+
+@dataclass
+class PoseSeries:
+    """One person's body landmarks over a clip (33 BlazePose landmarks).
+
+    landmarks: (n, 33, 3) normalised image coordinates as for HandSeries; NaN where not found.
+    visibility: (n, 33) MediaPipe's per-landmark visibility (0..1); NaN where not found.
+    world: (n, 33, 3) metric estimate in metres, hip-centred.
+    """
+
+    times: np.ndarray
+    landmarks: np.ndarray
+    visibility: np.ndarray
+    world: np.ndarray
+    image_size: tuple[int, int]
+    model: str = "full"
+
+    def __post_init__(self) -> None:
+        self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+        self.model = str(self.model)
+
+    @property
+    def detected(self) -> np.ndarray:
+        return ~np.isnan(self.landmarks[:, 0, 0])
+
+    def pixels(self) -> np.ndarray:
+        return self.landmarks[:, :, :2] * np.asarray(self.image_size, dtype=float)
+
+    def save_series(self, path: str | Path) -> Path:
+        return _npz_save(path, self)
+
+
+def load_series(path: str | Path) -> HandSeries | PoseSeries:
+    """Read a series written by save_series."""
+    with np.load(path, allow_pickle=False) as data:
+        kind = str(data["_kind"])
+        cls = {"HandSeries": HandSeries, "PoseSeries": PoseSeries}[kind]
+        kwargs = {}
+        for f in fields(cls):
+            value = data[f.name]
+            if f.name == "image_size":
+                value = tuple(int(v) for v in value)
+            elif f.name in ("side", "model"):
+                value = str(value) if value.size else None
+            kwargs[f.name] = value
+        return cls(**kwargs)
+
+
+def _timestamps_ms(t: float, last_ms: int) -> int:
+    """detect_for_video needs strictly increasing integer milliseconds."""
+    ms = int(round(t * 1000.0))
+    return ms if ms > last_ms else last_ms + 1
+
+
+def _mp_image(rgb: np.ndarray):
+    import mediapipe as mp
+
+    return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+
+
+def hand_landmarker(model: str = "full", num_hands: int = 2):
+    """A HandLandmarker in VIDEO mode. Close it (use `with`): MediaPipe otherwise prints a
+    TypeError at interpreter shutdown."""
+    from mediapipe.tasks.python import BaseOptions
+    from mediapipe.tasks.python.vision import HandLandmarker, HandLandmarkerOptions, RunningMode
+
+    options = HandLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(MEDIAPIPE_DIR / HAND_MODELS[model])),
+        running_mode=RunningMode.VIDEO,
+        num_hands=num_hands,
+        min_hand_detection_confidence=0.5,
+        min_hand_presence_confidence=0.5,
+        min_tracking_confidence=0.5,
+    )
+    return HandLandmarker.create_from_options(options)
+
+
+def pose_landmarker():
+    """A PoseLandmarker (pose full bundle) in VIDEO mode; close it after use."""
+    from mediapipe.tasks.python import BaseOptions
+    from mediapipe.tasks.python.vision import PoseLandmarker, PoseLandmarkerOptions, RunningMode
+
+    options = PoseLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(MEDIAPIPE_DIR / POSE_MODEL)),
+        running_mode=RunningMode.VIDEO,
+        num_poses=1,
+    )
+    return PoseLandmarker.create_from_options(options)
+
+
+def _side_probability(category, side: str | None) -> float:
+    """P(this detected hand is the tested side) from the Tasks handedness category."""
+    if side is None:
+        return 1.0
+    label = category.category_name.lower()
+    if not TASKS_LABEL_IS_ANATOMICAL:
+        label = {"left": "right", "right": "left"}.get(label, label)
+    return float(category.score) if label == side else 1.0 - float(category.score)
+
+
+@dataclass
+class _HandPicker:
+    """Chooses the tested hand frame by frame: handedness, then continuity of the wrist."""
+
+    side: str | None
+    prev_wrist: np.ndarray | None = None
+    prev_sure: bool = False  # the previous choice looked like the tested side
+    chosen: list = field(default_factory=list)
+
+    def pick(self, candidates: list[tuple[np.ndarray, np.ndarray, float]]):
+        if not candidates:
+            return None
+        best, best_cost = None, np.inf
+        for image_lm, world_lm, p_side in candidates:
+            cost = 1.0 - p_side
+            if self.prev_wrist is not None:
+                jump = float(np.hypot(*(image_lm[WRIST, :2] - self.prev_wrist)))
+                cost += _CONTINUITY_WEIGHT * jump
+                # a hand that looks like the other side, far from where the tested hand was,
+                # is the other hand coming into view while the tested one is lost
+                if p_side < 0.5 and self.prev_sure and jump > _MAX_JUMP_FOR_OTHER_HAND:
+                    continue
+            if cost < best_cost:
+                best, best_cost = (image_lm, world_lm, p_side), cost
+        if best is not None:
+            self.prev_wrist = best[0][WRIST, :2].copy()
+            self.prev_sure = best[2] >= 0.5
+        return best
+
+
+def extract_hand_landmarks(frames: Iterable[tuple[float, np.ndarray]], side: str | None = None,
+                           model: str = "full") -> HandSeries:
+    """Track the tested hand (`side` "left"/"right", None: the most confident hand) through the
+    frames. Raises ValueError if `frames` is empty."""
+    times, image_lms, world_lms, p_sides, counts = [], [], [], [], []
+    nan_hand = np.full((21, 3), np.nan, dtype=np.float32)
+    picker = _HandPicker(side)
+    image_size = None
+    last_ms = -1
+    with hand_landmarker(model) as landmarker:
+        for t, rgb in frames:
+            if image_size is None:
+                image_size = (rgb.shape[1], rgb.shape[0])
+            last_ms = _timestamps_ms(t, last_ms)
+            result = landmarker.detect_for_video(_mp_image(rgb), last_ms)
+            candidates = []
+            for i, hand in enumerate(result.hand_landmarks):
+                image_lm = np.array([[p.x, p.y, p.z] for p in hand], dtype=np.float32)
+                world = result.hand_world_landmarks[i] if i < len(result.hand_world_landmarks) else None
+                world_lm = (np.array([[p.x, p.y, p.z] for p in world], dtype=np.float32)
+                            if world else nan_hand)
+                p_side = _side_probability(result.handedness[i][0], side) if result.handedness else 0.5
+                candidates.append((image_lm, world_lm, p_side))
+            chosen = picker.pick(candidates)
+            times.append(t)
+            counts.append(len(candidates))
+            if chosen is None:
+                image_lms.append(nan_hand)
+                world_lms.append(nan_hand)
+                p_sides.append(np.nan)
+            else:
+                image_lms.append(chosen[0])
+                world_lms.append(chosen[1])
+                p_sides.append(chosen[2])
+    if image_size is None:
+        raise ValueError("no frames to analyse")
+    return HandSeries(
+        times=np.asarray(times, dtype=float),
+        landmarks=np.stack(image_lms),
+        world=np.stack(world_lms),
+        side_probability=np.asarray(p_sides, dtype=float),
+        hands_in_view=np.asarray(counts, dtype=np.int8),
+        image_size=image_size,
+        side=side,
+        model=model,
+    )
+
+
+def extract_pose_landmarks(frames: Iterable[tuple[float, np.ndarray]]) -> PoseSeries:
+    """Body landmarks of the (single) person in view through the frames."""
+    times, image_lms, visibilities, world_lms = [], [], [], []
+    nan_body = np.full((33, 3), np.nan, dtype=np.float32)
+    image_size = None
+    last_ms = -1
+    with pose_landmarker() as landmarker:
+        for t, rgb in frames:
+            if image_size is None:
+                image_size = (rgb.shape[1], rgb.shape[0])
+            last_ms = _timestamps_ms(t, last_ms)
+            result = landmarker.detect_for_video(_mp_image(rgb), last_ms)
+            times.append(t)
+            if result.pose_landmarks:
+                body = result.pose_landmarks[0]
+                image_lms.append(np.array([[p.x, p.y, p.z] for p in body], dtype=np.float32))
+                visibilities.append(np.array([p.visibility if p.visibility is not None else np.nan
+                                              for p in body], dtype=np.float32))
+                world = result.pose_world_landmarks[0] if result.pose_world_landmarks else None
+                world_lms.append(np.array([[p.x, p.y, p.z] for p in world], dtype=np.float32)
+                                 if world else nan_body)
+            else:
+                image_lms.append(nan_body)
+                visibilities.append(np.full(33, np.nan, dtype=np.float32))
+                world_lms.append(nan_body)
+    if image_size is None:
+        raise ValueError("no frames to analyse")
+    return PoseSeries(
+        times=np.asarray(times, dtype=float),
+        landmarks=np.stack(image_lms),
+        visibility=np.stack(visibilities),
+        world=np.stack(world_lms),
+        image_size=image_size,
+    )
