@@ -1,0 +1,237 @@
+"""The clinic's record: SQLAlchemy 2 typed models (DESIGN.md section 2).
+
+Enumerated fields are short strings with CHECK constraints (portable across SQLite and
+PostgreSQL, readable in a SQL shell). Every change of schema goes through an Alembic migration
+in core/store/alembic/versions; a test checks that the models and the migrations agree.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from core.tasks import TASKS
+
+ROLES = ("admin", "clinician")
+SEXES = ("female", "male", "other", "unknown")
+DIAGNOSES = ("pd", "control", "unknown")
+AFFECTED_SIDES = ("left", "right", "none", "unknown")
+MEDICATION_STATES = ("on", "off", "unknown")
+RECORDING_SIDES = ("left", "right")
+RECORDING_SOURCES = ("upload", "browser", "import")
+RECORDING_STATUSES = ("recorded", "analysed", "needs_retake", "failed")
+TASK_KEYS = tuple(TASKS)
+
+# Named constraints, so that migrations can drop them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _one_of(column: str, values: tuple[str, ...], nullable: bool = False) -> CheckConstraint:
+    allowed = ", ".join(f"'{v}'" for v in values)
+    condition = f"{column} IN ({allowed})"
+    if nullable:
+        condition = f"{column} IS NULL OR {condition}"
+    return CheckConstraint(condition, name=f"{column}_allowed")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Clinician(Base):
+    __tablename__ = "clinicians"
+    __table_args__ = (_one_of("role", ROLES),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def __repr__(self) -> str:
+        return f"Clinician(id={self.id}, username={self.username!r}, role={self.role!r})"
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    __table_args__ = (
+        _one_of("sex", SEXES),
+        _one_of("diagnosis", DIAGNOSES),
+        _one_of("more_affected_side", AFFECTED_SIDES),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mrn: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Lower-cased copies kept by the repository: case-insensitive search with a plain B-tree
+    # index that works the same on SQLite and PostgreSQL.
+    name_lower: Mapped[str] = mapped_column(String(200), index=True)
+    mrn_lower: Mapped[str] = mapped_column(String(32), index=True)
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(16))
+    diagnosis: Mapped[str] = mapped_column(String(16))
+    more_affected_side: Mapped[str] = mapped_column(String(16))
+    archived: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    visits: Mapped[list[Visit]] = relationship(back_populates="patient", order_by="Visit.visit_date.desc()")
+
+    def __repr__(self) -> str:  # no name: reprs end up in logs
+        return f"Patient(id={self.id}, mrn={self.mrn!r})"
+
+
+class Visit(Base):
+    __tablename__ = "visits"
+    __table_args__ = (
+        _one_of("medication_state", MEDICATION_STATES),
+        Index("ix_visits_patient_id_visit_date", "patient_id", "visit_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    visit_date: Mapped[date] = mapped_column(Date)
+    medication_state: Mapped[str] = mapped_column(String(16))
+    hours_since_dose: Mapped[float | None] = mapped_column(Float)
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    patient: Mapped[Patient] = relationship(back_populates="visits")
+    clinician: Mapped[Clinician | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"Visit(id={self.id}, patient_id={self.patient_id}, visit_date={self.visit_date})"
+
+
+class Recording(Base):
+    __tablename__ = "recordings"
+    __table_args__ = (
+        UniqueConstraint("visit_id", "sha256"),
+        _one_of("task", TASK_KEYS),
+        _one_of("side", RECORDING_SIDES, nullable=True),
+        _one_of("source", RECORDING_SOURCES),
+        _one_of("status", RECORDING_STATUSES),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    task: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str | None] = mapped_column(String(8))
+    stored_path: Mapped[str] = mapped_column(String(300))  # relative to the data dir
+    sha256: Mapped[str] = mapped_column(String(64))
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    format: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))
+    original_name: Mapped[str] = mapped_column(String(255), default="")
+    quality_ok: Mapped[bool] = mapped_column(default=False)
+    quality_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="recorded")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"Recording(id={self.id}, visit_id={self.visit_id}, task={self.task!r}, side={self.side!r})"
+
+
+class Assessment(Base):
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    # None for a visit-level (fused) assessment
+    recording_id: Mapped[int | None] = mapped_column(ForeignKey("recordings.id"), index=True)
+    model_name: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[str] = mapped_column(String(100))
+    probability: Mapped[float | None] = mapped_column(Float)
+    interval_low: Mapped[float | None] = mapped_column(Float)
+    interval_high: Mapped[float | None] = mapped_column(Float)
+    severity: Mapped[float | None] = mapped_column(Float)
+    abstained_reason: Mapped[str | None] = mapped_column(Text)
+    inputs_sha256: Mapped[str] = mapped_column(String(64), default="")
+    explanation_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    measures: Mapped[list[MeasureValue]] = relationship(back_populates="assessment", order_by="MeasureValue.id")
+
+    def __repr__(self) -> str:
+        return f"Assessment(id={self.id}, visit_id={self.visit_id}, model={self.model_name!r})"
+
+
+class MeasureValue(Base):
+    __tablename__ = "measures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16), default="")
+
+    assessment: Mapped[Assessment] = relationship(back_populates="measures")
+
+    def __repr__(self) -> str:
+        return f"MeasureValue({self.name}={self.value} {self.unit})"
+
+
+class ClinicianRating(Base):
+    __tablename__ = "clinician_ratings"
+    __table_args__ = (UniqueConstraint("visit_id", "item", "side"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    item: Mapped[str] = mapped_column(String(32))  # MDS-UPDRS item "3.4", "hoehn_yahr", ...
+    side: Mapped[str | None] = mapped_column(String(8))
+    score: Mapped[float] = mapped_column(Float)
+    rater_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"ClinicianRating(visit_id={self.visit_id}, item={self.item!r}, side={self.side!r}, score={self.score})"
+
+
+class AuditEvent(Base):
+    """Who did what to which patient, when. `detail` holds ids and field names only: never
+    patient names or free text, so the audit log itself is not a second copy of the record."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    detail: Mapped[str] = mapped_column(String(500), default="")
+
+    def __repr__(self) -> str:
+        return f"AuditEvent(id={self.id}, action={self.action!r}, patient_id={self.patient_id})"

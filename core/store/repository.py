@@ -1,0 +1,770 @@
+"""Everything the pages do with the record goes through these functions (no SQL in pages).
+
+Rules that hold for every function here:
+- `s` is a Session inside `core.store.transaction(...)`: it commits when the block ends and
+  rolls back on any exception, so a write is all or nothing.
+- Input is validated BEFORE anything is added to the session; bad input raises
+  `ValidationError` with one line a clinician can act on.
+- Every write and every view of a patient or visit adds an AuditEvent in the same transaction.
+  Its `detail` holds ids and field names only, never names, notes or other free text.
+- `actor` is the logged-in Clinician; a deactivated account may not read or write.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import pandas as pd
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.auth import dummy_verify, hash_password, password_problem, verify_password
+from core.pipeline import Measure
+from core.store.errors import NotFound, PermissionDenied, ValidationError
+from core.store.models import (
+    AFFECTED_SIDES,
+    DIAGNOSES,
+    MEDICATION_STATES,
+    RECORDING_SIDES,
+    RECORDING_SOURCES,
+    RECORDING_STATUSES,
+    ROLES,
+    SEXES,
+    Assessment,
+    AuditEvent,
+    Clinician,
+    ClinicianRating,
+    MeasureValue,
+    Patient,
+    Recording,
+    Visit,
+)
+from core.tasks import TASKS
+
+MRN_MAX = 32
+NAME_MAX = 200
+NOTES_MAX = 10_000
+HOURS_SINCE_DOSE_MAX = 72.0
+EARLIEST_DATE = date(1900, 1, 1)
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+UPDRS_ITEM_PATTERN = re.compile(r"^[1-4]\.\d{1,2}[a-z]?$")  # "3.4", "3.17", "3.3a"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _audit(s: Session, actor: Clinician | None, action: str, patient_id: int | None = None, detail: str = "") -> None:
+    s.add(AuditEvent(clinician_id=actor.id if actor else None, action=action, patient_id=patient_id, detail=detail))
+
+
+def _active_actor(s: Session, actor: Clinician | None) -> Clinician:
+    """The actor as stored now: an account deactivated since login loses access at once."""
+    current = s.get(Clinician, actor.id) if actor is not None and actor.id is not None else None
+    if current is None or not current.active:
+        raise PermissionDenied("Your account is not active. Ask an administrator.")
+    return current
+
+
+def _admin(s: Session, actor: Clinician | None) -> Clinician:
+    current = _active_actor(s, actor)
+    if current.role != "admin":
+        raise PermissionDenied("Only an administrator can manage clinician accounts.")
+    return current
+
+
+def _choice(value, allowed: Sequence[str], what: str) -> str:
+    if value not in allowed:
+        raise ValidationError(f"{what} must be one of: {', '.join(allowed)} (got {value!r}).")
+    return value
+
+
+def _text(value, what: str, max_len: int, required: bool = True) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be text.")
+    value = value.strip()
+    if required and not value:
+        raise ValidationError(f"{what} is required.")
+    if len(value) > max_len:
+        raise ValidationError(f"{what} is too long: at most {max_len} characters (got {len(value)}).")
+    return value
+
+
+def _past_date(value, what: str) -> date:
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError(f"{what} must be a date like 2024-03-31.") from None
+    if not isinstance(value, date):
+        raise ValidationError(f"{what} is required.")
+    if value > date.today():
+        raise ValidationError(f"{what} cannot be in the future ({value.isoformat()}).")
+    if value < EARLIEST_DATE:
+        raise ValidationError(f"{what} cannot be before {EARLIEST_DATE.year} ({value.isoformat()}).")
+    return value
+
+
+def _number(value, what: str, low: float | None = None, high: float | None = None, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{what} must be a number.") from None
+    if not math.isfinite(number):
+        raise ValidationError(f"{what} must be a finite number.")
+    if low is not None and number < low:
+        raise ValidationError(f"{what} must be at least {low:g} (got {number:g}).")
+    if high is not None and number > high:
+        raise ValidationError(f"{what} must be at most {high:g} (got {number:g}).")
+    return number
+
+
+def _json_or_none(value, what: str) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValidationError(f"{what} must be a JSON object (a dict).")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{what} cannot be stored as JSON: {exc}.") from None
+    return value
+
+
+def _flush(s: Session, message: str) -> None:
+    """Flush, turning a constraint race (two clinicians saving the same thing at once) into the
+    same clear message the pre-check gives."""
+    try:
+        s.flush()
+    except IntegrityError:
+        raise ValidationError(message) from None
+
+
+def _patient(s: Session, patient_id: int) -> Patient:
+    patient = s.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"No patient with id {patient_id}.")
+    return patient
+
+
+def _visit(s: Session, visit_id: int) -> Visit:
+    visit = s.get(Visit, visit_id)
+    if visit is None:
+        raise NotFound(f"No visit with id {visit_id}.")
+    return visit
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# ---------------------------------------------------------------- clinicians and login
+
+
+def has_any_clinician(s: Session) -> bool:
+    return s.scalar(select(Clinician.id).limit(1)) is not None
+
+
+def create_clinician(
+    s: Session, actor: Clinician | None, *, username: str, display_name: str, password: str, role: str
+) -> Clinician:
+    """Add an account. With actor None only the first-run administrator can be created."""
+    if actor is None:
+        if has_any_clinician(s):
+            raise PermissionDenied("An administrator already exists: log in as an administrator to add clinicians.")
+        if role != "admin":
+            raise ValidationError("The first account must be an administrator.")
+    else:
+        actor = _admin(s, actor)
+    username = _text(username, "Username", 64).lower()
+    if not USERNAME_PATTERN.match(username):
+        raise ValidationError(
+            "Username must be 3-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit."
+        )
+    display_name = _text(display_name, "Display name", 200)
+    role = _choice(role, ROLES, "Role")
+    if not isinstance(password, str):
+        raise ValidationError("Password is required.")
+    problem = password_problem(password)
+    if problem:
+        raise ValidationError(problem)
+    message = f"The username {username} is already taken."
+    if s.scalar(select(Clinician.id).where(Clinician.username == username)) is not None:
+        raise ValidationError(message)
+    clinician = Clinician(
+        username=username, display_name=display_name, password_hash=hash_password(password), role=role, active=True
+    )
+    s.add(clinician)
+    _flush(s, message)
+    _audit(s, actor or clinician, "create_clinician", detail=f"clinician={clinician.id} role={role}")
+    return clinician
+
+
+def authenticate(s: Session, username: str, password: str) -> Clinician | None:
+    """The clinician if the username and password match an active account, else None.
+    Success and failure are audited (never the password)."""
+    username = (username or "").strip().lower()
+    clinician = s.scalar(select(Clinician).where(Clinician.username == username)) if username else None
+    if clinician is None:
+        dummy_verify(password or "")  # same time as a wrong password
+        _audit(s, None, "login_failed", detail="reason=unknown_username")
+        return None
+    if not verify_password(password or "", clinician.password_hash):
+        _audit(s, clinician, "login_failed", detail="reason=wrong_password")
+        return None
+    if not clinician.active:
+        _audit(s, clinician, "login_failed", detail="reason=inactive")
+        return None
+    _audit(s, clinician, "login")
+    return clinician
+
+
+def list_clinicians(s: Session) -> list[Clinician]:
+    return list(s.scalars(select(Clinician).order_by(Clinician.username)))
+
+
+def set_clinician_active(s: Session, actor: Clinician, clinician_id: int, active: bool) -> Clinician:
+    actor = _admin(s, actor)
+    clinician = s.get(Clinician, clinician_id)
+    if clinician is None:
+        raise NotFound(f"No clinician with id {clinician_id}.")
+    if clinician.id == actor.id and not active:
+        raise ValidationError("You cannot deactivate your own account.")
+    clinician.active = bool(active)
+    _audit(s, actor, "set_clinician_active", detail=f"clinician={clinician.id} active={bool(active)}")
+    return clinician
+
+
+def change_password(s: Session, actor: Clinician, clinician_id: int, new_password: str) -> None:
+    """A clinician changes their own password; an administrator may reset anyone's."""
+    current = _active_actor(s, actor)
+    if current.id != clinician_id and current.role != "admin":
+        raise PermissionDenied("Only an administrator can change another clinician's password.")
+    clinician = s.get(Clinician, clinician_id)
+    if clinician is None:
+        raise NotFound(f"No clinician with id {clinician_id}.")
+    problem = password_problem(new_password if isinstance(new_password, str) else "")
+    if problem:
+        raise ValidationError(problem)
+    clinician.password_hash = hash_password(new_password)
+    _audit(s, current, "change_password", detail=f"clinician={clinician.id}")
+
+
+# ---------------------------------------------------------------- patients
+
+PATIENT_FIELDS = ("mrn", "name", "birth_date", "sex", "diagnosis", "more_affected_side")
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    """One line of the patient list."""
+
+    id: int
+    mrn: str
+    name: str
+    birth_date: date
+    sex: str
+    diagnosis: str
+    archived: bool
+    visit_count: int
+    last_visit_date: date | None
+
+
+def _clean_patient_fields(fields: dict) -> dict:
+    clean = {}
+    if "mrn" in fields:
+        clean["mrn"] = _text(fields["mrn"], "MRN", MRN_MAX)
+    if "name" in fields:
+        clean["name"] = _text(fields["name"], "Name", NAME_MAX)
+    if "birth_date" in fields:
+        clean["birth_date"] = _past_date(fields["birth_date"], "Birth date")
+    if "sex" in fields:
+        clean["sex"] = _choice(fields["sex"], SEXES, "Sex")
+    if "diagnosis" in fields:
+        clean["diagnosis"] = _choice(fields["diagnosis"], DIAGNOSES, "Diagnosis")
+    if "more_affected_side" in fields:
+        clean["more_affected_side"] = _choice(fields["more_affected_side"], AFFECTED_SIDES, "More affected side")
+    return clean
+
+
+def _check_mrn_free(s: Session, mrn: str, patient_id: int | None = None) -> str:
+    """MRNs are unique ignoring case ("ab12" and "AB12" are the same chart)."""
+    message = f"A patient with MRN {mrn} already exists."
+    query = select(Patient.id).where(Patient.mrn_lower == mrn.lower())
+    if patient_id is not None:
+        query = query.where(Patient.id != patient_id)
+    if s.scalar(query.limit(1)) is not None:
+        raise ValidationError(message)
+    return message
+
+
+def create_patient(
+    s: Session,
+    actor: Clinician,
+    *,
+    mrn: str,
+    name: str,
+    birth_date: date,
+    sex: str,
+    diagnosis: str,
+    more_affected_side: str,
+) -> Patient:
+    actor = _active_actor(s, actor)
+    clean = _clean_patient_fields(
+        dict(mrn=mrn, name=name, birth_date=birth_date, sex=sex, diagnosis=diagnosis, more_affected_side=more_affected_side)
+    )
+    message = _check_mrn_free(s, clean["mrn"])
+    patient = Patient(**clean, name_lower=clean["name"].lower(), mrn_lower=clean["mrn"].lower(), archived=False)
+    s.add(patient)
+    _flush(s, message)
+    _audit(s, actor, "create_patient", patient.id)
+    return patient
+
+
+def update_patient(s: Session, actor: Clinician, patient_id: int, **fields) -> Patient:
+    actor = _active_actor(s, actor)
+    unknown = set(fields) - set(PATIENT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Cannot change {', '.join(sorted(unknown))}: editable fields are {', '.join(PATIENT_FIELDS)}.")
+    patient = _patient(s, patient_id)
+    clean = _clean_patient_fields(fields)
+    message = _check_mrn_free(s, clean["mrn"], patient.id) if "mrn" in clean else ""
+    changed = [name for name, value in clean.items() if getattr(patient, name) != value]
+    for name in changed:
+        setattr(patient, name, clean[name])
+    patient.name_lower = patient.name.lower()
+    patient.mrn_lower = patient.mrn.lower()
+    _flush(s, message or "The patient could not be saved.")
+    _audit(s, actor, "update_patient", patient.id, detail=f"fields={','.join(changed)}")
+    return patient
+
+
+def _set_archived(s: Session, actor: Clinician, patient_id: int, archived: bool) -> Patient:
+    actor = _active_actor(s, actor)
+    patient = _patient(s, patient_id)
+    patient.archived = archived
+    _audit(s, actor, "archive_patient" if archived else "unarchive_patient", patient.id)
+    return patient
+
+
+def archive_patient(s: Session, actor: Clinician, patient_id: int) -> Patient:
+    """Hide a patient from the list. Nothing is ever deleted."""
+    return _set_archived(s, actor, patient_id, True)
+
+
+def unarchive_patient(s: Session, actor: Clinician, patient_id: int) -> Patient:
+    return _set_archived(s, actor, patient_id, False)
+
+
+def get_patient(s: Session, actor: Clinician, patient_id: int) -> Patient:
+    """Open a patient's record (audited as a view)."""
+    actor = _active_actor(s, actor)
+    patient = _patient(s, patient_id)
+    _audit(s, actor, "view_patient", patient.id)
+    return patient
+
+
+def _search_filter(query: str, include_archived: bool):
+    """Every word of the query must match the name (case-insensitive substring) or start the
+    MRN, so "smith jo" finds "Jo Smith" and "AB12" finds MRN "ab1234"."""
+    conditions = []
+    if not include_archived:
+        conditions.append(Patient.archived.is_(False))
+    for word in (query or "").lower().split():
+        escaped = _like_escape(word)
+        conditions.append(
+            or_(
+                Patient.name_lower.like(f"%{escaped}%", escape="\\"),
+                Patient.mrn_lower.like(f"{escaped}%", escape="\\"),
+            )
+        )
+    return and_(True, *conditions)
+
+
+def search_patients(
+    s: Session, query: str = "", *, include_archived: bool = False, limit: int = 50, offset: int = 0
+) -> list[PatientRow]:
+    """One page of the patient list, sorted by name. Two indexed queries: the page of patients,
+    then visit counts and last visit dates for just those patients."""
+    patients = s.execute(
+        select(
+            Patient.id, Patient.mrn, Patient.name, Patient.birth_date, Patient.sex, Patient.diagnosis, Patient.archived
+        )
+        .where(_search_filter(query, include_archived))
+        .order_by(Patient.name_lower, Patient.id)
+        .limit(max(0, int(limit)))
+        .offset(max(0, int(offset)))
+    ).all()
+    if not patients:
+        return []
+    ids = [p.id for p in patients]
+    stats = {
+        row.patient_id: (row.visit_count, row.last_visit_date)
+        for row in s.execute(
+            select(
+                Visit.patient_id,
+                func.count(Visit.id).label("visit_count"),
+                func.max(Visit.visit_date).label("last_visit_date"),
+            )
+            .where(Visit.patient_id.in_(ids))
+            .group_by(Visit.patient_id)
+        )
+    }
+    rows = []
+    for p in patients:
+        visit_count, last_visit = stats.get(p.id, (0, None))
+        if isinstance(last_visit, str):  # SQLite returns max() of a date column as text
+            last_visit = date.fromisoformat(last_visit)
+        rows.append(PatientRow(p.id, p.mrn, p.name, p.birth_date, p.sex, p.diagnosis, p.archived, visit_count, last_visit))
+    return rows
+
+
+def count_patients(s: Session, query: str = "", include_archived: bool = False) -> int:
+    return s.scalar(select(func.count(Patient.id)).where(_search_filter(query, include_archived))) or 0
+
+
+# ---------------------------------------------------------------- visits
+
+VISIT_FIELDS = ("visit_date", "medication_state", "hours_since_dose", "notes")
+
+
+def _clean_visit_fields(fields: dict) -> dict:
+    clean = {}
+    if "visit_date" in fields:
+        clean["visit_date"] = _past_date(fields["visit_date"], "Visit date")
+    if "medication_state" in fields:
+        clean["medication_state"] = _choice(fields["medication_state"], MEDICATION_STATES, "Medication state")
+    if "hours_since_dose" in fields:
+        clean["hours_since_dose"] = _number(
+            fields["hours_since_dose"], "Hours since the last dose", 0.0, HOURS_SINCE_DOSE_MAX, optional=True
+        )
+    if "notes" in fields:
+        notes = fields["notes"] if fields["notes"] is not None else ""
+        if not isinstance(notes, str):
+            raise ValidationError("Notes must be text.")
+        if len(notes) > NOTES_MAX:
+            raise ValidationError(f"Notes are too long: at most {NOTES_MAX:,} characters (got {len(notes):,}).")
+        clean["notes"] = notes
+    return clean
+
+
+def _writable_patient(s: Session, patient_id: int) -> Patient:
+    patient = _patient(s, patient_id)
+    if patient.archived:
+        raise ValidationError("This patient is archived: restore the patient before adding or changing visits.")
+    return patient
+
+
+def create_visit(
+    s: Session,
+    actor: Clinician,
+    patient_id: int,
+    *,
+    visit_date: date,
+    medication_state: str,
+    hours_since_dose: float | None = None,
+    notes: str = "",
+) -> Visit:
+    actor = _active_actor(s, actor)
+    patient = _writable_patient(s, patient_id)
+    clean = _clean_visit_fields(
+        dict(visit_date=visit_date, medication_state=medication_state, hours_since_dose=hours_since_dose, notes=notes)
+    )
+    visit = Visit(patient_id=patient.id, clinician_id=actor.id, **clean)
+    s.add(visit)
+    s.flush()
+    _audit(s, actor, "create_visit", patient.id, detail=f"visit={visit.id}")
+    return visit
+
+
+def list_visits(s: Session, patient_id: int) -> list[Visit]:
+    """A patient's visits, newest first."""
+    return list(
+        s.scalars(select(Visit).where(Visit.patient_id == patient_id).order_by(Visit.visit_date.desc(), Visit.id.desc()))
+    )
+
+
+def get_visit(s: Session, actor: Clinician, visit_id: int) -> Visit:
+    """Open a visit (audited as a view of its patient)."""
+    actor = _active_actor(s, actor)
+    visit = _visit(s, visit_id)
+    _audit(s, actor, "view_visit", visit.patient_id, detail=f"visit={visit.id}")
+    return visit
+
+
+def update_visit(s: Session, actor: Clinician, visit_id: int, **fields) -> Visit:
+    actor = _active_actor(s, actor)
+    unknown = set(fields) - set(VISIT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Cannot change {', '.join(sorted(unknown))}: editable fields are {', '.join(VISIT_FIELDS)}.")
+    visit = _visit(s, visit_id)
+    _writable_patient(s, visit.patient_id)
+    clean = _clean_visit_fields(fields)
+    changed = [name for name, value in clean.items() if getattr(visit, name) != value]
+    for name in changed:
+        setattr(visit, name, clean[name])
+    _audit(s, actor, "update_visit", visit.patient_id, detail=f"visit={visit.id} fields={','.join(changed)}")
+    return visit
+
+
+# ---------------------------------------------------------------- recordings, assessments, ratings
+
+
+def _relative_path(value) -> str:
+    path = _text(value, "Stored path", 300)
+    parts = path.replace("\\", "/").split("/")
+    if path.startswith(("/", "\\")) or ":" in parts[0] or ".." in parts:
+        raise ValidationError("Stored path must be relative to the data folder.")
+    return path
+
+
+def add_recording(
+    s: Session,
+    actor: Clinician,
+    visit_id: int,
+    *,
+    task: str,
+    side: str | None,
+    stored_path: str,
+    sha256: str,
+    duration_s: float | None,
+    format: str,
+    source: str,
+    original_name: str = "",
+    quality_ok: bool = False,
+    quality_json: dict | None = None,
+    status: str = "recorded",
+) -> Recording:
+    actor = _active_actor(s, actor)
+    visit = _visit(s, visit_id)
+    _writable_patient(s, visit.patient_id)
+    task = _choice(task, tuple(TASKS), "Task")
+    if TASKS[task].sided:
+        side = _choice(side, RECORDING_SIDES, f"Side for {TASKS[task].label}")
+    elif side is not None:
+        raise ValidationError(f"{TASKS[task].label} is not recorded per side: leave the side empty.")
+    if not isinstance(sha256, str) or not SHA256_PATTERN.match(sha256):
+        raise ValidationError("sha256 must be 64 lower-case hex digits.")
+    values = dict(
+        visit_id=visit.id,
+        task=task,
+        side=side,
+        stored_path=_relative_path(stored_path),
+        sha256=sha256,
+        duration_s=_number(duration_s, "Duration", 0.0, 24 * 3600.0, optional=True),
+        format=_text(format, "Format", 32),
+        source=_choice(source, RECORDING_SOURCES, "Source"),
+        original_name=_text(original_name, "Original file name", 255, required=False),
+        quality_ok=bool(quality_ok),
+        quality_json=_json_or_none(quality_json, "Quality"),
+        status=_choice(status, RECORDING_STATUSES, "Status"),
+    )
+    message = "This file was already added to this visit."
+    if s.scalar(select(Recording.id).where(Recording.visit_id == visit.id, Recording.sha256 == sha256)) is not None:
+        raise ValidationError(message)
+    recording = Recording(**values)
+    s.add(recording)
+    _flush(s, message)
+    _audit(s, actor, "add_recording", visit.patient_id, detail=f"visit={visit.id} recording={recording.id} task={task}")
+    return recording
+
+
+def list_recordings(s: Session, visit_id: int) -> list[Recording]:
+    return list(s.scalars(select(Recording).where(Recording.visit_id == visit_id).order_by(Recording.id)))
+
+
+def get_recording(s: Session, recording_id: int) -> Recording:
+    recording = s.get(Recording, recording_id)
+    if recording is None:
+        raise NotFound(f"No recording with id {recording_id}.")
+    return recording
+
+
+def set_recording_status(
+    s: Session,
+    actor: Clinician,
+    recording_id: int,
+    status: str,
+    *,
+    quality_ok: bool | None = None,
+    quality_json: dict | None = None,
+) -> Recording:
+    """After analysis: "analysed", "needs_retake" (quality failed) or "failed"."""
+    actor = _active_actor(s, actor)
+    recording = get_recording(s, recording_id)
+    status = _choice(status, RECORDING_STATUSES, "Status")
+    quality_json = _json_or_none(quality_json, "Quality")
+    recording.status = status
+    if quality_ok is not None:
+        recording.quality_ok = bool(quality_ok)
+    if quality_json is not None:
+        recording.quality_json = quality_json
+    visit = s.get(Visit, recording.visit_id)
+    _audit(s, actor, "set_recording_status", visit.patient_id, detail=f"recording={recording.id} status={status}")
+    return recording
+
+
+def _clean_measures(measures: Iterable[Measure]) -> list[dict]:
+    rows, seen = [], set()
+    for m in measures or ():
+        name = _text(getattr(m, "name", None), "Measure name", 64)
+        if name in seen:
+            raise ValidationError(f"Measure {name} appears twice in one assessment.")
+        seen.add(name)
+        value = _number(getattr(m, "value", None), f"Measure {name}")
+        unit = _text(getattr(m, "unit", "") or "", f"Unit of {name}", 16, required=False)
+        rows.append(dict(name=name, value=value, unit=unit))
+    return rows
+
+
+def save_assessment(
+    s: Session,
+    actor: Clinician,
+    *,
+    visit_id: int,
+    recording_id: int | None,
+    model_name: str,
+    model_version: str,
+    probability: float | None,
+    interval: tuple[float, float] | None,
+    severity: float | None,
+    abstained_reason: str | None,
+    inputs_sha256: str,
+    explanation: dict | None,
+    measures: list[Measure],
+) -> Assessment:
+    """An assessment and all its measures, in the caller's transaction."""
+    actor = _active_actor(s, actor)
+    visit = _visit(s, visit_id)
+    if recording_id is not None:
+        recording = s.get(Recording, recording_id)
+        if recording is None or recording.visit_id != visit.id:
+            raise ValidationError(f"Recording {recording_id} does not belong to visit {visit.id}.")
+    probability = _number(probability, "Probability", 0.0, 1.0, optional=True)
+    low = high = None
+    if interval is not None:
+        try:
+            low, high = interval
+        except (TypeError, ValueError):
+            raise ValidationError("Interval must be a pair (low, high).") from None
+        low = _number(low, "Interval low", 0.0, 1.0)
+        high = _number(high, "Interval high", 0.0, 1.0)
+        if low > high:
+            raise ValidationError("Interval low must not be above interval high.")
+    values = dict(
+        visit_id=visit.id,
+        recording_id=recording_id,
+        model_name=_text(model_name, "Model name", 100),
+        model_version=_text(model_version, "Model version", 100),
+        probability=probability,
+        interval_low=low,
+        interval_high=high,
+        severity=_number(severity, "Severity", 0.0, 4.0, optional=True),
+        abstained_reason=_text(abstained_reason, "Abstention reason", 2000, required=False) or None,
+        inputs_sha256=_text(inputs_sha256, "Inputs sha256", 64, required=False),
+        explanation_json=_json_or_none(explanation, "Explanation"),
+    )
+    measure_rows = _clean_measures(measures)
+    assessment = Assessment(**values)
+    s.add(assessment)
+    s.flush()
+    if measure_rows:
+        s.add_all(MeasureValue(assessment_id=assessment.id, **row) for row in measure_rows)
+    _audit(s, actor, "save_assessment", visit.patient_id, detail=f"visit={visit.id} assessment={assessment.id}")
+    return assessment
+
+
+def list_assessments(s: Session, visit_id: int) -> list[Assessment]:
+    return list(s.scalars(select(Assessment).where(Assessment.visit_id == visit_id).order_by(Assessment.id)))
+
+
+MEASURE_SERIES_COLUMNS = [
+    "visit_id", "visit_date", "medication_state", "task", "side", "name", "value", "unit", "model_name", "assessment_id",
+]
+
+
+def measure_series(s: Session, patient_id: int, names: list[str] | None = None) -> pd.DataFrame:
+    """Every stored measure of a patient, one row per value, oldest visit first (one query).
+    task/side come from the recording and are None for visit-level assessments."""
+    query = (
+        select(
+            Visit.id.label("visit_id"),
+            Visit.visit_date,
+            Visit.medication_state,
+            Recording.task,
+            Recording.side,
+            MeasureValue.name,
+            MeasureValue.value,
+            MeasureValue.unit,
+            Assessment.model_name,
+            Assessment.id.label("assessment_id"),
+        )
+        .select_from(MeasureValue)
+        .join(Assessment, MeasureValue.assessment_id == Assessment.id)
+        .join(Visit, Assessment.visit_id == Visit.id)
+        .outerjoin(Recording, Assessment.recording_id == Recording.id)
+        .where(Visit.patient_id == patient_id)
+        .order_by(Visit.visit_date, Visit.id, Assessment.id, MeasureValue.name)
+    )
+    if names is not None:
+        query = query.where(MeasureValue.name.in_(list(names)))
+    frame = pd.DataFrame(s.execute(query).all(), columns=MEASURE_SERIES_COLUMNS)
+    frame["visit_date"] = pd.to_datetime(frame["visit_date"])
+    frame["value"] = frame["value"].astype(float)
+    return frame
+
+
+def set_rating(s: Session, actor: Clinician, visit_id: int, item: str, side: str | None, score: float) -> ClinicianRating:
+    """The clinician's own score for an item (MDS-UPDRS "3.4" 0-4, "hoehn_yahr" 0-5, totals);
+    setting it again replaces it."""
+    actor = _active_actor(s, actor)
+    visit = _visit(s, visit_id)
+    item = _text(item, "Rating item", 32)
+    if side is not None:
+        side = _choice(side, RECORDING_SIDES, "Side")
+    if UPDRS_ITEM_PATTERN.match(item):
+        score = _number(score, f"Score for item {item}", 0.0, 4.0)
+    elif item == "hoehn_yahr":
+        score = _number(score, "Hoehn and Yahr stage", 0.0, 5.0)
+    else:
+        score = _number(score, f"Score for {item}", 0.0, 1000.0)
+    side_match = ClinicianRating.side.is_(None) if side is None else ClinicianRating.side == side
+    rating = s.scalar(
+        select(ClinicianRating).where(ClinicianRating.visit_id == visit.id, ClinicianRating.item == item, side_match)
+    )
+    if rating is None:
+        rating = ClinicianRating(visit_id=visit.id, item=item, side=side, score=score, rater_id=actor.id)
+        s.add(rating)
+    else:
+        rating.score, rating.rater_id = score, actor.id
+    _flush(s, f"Item {item} was rated at the same time by someone else: reload and try again.")
+    _audit(s, actor, "set_rating", visit.patient_id, detail=f"visit={visit.id} item={item} side={side or '-'}")
+    return rating
+
+
+def list_ratings(s: Session, visit_id: int) -> list[ClinicianRating]:
+    return list(
+        s.scalars(select(ClinicianRating).where(ClinicianRating.visit_id == visit_id).order_by(ClinicianRating.item, ClinicianRating.side))
+    )
+
+
+# ---------------------------------------------------------------- audit
+
+
+def list_audit(s: Session, limit: int = 200, patient_id: int | None = None) -> list[AuditEvent]:
+    """Newest first."""
+    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(max(0, int(limit)))
+    if patient_id is not None:
+        query = query.where(AuditEvent.patient_id == patient_id)
+    return list(s.scalars(query))
