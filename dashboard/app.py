@@ -1,0 +1,57 @@
+"""pdlens dashboard entry point: `streamlit run dashboard/app.py`.
+
+Decides which pages exist for this browser session (first-run setup, login, or the signed-in
+pages) and draws the frame around them. The pages themselves live in dashboard/views/."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the project root.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+import streamlit as st  # noqa: E402
+
+from core.store import repository  # noqa: E402
+from dashboard import state  # noqa: E402
+from dashboard.widgets import chrome  # noqa: E402
+
+st.set_page_config(page_title="pdlens", page_icon=":material/monitor_heart:", layout="wide")
+
+
+def _demo_missing_page() -> None:
+    st.title("Demo database not built yet")
+    st.info(
+        "The demo database is built from public data by one command on the server: "
+        "`python -m core.demo` (or `make demo`). Then reload this page, or choose the clinic "
+        "database in the sidebar."
+    )
+
+
+def _pages() -> list[st.Page]:
+    if state.is_demo() and state.demo_database_missing():
+        return [st.Page(_demo_missing_page, title="Demo database not built", url_path="demo-missing")]
+    with state.session() as s:
+        who = state.refresh_signed_in(s)
+        if who is None:
+            if not repository.has_any_clinician(s):
+                return [st.Page(state.SETUP_PAGE, title="Create administrator account", default=True)]
+            return [st.Page(state.LOGIN_PAGE, title="Sign in", default=True)]
+    pages = [
+        st.Page(state.PATIENTS_PAGE, title="Patients", default=True),
+        st.Page(state.PATIENT_PAGE, title="Patient"),
+        st.Page(state.VISIT_PAGE, title="Visit"),
+    ]
+    if who.is_admin:
+        pages.append(st.Page(state.ADMIN_PAGE, title="Administration"))
+    return pages
+
+
+page = st.navigation(_pages(), position="hidden")
+chrome.sidebar(state.signed_in())
+chrome.demo_banner()
+if (message := state.pop_flash()) is not None:
+    st.success(message)
+page.run()

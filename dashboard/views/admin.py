@@ -1,0 +1,91 @@
+"""Administrators only: clinician accounts and the audit trail."""
+import pandas as pd
+import streamlit as st
+
+from core.store import repository
+from core.store.models import ROLES
+from dashboard import state
+from dashboard.formatting import ROLE_LABELS, escape_markdown, label
+
+AUDIT_ROWS = 200
+
+st.title("Administration")
+who = state.signed_in()
+if who is None or not who.is_admin:
+    st.error("Only administrators can open this page.")
+    st.stop()
+
+with state.session() as s:
+    clinicians = repository.list_clinicians(s)
+    audit = repository.list_audit(s, AUDIT_ROWS)
+    usernames = {c.id: c.username for c in clinicians}
+
+st.subheader("Clinicians")
+st.dataframe(
+    pd.DataFrame(
+        {
+            "Username": [c.username for c in clinicians],
+            "Display name": [c.display_name for c in clinicians],
+            "Role": [label(ROLE_LABELS, c.role) for c in clinicians],
+            "Active": [c.active for c in clinicians],
+        }
+    ),
+    hide_index=True,
+    width="stretch",
+)
+
+others = [c for c in clinicians if c.id != who.clinician_id]
+if others:
+    with st.form("clinician_active"):
+        chosen_id = st.selectbox(
+            "Account", [c.id for c in others],
+            format_func=lambda cid: f"{usernames[cid]} ({'active' if next(c for c in others if c.id == cid).active else 'deactivated'})",
+        )
+        make_active = st.radio("Set to", ["Deactivated", "Active"], horizontal=True) == "Active"
+        if st.form_submit_button("Apply"):
+            done = state.write(lambda s, actor: repository.set_clinician_active(s, actor, chosen_id, make_active) or True)
+            if done:
+                verb = "reactivated" if make_active else "deactivated"
+                state.flash(f"Account {escape_markdown(usernames[chosen_id])} {verb}.")
+                st.rerun()
+    st.caption("Deactivated accounts cannot sign in; their past work stays in the record. You cannot deactivate yourself.")
+
+with st.expander("Add clinician", icon=":material/person_add:"):
+    with st.form("add_clinician"):
+        username = st.text_input("Username", max_chars=64, key="new_clinician_username")
+        display_name = st.text_input("Display name", max_chars=200, key="new_clinician_display_name")
+        role = st.selectbox("Role", ROLES, index=ROLES.index("clinician"), format_func=ROLE_LABELS.get, key="new_clinician_role")
+        password = st.text_input("Initial password", type="password", help="At least 8 characters; tell it to the clinician in person.", key="new_clinician_password")
+        password_again = st.text_input("Initial password again", type="password", key="new_clinician_password_again")
+        submitted = st.form_submit_button("Add clinician", type="primary")
+    if submitted:
+        if password != password_again:
+            st.error("The two passwords differ: type the same password twice.")
+        else:
+            created = state.write(
+                lambda s, actor: repository.create_clinician(
+                    s, actor, username=username, display_name=display_name, password=password, role=role
+                )
+            )
+            if created is not None:
+                state.flash(f"Account {escape_markdown(created.username)} added.")
+                st.rerun()
+
+st.subheader("Audit trail")
+st.caption(f"The latest {AUDIT_ROWS} events: who did what to which record, and when.")
+if not audit:
+    st.info("No events recorded yet.")
+else:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "When (UTC)": [event.at for event in audit],
+                "Who": [usernames.get(event.clinician_id, "") for event in audit],
+                "Action": [event.action for event in audit],
+                "Patient id": [event.patient_id for event in audit],
+                "Detail": [event.detail for event in audit],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )

@@ -1,0 +1,136 @@
+"""One patient: demographics, edit, archive, visits, new visit."""
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from core.store import repository
+from core.store.models import MEDICATION_STATES
+from dashboard import state
+from dashboard.formatting import (
+    DIAGNOSIS_LABELS,
+    MEDICATION_LABELS,
+    SEX_LABELS,
+    SIDE_LABELS,
+    age_years,
+    escape_markdown,
+    hours_text,
+    label,
+)
+from dashboard.widgets.patient_form import patient_fields
+
+MAX_NOTES = 10_000
+
+patient_id = state.id_from_query("patient")
+patient = None
+if patient_id is not None:
+    patient = state.read(lambda s, actor: repository.get_patient(s, actor, patient_id))
+if patient is None:
+    st.title("Patient")
+    st.info("No patient chosen, or this patient does not exist. Choose one on the Patients page.")
+    st.page_link(state.PATIENTS_PAGE, label="Back to patients", icon=":material/arrow_back:")
+    st.stop()
+
+with state.session() as s:
+    visits = repository.list_visits(s, patient.id)
+    recording_counts = {visit.id: len(repository.list_recordings(s, visit.id)) for visit in visits}
+
+st.page_link(state.PATIENTS_PAGE, label="All patients", icon=":material/arrow_back:")
+st.title(escape_markdown(patient.name))
+if patient.archived:
+    st.warning("This patient is archived: hidden from the patient list, kept in the record.", icon=":material/inventory_2:")
+
+facts = st.columns(6)
+facts[0].metric("MRN", patient.mrn)
+facts[1].metric("Birth date", patient.birth_date.isoformat())
+facts[2].metric("Age", f"{age_years(patient.birth_date)} y")
+facts[3].metric("Sex", label(SEX_LABELS, patient.sex))
+facts[4].metric("Diagnosis", label(DIAGNOSIS_LABELS, patient.diagnosis))
+facts[5].metric("More affected side", label(SIDE_LABELS, patient.more_affected_side))
+
+# --- visits -----------------------------------------------------------------------------------
+st.subheader("Visits")
+if not visits:
+    st.info("No visits yet - create the first one below.", icon=":material/event:")
+else:
+    table = pd.DataFrame(
+        {
+            "Date": [visit.visit_date for visit in visits],
+            "Medication": [label(MEDICATION_LABELS, visit.medication_state) for visit in visits],
+            "Hours since dose": [hours_text(visit.hours_since_dose) for visit in visits],
+            "Recordings": [recording_counts[visit.id] for visit in visits],
+        }
+    )
+    st.caption("Select a row to open the visit.")
+    selection = st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="visit_table",
+        column_config={"Date": st.column_config.DateColumn("Date", format="YYYY-MM-DD")},
+    )
+    if selection and selection.selection.rows:
+        chosen = visits[selection.selection.rows[0]]
+        st.switch_page(state.VISIT_PAGE, query_params={"visit": str(chosen.id)})
+
+with st.expander("New visit", expanded=not visits, icon=":material/event:"):
+    with st.form("new_visit"):
+        left, right = st.columns(2)
+        with left:
+            visit_date = st.date_input("Visit date", value=date.today(), format="YYYY-MM-DD", key="new_visit_date")
+            medication_state = st.radio(
+                "Medication state", MEDICATION_STATES, index=MEDICATION_STATES.index("unknown"),
+                format_func=MEDICATION_LABELS.get, horizontal=True, key="new_visit_medication",
+            )
+        with right:
+            hours_since_dose = st.number_input(
+                "Hours since last levodopa dose", min_value=0.0, max_value=72.0, value=None, step=0.5,
+                help="Leave empty when unknown or not taking levodopa.", key="new_visit_hours",
+            )
+        notes = st.text_area("Notes", key="new_visit_notes", help=f"At most {MAX_NOTES:,} characters.")
+        submitted = st.form_submit_button("Create visit", type="primary")
+    if submitted:
+        visit = state.write(
+            lambda s, actor: repository.create_visit(
+                s, actor, patient.id, visit_date=visit_date, medication_state=medication_state,
+                hours_since_dose=hours_since_dose, notes=notes,
+            )
+        )
+        if visit is not None:
+            state.flash(f"Visit of {visit.visit_date.isoformat()} created.")
+            st.switch_page(state.VISIT_PAGE, query_params={"visit": str(visit.id)})
+
+# --- edit and archive -------------------------------------------------------------------------
+with st.expander("Edit patient details", icon=":material/edit:"):
+    with st.form(f"edit_patient_{patient.id}"):
+        fields = patient_fields(f"edit_patient_{patient.id}", patient)
+        saved = st.form_submit_button("Save changes", type="primary")
+    if saved:
+        updated = state.write(lambda s, actor: repository.update_patient(s, actor, patient.id, **fields))
+        if updated is not None:
+            state.flash("Patient details saved.")
+            st.rerun()
+
+confirm_key = f"confirm_archive_{patient.id}"
+action = "Unarchive" if patient.archived else "Archive"
+if not st.session_state.get(confirm_key):
+    if st.button(f"{action} patient", icon=":material/inventory_2:", key="archive"):
+        st.session_state[confirm_key] = True
+        st.rerun()
+else:
+    if patient.archived:
+        st.warning("Unarchive this patient? They will appear in the patient list again.")
+    else:
+        st.warning("Archive this patient? They disappear from the patient list; nothing is deleted.")
+    yes_column, no_column, _ = st.columns([1, 1, 4])
+    if yes_column.button(f"Yes, {action.lower()}", type="primary", key="archive_confirm"):
+        change = repository.unarchive_patient if patient.archived else repository.archive_patient
+        st.session_state[confirm_key] = False
+        if state.write(lambda s, actor: change(s, actor, patient.id) or True) is not None:
+            state.flash(f"Patient {'unarchived' if patient.archived else 'archived'}.")
+            st.rerun()
+    if no_column.button("Cancel", key="archive_cancel"):
+        st.session_state[confirm_key] = False
+        st.rerun()

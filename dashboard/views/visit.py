@@ -1,0 +1,65 @@
+"""One visit: its details and recordings. Capture, results and ratings are added by later work."""
+import pandas as pd
+import streamlit as st
+
+from core.store import repository
+from core.tasks import TASKS
+from dashboard import state
+from dashboard.formatting import MEDICATION_LABELS, escape_markdown, hours_text, label
+
+visit_id = state.id_from_query("visit")
+visit = None
+if visit_id is not None:
+    visit = state.read(lambda s, actor: repository.get_visit(s, actor, visit_id))
+if visit is None:
+    st.title("Visit")
+    st.info("No visit chosen, or this visit does not exist. Open a patient and choose one of their visits.")
+    st.page_link(state.PATIENTS_PAGE, label="Back to patients", icon=":material/arrow_back:")
+    st.stop()
+
+with state.session() as s:
+    patient = repository.get_patient(s, state.actor(s), visit.patient_id)
+    recordings = repository.list_recordings(s, visit.id)
+    clinician = s.merge(visit, load=True).clinician
+    clinician_name = clinician.display_name if clinician else "not recorded"
+
+st.page_link(
+    state.PATIENT_PAGE, label=f"Back to {escape_markdown(patient.name)}", icon=":material/arrow_back:",
+    query_params={"patient": str(patient.id)},
+)
+st.title(f"Visit of {visit.visit_date.isoformat()}")
+st.caption(f"{escape_markdown(patient.name)} · MRN {escape_markdown(patient.mrn)}")
+
+facts = st.columns(3)
+facts[0].metric("Medication state", label(MEDICATION_LABELS, visit.medication_state))
+facts[1].metric("Hours since last levodopa dose", hours_text(visit.hours_since_dose) or "not recorded")
+facts[2].metric("Clinician", clinician_name)
+if visit.notes:
+    st.markdown("**Notes**")
+    st.text(visit.notes)
+
+st.subheader("Recordings")
+if not recordings:
+    st.info(
+        "No recordings in this visit yet. Capture and analysis arrive with the capture issue.",
+        icon=":material/mic:",
+    )
+else:
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Task": [TASKS[r.task].label if r.task in TASKS else r.task for r in recordings],
+                "Side": [r.side or "" for r in recordings],
+                "Status": [r.status.replace("_", " ") for r in recordings],
+                "Duration (s)": [r.duration_s for r in recordings],
+                "Source": [r.source for r in recordings],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+st.subheader("Results")
+st.caption("Measured signs, model scores and their explanations arrive with the analysis issue.")
+st.subheader("Clinician ratings")
+st.caption("MDS-UPDRS item ratings for this visit arrive with the ratings issue.")

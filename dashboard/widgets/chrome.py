@@ -1,0 +1,48 @@
+"""What surrounds every page: the sidebar (who, which database, navigation, log out) and the
+DEMO banner."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import state
+from dashboard.formatting import ROLE_LABELS, escape_markdown, label
+
+DEMO_BANNER = (
+    "DEMO database: public UCI telemonitoring data, not clinic patients. "
+    "Nothing you do here touches the clinic database."
+)
+
+
+def demo_banner() -> None:
+    if state.is_demo():
+        st.warning(DEMO_BANNER, icon=":material/science:")
+
+
+def sidebar(who: state.SignedIn | None) -> None:
+    with st.sidebar:
+        st.markdown("### pdlens")
+        if who is None:
+            choices = list(state.DATABASE_LABELS)
+            choice = st.radio(
+                "Database",
+                choices,
+                index=choices.index(state.database()),
+                format_func=state.DATABASE_LABELS.get,
+                help="The demo database is a separate file built from public research data.",
+            )
+            if choice != state.database():
+                state.set_database(choice)
+                st.rerun()
+            return
+        st.markdown(
+            f"Signed in as **{escape_markdown(who.display_name)}**  \n"
+            f"{label(ROLE_LABELS, who.role)} · {escape_markdown(who.username)}"
+        )
+        st.caption(state.DATABASE_LABELS[who.database])
+        st.page_link(state.PATIENTS_PAGE, label="Patients", icon=":material/groups:")
+        if who.is_admin:
+            st.page_link(state.ADMIN_PAGE, label="Administration", icon=":material/admin_panel_settings:")
+        st.divider()
+        if st.button("Log out", icon=":material/logout:", key="logout"):
+            state.sign_out()
+            st.rerun()
