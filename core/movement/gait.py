@@ -1,0 +1,324 @@
+"""Gait (MDS-UPDRS 3.10): heel strikes and toe-offs -> stride timing measures.
+
+The same stride-timing vocabulary is computed from two sources, which is what lets a model trained
+on one be applied to the other:
+
+* force insoles (PhysioNet gaitpdb, total vertical force under each foot at 100 Hz):
+  `events_from_force`, used to train the gait model;
+* pose landmarks of a walking video (MediaPipe BlazePose heel, ankle, foot index, hips):
+  `events_from_pose`, used in the clinic.
+
+Both give `GaitEvents`; `stride_measures` turns events into measures, whatever their source.
+Arm swing (`arm_swing_measures`) exists only for video.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+SIDES = ("left", "right")
+
+# Outlier strides (turns, stops, missed events) are those outside median +- this fraction.
+STRIDE_WINDOW_FRACTION = 0.5
+# Then steady walking: strides within median +- 3.5 robust SD (1.4826 MAD), at least +- 10%.
+STEADY_ROBUST_SD = 3.5
+STEADY_MIN_FRACTION = 0.10
+
+
+@dataclass
+class GaitEvents:
+    """Gait events per foot, times in seconds, sorted.
+
+    heel_strikes["left"]: initial contacts of the left foot; toe_offs["left"]: its final contacts.
+    `method` says how they were found (for the report); `walking` optionally holds
+    (start, end) spans in which events were looked for.
+    """
+
+    heel_strikes: dict[str, np.ndarray]
+    toe_offs: dict[str, np.ndarray]
+    method: str = ""
+    walking: list[tuple[float, float]] = field(default_factory=list)
+
+    def n_events(self) -> int:
+        return sum(len(self.heel_strikes.get(s, ())) + len(self.toe_offs.get(s, ())) for s in SIDES)
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+def _crossing_time(times: np.ndarray, signal: np.ndarray, i: int, level: float) -> float:
+    """Time at which `signal` crosses `level` between samples i-1 and i (linear interpolation)."""
+    if i <= 0:
+        return float(times[0])
+    a, b = signal[i - 1], signal[i]
+    if not np.isfinite(a) or not np.isfinite(b) or a == b:
+        return float(times[i])
+    frac = float(np.clip((level - a) / (b - a), 0.0, 1.0))
+    return float(times[i - 1] + frac * (times[i] - times[i - 1]))
+
+
+def _runs(state: np.ndarray) -> list[list[int]]:
+    """Run-length encoding: [[value, start, end_exclusive], ...]."""
+    change = np.flatnonzero(np.diff(state)) + 1
+    bounds = np.concatenate([[0], change, [len(state)]])
+    return [[int(state[a]), int(a), int(b)] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _contact_events(times: np.ndarray, contact: np.ndarray, low: np.ndarray, high: np.ndarray,
+                    min_phase_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Onsets and ends of contact from a signal that is high while the foot is on the ground.
+
+    Hysteresis: contact starts when the signal rises above `high` and ends when it falls below
+    `low` (both may vary along the signal). An onset is dated back to where the signal rose
+    through `low`, so both events are timed at the same level. Contact or no-contact phases
+    shorter than `min_phase_s` are merged into the phase before (debounce). NaN samples (tracking
+    lost, not walking) are unknown: no event is reported next to them, so every event is a real
+    transition. Returns (onset times, end times).
+    """
+    n = len(contact)
+    state = np.full(n, -1, dtype=np.int8)  # -1 unknown, 0 no contact, 1 contact
+    current = -1
+    for i in range(n):
+        x, lo, hi = contact[i], low[i], high[i]
+        if not (np.isfinite(x) and np.isfinite(lo) and np.isfinite(hi)):
+            current = -1
+        elif current != 1 and x >= hi:
+            current = 1
+        elif current != 0 and x < lo:
+            current = 0
+        state[i] = current
+    runs = _runs(state)
+    # an unknown stretch before the first decision is not a phase boundary we saw
+    for k, run in enumerate(runs):  # debounce
+        value, a, b = run
+        if value < 0 or k == 0 or runs[k - 1][0] < 0:
+            continue
+        if times[min(b, n - 1)] - times[a] < min_phase_s:
+            run[0] = runs[k - 1][0]
+    runs = _runs(np.concatenate([np.full(b - a, v, dtype=np.int8) for v, a, b in runs]))
+    onsets, ends = [], []
+    for prev, cur in zip(runs, runs[1:]):
+        if prev[0] < 0 or cur[0] < 0:
+            continue
+        i = cur[1]
+        if cur[0] == 1:  # rise: date back to the crossing of `low`
+            while i > prev[1] + 1 and contact[i - 1] >= low[i - 1]:
+                i -= 1
+            onsets.append(_crossing_time(times, contact, i, low[i]))
+        else:
+            ends.append(_crossing_time(times, contact, i, low[i]))
+    return np.asarray(onsets, dtype=float), np.asarray(ends, dtype=float)
+
+
+def _keep_between(x: np.ndarray, start: float, end: float) -> np.ndarray:
+    return np.sort(x[(x >= start) & (x <= end)])
+
+
+# --------------------------------------------------------------------------- force insoles
+
+FORCE_THRESHOLD_LOW = 0.12  # fraction of the local swing-to-stance force range
+FORCE_THRESHOLD_HIGH = 0.35
+FORCE_WINDOW_S = 4.0  # window for the local baseline and stance level (covers >= 2 strides)
+FORCE_MIN_PHASE_S = 0.10  # debounce: no real stance or swing is shorter
+FORCE_EDGE_S = 2.0  # gait initiation and termination are not steady walking
+
+
+def events_from_force(times, left_force, right_force, edge_s: float = FORCE_EDGE_S) -> GaitEvents:
+    """Heel strikes and toe-offs from the total vertical force under each foot.
+
+    Heel strike: the force rises through a threshold set at 12% of the LOCAL range between the
+    swing baseline (rolling minimum) and the stance level (rolling maximum) over 4 s, so sensor
+    offsets and slow baseline drift do not move the events; toe-off: it falls through the same
+    level. Hysteresis (contact confirmed only above 35%) and a 0.1 s debounce reject noise.
+    Spans where the foot's force range collapses (standing still, both feet loaded) give no
+    events, and events in the first and last `edge_s` seconds (starting and stopping) are dropped.
+    Turns remain as odd strides: `stride_measures` excludes them.
+    """
+    t = np.asarray(times, dtype=float)
+    if t.ndim != 1 or len(t) < 10:
+        raise ValueError("force recording too short")
+    dt = float(np.median(np.diff(t)))
+    win = max(3, int(round(FORCE_WINDOW_S / dt)))
+    heel_strikes, toe_offs = {}, {}
+    for side, force in zip(SIDES, (left_force, right_force)):
+        f = np.asarray(force, dtype=float)
+        f = ndimage.median_filter(f, size=5, mode="nearest")  # single-sample spikes
+        base = ndimage.uniform_filter1d(ndimage.minimum_filter1d(f, win, mode="nearest"), win, mode="nearest")
+        top = ndimage.uniform_filter1d(ndimage.maximum_filter1d(f, win, mode="nearest"), win, mode="nearest")
+        span = top - base
+        # not walking where the local range is small compared with the typical walking range
+        typical = np.nanmedian(span)
+        span = np.where(span >= 0.3 * typical, span, np.nan)
+        low = base + FORCE_THRESHOLD_LOW * span
+        high = base + FORCE_THRESHOLD_HIGH * span
+        on, off = _contact_events(t, f, low, high, FORCE_MIN_PHASE_S)
+        heel_strikes[side] = _keep_between(on, t[0] + edge_s, t[-1] - edge_s)
+        toe_offs[side] = _keep_between(off, t[0] + edge_s, t[-1] - edge_s)
+    return GaitEvents(heel_strikes, toe_offs, method="force threshold (12% of local range)",
+                      walking=[(float(t[0] + edge_s), float(t[-1] - edge_s))])
+
+
+def load_force_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A gaitpdb_forces file (columns time_s, left_total_N, right_total_N) -> (t, left, right)."""
+    data = np.loadtxt(path, skiprows=1, dtype=float)
+    return data[:, 0], data[:, 1], data[:, 2]
+
+
+# --------------------------------------------------------------------------- stride measures
+
+STRIDE_MEASURE_NAMES = (
+    "stride_time_s", "stride_time_cv_pct", "swing_fraction_pct", "swing_fraction_cv_pct",
+    "stance_fraction_pct", "cadence_steps_per_min", "step_time_asymmetry_pct",
+    "stride_time_left_s", "stride_time_right_s", "n_strides",
+)
+
+
+def _cv_pct(x: np.ndarray) -> float:
+    if len(x) < 3 or np.mean(x) <= 0:
+        return float("nan")
+    return float(100.0 * np.std(x, ddof=1) / np.mean(x))
+
+
+def _foot_strides(hs: np.ndarray, to: np.ndarray, walking: list[tuple[float, float]]) -> dict[str, np.ndarray]:
+    """Strides of one foot: heel strike to next heel strike with exactly one toe-off between.
+    Strides spanning a gap between walking spans are not strides."""
+    starts, stride, swing = [], [], []
+    for a, b in zip(hs[:-1], hs[1:]):
+        if walking and not any(s <= a and b <= e for s, e in walking):
+            continue
+        inside = to[(to > a) & (to < b)]
+        if len(inside) != 1:
+            continue
+        starts.append(a)
+        stride.append(b - a)
+        swing.append(b - inside[0])
+    return {"start": np.asarray(starts), "stride": np.asarray(stride), "swing": np.asarray(swing)}
+
+
+def stride_measures(events: GaitEvents, duration_s: float) -> dict[str, float]:
+    """Stride timing measures from gait events (any source).
+
+    Stride: a heel strike to the next heel strike of the same foot, with exactly one toe-off of
+    that foot in between (swing = toe-off to heel strike). Strides outside the median +- 50%
+    of all strides (turns, stops, missed events) are EXCLUDED from every measure, and so are
+    events beyond `duration_s`.
+
+    - stride_time_s: median stride time over both feet; stride_time_left_s / _right_s per foot.
+    - stride_time_cv_pct: coefficient of variation (SD / mean) of stride time, per foot, then
+      averaged over the feet (pooling would add any left/right difference to the variability).
+    - swing_fraction_pct: swing time / stride time, mean over strides, averaged over feet;
+      stance_fraction_pct = stance / stride likewise (100 - swing fraction).
+    - swing_fraction_cv_pct: CV of the per-stride swing fraction, averaged over feet.
+    - cadence_steps_per_min: 120 / stride_time_s (two steps a stride).
+    - step_time_asymmetry_pct: Plotnik et al. 2007 gait asymmetry on SWING times,
+      100 * |ln(mean swing_right / mean swing_left)| (0 = symmetric; healthy adults ~2-6).
+    - n_strides: number of strides kept (both feet).
+    NaN where there are too few strides.
+    """
+    walking = list(events.walking)
+    per_foot = {}
+    for side in SIDES:
+        hs = np.sort(np.asarray(events.heel_strikes.get(side, ()), dtype=float))
+        to = np.sort(np.asarray(events.toe_offs.get(side, ()), dtype=float))
+        hs, to = hs[hs <= duration_s], to[to <= duration_s]
+        per_foot[side] = _foot_strides(hs, to, walking)
+    all_strides = np.concatenate([per_foot[s]["stride"] for s in SIDES])
+    nan = float("nan")
+    out = {name: nan for name in STRIDE_MEASURE_NAMES}
+    out["n_strides"] = 0.0
+    if len(all_strides) == 0:
+        return out
+    med = float(np.median(all_strides))
+    lo, hi = med * (1 - STRIDE_WINDOW_FRACTION), med * (1 + STRIDE_WINDOW_FRACTION)
+    in_window = all_strides[(all_strides >= lo) & (all_strides <= hi)]
+    if len(in_window) >= 5:  # steady walking only: turns and hesitations are slower strides
+        med = float(np.median(in_window))
+        robust_sd = 1.4826 * float(np.median(np.abs(in_window - med)))
+        half = max(STEADY_ROBUST_SD * robust_sd, STEADY_MIN_FRACTION * med)
+        lo, hi = max(lo, med - half), min(hi, med + half)
+    kept = {}
+    for side in SIDES:
+        f = per_foot[side]
+        ok = (f["stride"] >= lo) & (f["stride"] <= hi)
+        kept[side] = {k: v[ok] for k, v in f.items()}
+    pooled = np.concatenate([kept[s]["stride"] for s in SIDES])
+    out["n_strides"] = float(len(pooled))
+    if len(pooled) == 0:
+        return out
+    out["stride_time_s"] = float(np.median(pooled))
+    out["cadence_steps_per_min"] = 120.0 / out["stride_time_s"]
+    feet = [s for s in SIDES if len(kept[s]["stride"]) > 0]
+    for side in feet:
+        out[f"stride_time_{side}_s"] = float(np.median(kept[side]["stride"]))
+    swing_frac = {s: kept[s]["swing"] / kept[s]["stride"] for s in feet}
+    out["stride_time_cv_pct"] = _nanmean([_cv_pct(kept[s]["stride"]) for s in feet])
+    out["swing_fraction_pct"] = _nanmean([100.0 * float(np.mean(swing_frac[s])) for s in feet])
+    out["stance_fraction_pct"] = 100.0 - out["swing_fraction_pct"]
+    out["swing_fraction_cv_pct"] = _nanmean([_cv_pct(swing_frac[s]) for s in feet])
+    if all(len(kept[s]["swing"]) >= 2 for s in SIDES):
+        sl, sr = float(np.mean(kept["left"]["swing"])), float(np.mean(kept["right"]["swing"]))
+        out["step_time_asymmetry_pct"] = float(100.0 * abs(np.log(sr / sl)))
+    return out
+
+
+def _nanmean(values: list[float]) -> float:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(np.mean(v)) if len(v) else float("nan")
+
+
+# --------------------------------------------------------------------------- measure vocabulary
+
+# name -> (label, unit, (low, high) healthy reference or None, description with source)
+GAIT_MEASURE_INFO: dict[str, tuple[str, str, tuple[float | None, float | None] | None, str]] = {
+    "stride_time_s": (
+        "Stride time", "s", (0.95, 1.20),
+        "Median time from one heel strike to the next of the same foot. Healthy older adults "
+        "about 1.0-1.15 s at a comfortable pace (Hausdorff 2009; Frenkel-Toledo 2005); longer "
+        "with slow, shuffling gait."),
+    "stride_time_cv_pct": (
+        "Stride time variability (CV)", "%", (None, 3.0),
+        "Stride-to-stride variability (SD / mean). Healthy adults about 1-3%; raised in PD, "
+        "notably in freezers (Hausdorff 2009, J NeuroEng Rehabil)."),
+    "swing_fraction_pct": (
+        "Swing phase", "% of stride", (36.0, 40.0),
+        "Share of the stride the foot is in the air. About 36-40% in healthy adults, lower in "
+        "PD (Frenkel-Toledo 2005; Hausdorff 2009)."),
+    "swing_fraction_cv_pct": (
+        "Swing phase variability (CV)", "%", (None, 4.0),
+        "Stride-to-stride variability of the swing share. Swing time CV is about 2-3% in "
+        "healthy adults and higher in PD (Frenkel-Toledo 2005; Hausdorff 2009)."),
+    "stance_fraction_pct": (
+        "Stance phase", "% of stride", (60.0, 64.0),
+        "Share of the stride the foot is on the ground (100 - swing)."),
+    "cadence_steps_per_min": (
+        "Cadence", "steps/min", (100.0, 125.0),
+        "Steps per minute (120 / stride time). Healthy older adults about 100-125 steps/min "
+        "(Hollman 2011; Hausdorff 2009)."),
+    "step_time_asymmetry_pct": (
+        "Gait asymmetry (swing times)", "%", (None, 6.0),
+        "100 x |ln(right swing / left swing)| (Plotnik, Giladi & Hausdorff 2007). About 2-6 in "
+        "healthy adults, higher in PD, more so on the more affected side."),
+    "stride_time_left_s": (
+        "Stride time, left", "s", (0.95, 1.20), "Median stride time of the left foot."),
+    "stride_time_right_s": (
+        "Stride time, right", "s", (0.95, 1.20), "Median stride time of the right foot."),
+    "n_strides": (
+        "Strides measured", "", None,
+        "Strides kept for the measures after excluding turns and outliers (median +- 50%)."),
+    "arm_swing_amplitude_left": (
+        "Arm swing, left", "torso lengths", None,
+        "Range of the left wrist's swing relative to the shoulder, in torso lengths (video only). "
+        "Reduced, often on one side first, in early PD (Lewek 2010; no normal range for this "
+        "video measure is established)."),
+    "arm_swing_amplitude_right": (
+        "Arm swing, right", "torso lengths", None,
+        "Range of the right wrist's swing relative to the shoulder, in torso lengths (video only)."),
+    "arm_swing_asymmetry_pct": (
+        "Arm swing asymmetry", "%", (None, 25.0),
+        "100 x |L - R| / larger of the two (0 = symmetric, 100 = one arm still; video only). "
+        "Healthy adults usually swing both arms within ~10-25% of each other; asymmetry is an "
+        "early sign of PD (Lewek 2010; Huang 2012)."),
+}
