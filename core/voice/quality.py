@@ -1,0 +1,179 @@
+"""Can this voice clip be trusted? Per-clip checks, each with what was found and what to do.
+
+A clip that fails any check is shown with its reasons and is not scored. Checks: duration (task
+limits from core.tasks), silence, clipping, noise-like signal (hiss instead of voice), voiced
+fraction (Praat's voicing decision), background noise (SNR from pauses vs voice) and, for the
+sustained vowel, whether it is one continuous phonation.
+"""
+from __future__ import annotations
+
+import numpy as np
+import parselmouth
+
+from core.pipeline import Quality, QualityCheck
+from core.tasks import task_spec
+from core.voice.praat import f0_track, voiced_intervals
+
+FRAME_S = 0.02  # level and spectrum frames
+
+# Silence: the loudest 5% of 20 ms frames must reach -50 dBFS. Speech at 30 cm on a phone or
+# laptop sits around -30..-10 dBFS; a muted microphone or an empty room is below -60 dBFS.
+SILENCE_MAX_DBFS = -50.0
+
+# Clipping: fraction of samples within 1% of the clip's own peak (flat-topped waveform, at any
+# gain, so also clipping followed by normalisation). The four real Iyer 2023 vowels, which are
+# peak-normalised, have 0.001-0.004%; 0.1% is 25 times that.
+CLIPPING_LEVEL = 0.99
+CLIPPING_MAX_FRACTION = 0.001
+
+# Noise-like signal: median spectral flatness (geometric / arithmetic mean of the power
+# spectrum) of the louder frames. White noise gives ~0.56, voiced speech 0.001-0.05, whispered or
+# breathy speech stays below ~0.2.
+NOISE_LIKE_MAX_FLATNESS = 0.3
+
+# Voiced fraction (Praat voicing decision over the whole clip): a sustained vowel is mostly
+# voiced; connected reading is voiced ~40-60% of the time, pauses and consonants being the rest.
+MIN_VOICED_FRACTION = {"vowel": 0.4, "reading": 0.15}
+
+# Background noise: SNR = median level of voiced frames - 10th percentile level of the unvoiced
+# frames. Deliyski et al. (Folia Phoniatr Logop 2005;57:154-166) found jitter/shimmer unreliable
+# below 30 dB SNR; reading measures (pauses, intensity) tolerate more noise: 20 dB.
+MIN_SNR_DB = {"vowel": 30.0, "reading": 20.0}
+MIN_NOISE_FRAMES_S = 0.25  # unvoiced time needed to estimate the background level
+
+# One sustained phonation: the longest continuous voiced stretch must last the task's minimum
+# (3 s) and hold at least 70% of all voiced time (otherwise it was several short 'aah's).
+SUSTAINED_MIN_SHARE = 0.7
+
+
+def frame_levels_db(samples: np.ndarray, sample_rate: int, frame_s: float = FRAME_S) -> np.ndarray:
+    """RMS level of consecutive frames in dB re full scale."""
+    n = max(1, int(frame_s * sample_rate))
+    usable = samples[: samples.size // n * n]
+    if usable.size == 0:
+        usable = np.pad(samples, (0, n - samples.size))
+    rms = np.sqrt(np.mean(usable.reshape(-1, n).astype(np.float64) ** 2, axis=1))
+    return 20 * np.log10(rms + 1e-10)
+
+
+def spectral_flatness(samples: np.ndarray, sample_rate: int, levels_db: np.ndarray) -> float:
+    """Median spectral flatness over frames within 30 dB of the loudest frame."""
+    n = max(1, int(FRAME_S * sample_rate))
+    frames = samples[: samples.size // n * n].reshape(-1, n).astype(np.float64)
+    loud = frames[levels_db[: frames.shape[0]] >= np.max(levels_db) - 30]
+    if loud.shape[0] == 0:
+        return float("nan")
+    power = np.abs(np.fft.rfft(loud * np.hanning(n), axis=1)) ** 2 + 1e-20
+    flatness = np.exp(np.mean(np.log(power), axis=1)) / np.mean(power, axis=1)
+    return float(np.median(flatness))
+
+
+def _check(name: str, passed: bool, value: float | None, unit: str, message: str) -> QualityCheck:
+    return QualityCheck(name=name, passed=bool(passed),
+                        value=None if value is None else round(float(value), 4), unit=unit, message=message)
+
+
+def duration_check(duration_s: float, task: str) -> QualityCheck:
+    spec = task_spec(task)
+    if duration_s < spec.min_seconds:
+        what = "Hold the vowel" if task == "vowel" else "Read the passage"
+        return _check("duration", False, duration_s, "s",
+                      f"The clip is too short ({duration_s:.1f} s): {what.lower()} for at least "
+                      f"{spec.min_seconds:.0f} s (aim for {spec.target_seconds:.0f} s) and record again.")
+    if duration_s > spec.max_seconds:
+        return _check("duration", False, duration_s, "s",
+                      f"The clip is too long for this task ({duration_s:.0f} s; at most "
+                      f"{spec.max_seconds:.0f} s): record the task on its own or trim the file.")
+    return _check("duration", True, duration_s, "s", f"Duration {duration_s:.1f} s.")
+
+
+def assess(samples: np.ndarray, sample_rate: int, task: str, pitch: parselmouth.Pitch | None) -> Quality:
+    """All checks for a voice task ('vowel' or 'reading'). `pitch` is Praat's pitch of the clip
+    (None skips the voicing checks, e.g. when the clip is too long to be worth analysing)."""
+    duration_s = samples.size / sample_rate
+    checks = [duration_check(duration_s, task)]
+    if duration_s > task_spec(task).max_seconds:
+        return Quality(tuple(checks))
+
+    levels = frame_levels_db(samples, sample_rate)
+    loudness = float(np.percentile(levels, 95))
+    if loudness < SILENCE_MAX_DBFS:
+        checks.append(_check("silence", False, loudness, "dBFS",
+                             f"The recording is silent or almost silent (loudest part {loudness:.0f} dBFS): "
+                             "check that the microphone is on and about 30 cm from the mouth, then record again."))
+        return Quality(tuple(checks))
+    checks.append(_check("silence", True, loudness, "dBFS", f"Voice level {loudness:.0f} dBFS."))
+
+    peak = float(np.max(np.abs(samples)))
+    clipped = float(np.mean(np.abs(samples) >= CLIPPING_LEVEL * peak)) if peak > 0 else 0.0
+    checks.append(_check(
+        "clipping", clipped <= CLIPPING_MAX_FRACTION, 100 * clipped, "%",
+        f"Clipped (distorted) sound: {100 * clipped:.1f}% of samples at the maximum. Move the microphone "
+        "further away or lower the input gain, and record again." if clipped > CLIPPING_MAX_FRACTION
+        else f"No clipping ({100 * clipped:.3f}% of samples at the peak)."))
+
+    flatness = spectral_flatness(samples, sample_rate, levels)
+    noise_like = not np.isfinite(flatness) or flatness > NOISE_LIKE_MAX_FLATNESS
+    checks.append(_check(
+        "noise_like", not noise_like, flatness, "",
+        f"The sound is noise-like (hiss, wind or rustle; spectral flatness {flatness:.2f}) rather than a voice: "
+        "record again in a quieter room with the voice close to the microphone." if noise_like
+        else f"Voice-like spectrum (flatness {flatness:.3f})."))
+
+    if pitch is None:
+        return Quality(tuple(checks))
+    times, f0 = f0_track(pitch)
+    voiced = f0 > 0
+    voiced_fraction = float(np.mean(voiced)) if voiced.size else 0.0
+    min_voiced = MIN_VOICED_FRACTION[task]
+    checks.append(_check(
+        "voiced_fraction", voiced_fraction >= min_voiced, 100 * voiced_fraction, "%",
+        f"Too little voice in the clip ({100 * voiced_fraction:.0f}% voiced, at least {100 * min_voiced:.0f}% "
+        f"needed): {'say one steady aaah' if task == 'vowel' else 'read aloud in a normal voice'} close to the "
+        "microphone and record again." if voiced_fraction < min_voiced
+        else f"{100 * voiced_fraction:.0f}% of the clip is voiced."))
+
+    checks.append(_snr_check(samples, sample_rate, times, voiced, task))
+
+    if task == "vowel":
+        checks.append(_sustained_check(voiced_intervals(pitch), task))
+    return Quality(tuple(checks))
+
+
+def _snr_check(samples: np.ndarray, sample_rate: int, times: np.ndarray, voiced: np.ndarray, task: str) -> QualityCheck:
+    """Background noise from the unvoiced, quiet frames (pauses) against the voiced frames."""
+    levels = frame_levels_db(samples, sample_rate)
+    frame_voiced = np.zeros(levels.size, bool)
+    if times.size:
+        idx = np.clip((times / FRAME_S).astype(int), 0, levels.size - 1)
+        frame_voiced[idx[voiced]] = True
+    unvoiced_levels = levels[~frame_voiced]
+    if frame_voiced.sum() == 0:
+        return _check("snr", False, None, "dB",
+                      "No voice found to compare with the background: record again, voice close to the microphone.")
+    if unvoiced_levels.size * FRAME_S < MIN_NOISE_FRAMES_S:
+        return _check("snr", True, None, "dB",
+                      "Background noise not measurable (no pause in the clip); not checked.")
+    snr = float(np.median(levels[frame_voiced]) - np.percentile(unvoiced_levels, 10))
+    minimum = MIN_SNR_DB[task]
+    return _check(
+        "snr", snr >= minimum, snr, "dB",
+        f"Too much background noise (voice only {snr:.0f} dB above it, at least {minimum:.0f} dB needed): "
+        "record again in a quieter room, microphone about 30 cm from the mouth." if snr < minimum
+        else f"Voice {snr:.0f} dB above the background noise.")
+
+
+def _sustained_check(intervals: list[tuple[float, float]], task: str) -> QualityCheck:
+    minimum = task_spec(task).min_seconds
+    lengths = [e - s for s, e in intervals]
+    longest = max(lengths, default=0.0)
+    total = sum(lengths)
+    if longest < minimum:
+        return _check("sustained_phonation", False, longest, "s",
+                      f"The longest continuous 'aaah' lasts {longest:.1f} s: hold the vowel for at least "
+                      f"{minimum:.0f} s in one breath, without stopping, and record again.")
+    if total > 0 and longest / total < SUSTAINED_MIN_SHARE:
+        return _check("sustained_phonation", False, longest, "s",
+                      f"The clip holds several separate phonations (longest {longest:.1f} s of {total:.1f} s voiced): "
+                      "say one continuous 'aaah' and record again.")
+    return _check("sustained_phonation", True, longest, "s", f"One sustained phonation of {longest:.1f} s.")
