@@ -1,0 +1,560 @@
+"""A patient's history as series, and which changes in it matter.
+
+Loading: `load_patient_series` reads a patient's visits, model scores (with their uncertainty
+intervals), measures (by task and side) and clinician ratings: one query each, aggregated to
+one value per visit (a visit may hold several takes of a task).
+
+Change detection (`analyse_series`): a baseline (the first N visits, or the visits of a chosen
+date window: mean and SD) and a band of normal variation around it; a later visit is *beyond*
+the band when its distance from the baseline mean exceeds the measure's threshold, and a
+*change* is flagged at the first visit of a run of `confirm_visits` consecutive visits beyond
+the band on the same side (one noisy visit is not a change). A run that reaches the latest
+visit but is still shorter is reported as an unconfirmed change ("confirm at the next visit").
+
+The threshold, in order of preference (its source is stated on every flag):
+1. a published minimal clinically important difference (ratings: UPDRS, MDS-UPDRS III);
+2. a reliable change index from a published test-retest reliability:
+   RCI threshold = 1.96 * sqrt(2) * SEM, SEM = SD_ref * sqrt(1 - ICC) (Jacobson & Truax 1991),
+   or a published minimal detectable change (MDC95, which is the same quantity);
+3. otherwise the patient's own baseline variability: t(0.975, n-1) * SD_baseline * sqrt(1 + 1/n),
+   the 95% prediction interval of one new visit around a baseline mean of n visits (Student's t,
+   because an SD from a few visits is itself uncertain).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from scipy.stats import t as student_t
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.ratings import RATING_ITEMS, rating_label
+from core.store.models import Assessment, ClinicianRating, Patient, Recording, Visit
+from core.store.repository import measure_series
+
+Z95 = 1.96
+DEFAULT_BASELINE_VISITS = 3
+DEFAULT_CONFIRM_VISITS = 2
+MIN_OWN_BASELINE_VISITS = 3  # an SD from fewer visits is too unstable to set a threshold
+
+
+# ---------------------------------------------------------------- thresholds
+
+
+@dataclass(frozen=True)
+class ChangeRule:
+    """How to judge a change in one series."""
+
+    worse: str  # "higher" or "lower" is worse; "" when no direction is established
+    threshold_worse: float | None = None  # absolute size of a change that matters; None: own baseline
+    threshold_better: float | None = None
+    method: str = "own baseline"  # "MCID", "RCI", "MDC95" or "own baseline"
+    source: str = "the patient's own baseline variability (no published test-retest value)"
+
+    @property
+    def published(self) -> bool:
+        return self.threshold_worse is not None
+
+
+def _rci(sd_ref: float, icc: float) -> float:
+    """Reliable change threshold (95%) from a reference SD and a test-retest ICC."""
+    return Z95 * math.sqrt(2.0) * sd_ref * math.sqrt(1.0 - icc)
+
+
+# Reference SDs for the voice measures: between-recording SD of the UCI Parkinsons data
+# (Little et al. 2009; 31 speakers, PD and healthy, MDVP measures; models/datasets/voice).
+_PARK_STEPP = "Park & Stepp 2019, J Speech Lang Hear Res 62(6):1707 (5-day test-retest)"
+_JITTER_RCI = _rci(0.523, 0.67)
+_SHIMMER_RCI = _rci(0.0202, 0.76)
+_HNR_RCI = _rci(4.75, 0.76)
+_SENSORS_2020 = "Sensors 2020, 20(17):4866, Table 3 (test-retest of walking)"
+
+CHANGE_RULES: dict[str, ChangeRule] = {
+    # Ratings (keys "rating:<item>")
+    "rating:updrs_motor_total": ChangeRule(
+        "higher", 2.5, 2.5, "MCID",
+        "minimal clinically important difference 2.5 points, UPDRS motor (Shulman et al., Arch Neurol 2010;67:64)"),
+    "rating:updrs_total": ChangeRule(
+        "higher", 4.3, 4.3, "MCID",
+        "minimal clinically important difference 4.3 points, UPDRS total (Shulman et al., Arch Neurol 2010;67:64)"),
+    "rating:mds_updrs_part3_total": ChangeRule(
+        "higher", 4.63, 3.25, "MCID",
+        "MCID +4.63 worsening / -3.25 improvement, MDS-UPDRS part III (Horvath et al., Parkinsonism Relat Disord 2015;21:1421)"),
+    "rating:hoehn_yahr": ChangeRule("higher", 0.5, 0.5, "MCID", "one step of the modified Hoehn & Yahr scale"),
+    # Voice
+    "jitter_local_pct": ChangeRule(
+        "higher", _JITTER_RCI, _JITTER_RCI, "RCI",
+        f"reliable change index: ICC 0.67 ({_PARK_STEPP}), reference SD 0.523 % (UCI Parkinsons)"),
+    "shimmer_local": ChangeRule(
+        "higher", _SHIMMER_RCI, _SHIMMER_RCI, "RCI",
+        f"reliable change index: ICC 0.76 ({_PARK_STEPP}), reference SD 0.0202 (UCI Parkinsons)"),
+    "hnr_db": ChangeRule(
+        "lower", _HNR_RCI, _HNR_RCI, "RCI",
+        f"reliable change index: ICC 0.76 ({_PARK_STEPP}), reference SD 4.75 dB (UCI Parkinsons)"),
+    # Gait
+    "cadence_steps_per_min": ChangeRule(
+        "lower", 12.2, 12.2, "MDC95", f"minimal detectable change 12.2 steps/min ({_SENSORS_2020})"),
+    "step_time_asymmetry_pct": ChangeRule(
+        "higher", 14.2, 14.2, "MDC95", f"minimal detectable change 14.2 % ({_SENSORS_2020})"),
+}
+
+# Which direction is worse, for measures judged against the patient's own baseline.
+_HIGHER_IS_WORSE = (
+    "jitter", "shimmer", "nhr", "rpde", "dfa", "ppe", "cv", "variability", "asymmetry", "decrement",
+    "tremor_amplitude", "amplitude_norm", "hesitation", "halt", "stride_time_s", "freeze",
+)
+_LOWER_IS_WORSE = ("hnr", "frequency_hz", "taps_per_s", "speed", "amplitude", "cadence", "swing", "velocity")
+
+
+def change_rule(key: str) -> ChangeRule:
+    """The rule for a series key: "score:<model>", "rating:<item>" or a measure name."""
+    if key in CHANGE_RULES:
+        return CHANGE_RULES[key]
+    if key.startswith("score:"):
+        return ChangeRule("higher", source="the patient's own baseline variability (model score)")
+    if key.startswith("rating:"):
+        return ChangeRule("higher", source="the patient's own baseline variability (no published MCID for this item)")
+    name = key.lower()
+    if "tremor" in name and "frequency" in name:
+        return ChangeRule("")
+    if any(part in name for part in _HIGHER_IS_WORSE):
+        return ChangeRule("higher")
+    if any(part in name for part in _LOWER_IS_WORSE):
+        return ChangeRule("lower")
+    return ChangeRule("")
+
+
+# ---------------------------------------------------------------- loading
+
+
+@dataclass
+class PatientSeries:
+    """One patient's history, one row per visit and series (oldest first)."""
+
+    patient_id: int
+    visits: pd.DataFrame  # visit_id, visit_date, medication_state, hours_since_dose
+    scores: pd.DataFrame  # visit_id, visit_date, medication_state, model, side, model_version, probability, interval_low, interval_high
+    measures: pd.DataFrame  # visit_id, visit_date, medication_state, task, side, name, unit, value, n
+    ratings: pd.DataFrame  # visit_id, visit_date, medication_state, item, side, score
+
+    def measure_catalogue(self) -> pd.DataFrame:
+        """The measures this patient has: task, side, name, unit, visits (count)."""
+        if self.measures.empty:
+            return pd.DataFrame(columns=["task", "side", "name", "unit", "visits"])
+        return (
+            self.measures.groupby(["task", "side", "name", "unit"], dropna=False)
+            .size().rename("visits").reset_index()
+            .sort_values(["task", "name", "side"], na_position="first").reset_index(drop=True)
+        )
+
+
+VISIT_COLUMNS = ["visit_id", "visit_date", "medication_state", "hours_since_dose"]
+SCORE_COLUMNS = ["visit_id", "visit_date", "medication_state", "model", "side", "model_version",
+                 "probability", "interval_low", "interval_high"]
+MEASURE_COLUMNS = ["visit_id", "visit_date", "medication_state", "task", "side", "name", "unit", "value", "n"]
+RATING_COLUMNS = ["visit_id", "visit_date", "medication_state", "item", "side", "score"]
+
+
+def load_visits(s: Session, patient_id: int) -> pd.DataFrame:
+    """A patient's visits, oldest first (the cheap query: also the benchmark's baseline)."""
+    rows = s.execute(
+        select(Visit.id, Visit.visit_date, Visit.medication_state, Visit.hours_since_dose)
+        .where(Visit.patient_id == patient_id).order_by(Visit.visit_date, Visit.id)
+    ).all()
+    frame = pd.DataFrame(rows, columns=VISIT_COLUMNS)
+    frame["visit_date"] = pd.to_datetime(frame["visit_date"])
+    return frame
+
+
+def _load_scores(s: Session, patient_id: int) -> pd.DataFrame:
+    rows = s.execute(
+        select(Visit.id, Visit.visit_date, Visit.medication_state, Assessment.model_name, Recording.side,
+               Assessment.model_version, Assessment.probability, Assessment.interval_low, Assessment.interval_high)
+        .select_from(Assessment)
+        .join(Visit, Assessment.visit_id == Visit.id)
+        .outerjoin(Recording, Assessment.recording_id == Recording.id)
+        .where(Visit.patient_id == patient_id, Assessment.probability.is_not(None))
+        .order_by(Visit.visit_date, Visit.id, Assessment.id)
+    ).all()
+    frame = pd.DataFrame(rows, columns=SCORE_COLUMNS)
+    frame["visit_date"] = pd.to_datetime(frame["visit_date"])
+    if frame.empty:
+        return frame
+    # Several takes of one task at a visit: their mean score, and the mean interval bounds.
+    keys = ["visit_id", "visit_date", "medication_state", "model", "side"]
+    return (
+        frame.groupby(keys, dropna=False, sort=False)
+        .agg(model_version=("model_version", "last"), probability=("probability", "mean"),
+             interval_low=("interval_low", "mean"), interval_high=("interval_high", "mean"))
+        .reset_index()[SCORE_COLUMNS]
+    )
+
+
+def _load_measures(s: Session, patient_id: int, names: list[str] | None = None) -> pd.DataFrame:
+    frame = measure_series(s, patient_id, names)
+    if frame.empty:
+        return pd.DataFrame(columns=MEASURE_COLUMNS)
+    # Visit-level assessments carry no recording: their measures belong to the model's task.
+    frame["task"] = frame["task"].fillna(frame["model_name"])
+    keys = ["visit_id", "visit_date", "medication_state", "task", "side", "name", "unit"]
+    return (
+        frame.groupby(keys, dropna=False, sort=False)["value"].agg(value="mean", n="size")
+        .reset_index()[MEASURE_COLUMNS]
+    )
+
+
+def _load_ratings(s: Session, patient_id: int) -> pd.DataFrame:
+    rows = s.execute(
+        select(Visit.id, Visit.visit_date, Visit.medication_state, ClinicianRating.item, ClinicianRating.side,
+               ClinicianRating.score)
+        .select_from(ClinicianRating)
+        .join(Visit, ClinicianRating.visit_id == Visit.id)
+        .where(Visit.patient_id == patient_id)
+        .order_by(Visit.visit_date, Visit.id, ClinicianRating.item, ClinicianRating.side)
+    ).all()
+    frame = pd.DataFrame(rows, columns=RATING_COLUMNS)
+    frame["visit_date"] = pd.to_datetime(frame["visit_date"])
+    return frame
+
+
+def load_patient_series(s: Session, patient_id: int, measure_names: list[str] | None = None) -> PatientSeries:
+    return PatientSeries(
+        patient_id=patient_id,
+        visits=load_visits(s, patient_id),
+        scores=_load_scores(s, patient_id),
+        measures=_load_measures(s, patient_id, measure_names),
+        ratings=_load_ratings(s, patient_id),
+    )
+
+
+# ---------------------------------------------------------------- change detection
+
+
+@dataclass(frozen=True)
+class Baseline:
+    mean: float
+    sd: float | None  # None with fewer than 2 visits
+    n: int
+    first_date: date
+    last_date: date
+
+
+@dataclass(frozen=True)
+class Band:
+    """Normal variation around the baseline: [low, high]. Outside it a visit is 'beyond'."""
+
+    low: float
+    high: float
+    threshold_up: float  # distance above the baseline mean that counts
+    threshold_down: float
+    method: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    visit_id: int
+    visit_date: date
+    value: float
+    change: float  # value - baseline mean
+    direction: str  # "worse" / "better", or "higher" / "lower" when no direction is established
+    confirmed: bool  # False: beyond the band at the latest visit(s) only, confirm at the next visit
+    threshold: float
+    method: str
+    source: str
+
+    def summary(self, label: str, unit: str = "") -> str:
+        sign = "+" if self.change >= 0 else ""
+        status = "" if self.confirmed else " (latest visit only: confirm at the next visit)"
+        unit_text = f" {unit}" if unit else ""
+        return (f"{label}: {self.direction} by {sign}{self.change:.3g}{unit_text} from baseline "
+                f"(threshold {self.threshold:.3g}{unit_text}, {self.method}){status}")
+
+
+@dataclass
+class SeriesAnalysis:
+    key: str  # "score:fused", "rating:3.4", "jitter_local_pct"
+    label: str
+    unit: str
+    side: str | None
+    points: pd.DataFrame  # visit_id, visit_date, medication_state, value, status
+    baseline: Baseline | None
+    band: Band | None
+    events: list[ChangeEvent] = field(default_factory=list)
+    note: str = ""  # why there is no band, when there is none
+
+    @property
+    def latest_event(self) -> ChangeEvent | None:
+        return self.events[-1] if self.events else None
+
+
+def compute_baseline(points: pd.DataFrame, baseline_visits: int = DEFAULT_BASELINE_VISITS,
+                     window: tuple[date, date] | None = None) -> tuple[Baseline | None, pd.Series]:
+    """The baseline of a series sorted by date, and a boolean mask of its baseline rows."""
+    dates = pd.to_datetime(points["visit_date"])
+    if window is not None:
+        start, end = pd.Timestamp(window[0]), pd.Timestamp(window[1])
+        mask = (dates >= start) & (dates <= end)
+    else:
+        mask = pd.Series(np.arange(len(points)) < max(1, int(baseline_visits)), index=points.index)
+    values = points.loc[mask, "value"].astype(float)
+    if values.empty:
+        return None, mask
+    sd = float(values.std(ddof=1)) if len(values) >= 2 else None
+    return Baseline(float(values.mean()), sd, int(len(values)), dates[mask].min().date(), dates[mask].max().date()), mask
+
+
+def normal_band(baseline: Baseline, rule: ChangeRule) -> tuple[Band | None, str]:
+    if rule.published:
+        up, down = ((rule.threshold_worse, rule.threshold_better) if rule.worse != "lower"
+                    else (rule.threshold_better, rule.threshold_worse))
+        return Band(baseline.mean - down, baseline.mean + up, up, down, rule.method, rule.source), ""
+    if baseline.n < MIN_OWN_BASELINE_VISITS or baseline.sd is None:
+        return None, (f"No band: the baseline has {baseline.n} visit(s) and no published test-retest value "
+                      f"exists; {MIN_OWN_BASELINE_VISITS} baseline visits are needed.")
+    quantile = float(student_t.ppf(0.975, baseline.n - 1))
+    threshold = quantile * baseline.sd * math.sqrt(1.0 + 1.0 / baseline.n)
+    if threshold <= 0:
+        return None, "No band: the baseline visits all have the same value."
+    source = (f"{rule.source}: 95% prediction interval, SD {baseline.sd:.3g} over {baseline.n} baseline visits "
+              f"(t {quantile:.2f})")
+    return Band(baseline.mean - threshold, baseline.mean + threshold, threshold, threshold, "own baseline", source), ""
+
+
+def _direction(sign: int, worse: str) -> str:
+    if worse == "higher":
+        return "worse" if sign > 0 else "better"
+    if worse == "lower":
+        return "worse" if sign < 0 else "better"
+    return "higher" if sign > 0 else "lower"
+
+
+def analyse_series(points: pd.DataFrame, key: str, label: str = "", unit: str = "", side: str | None = None,
+                   baseline_visits: int = DEFAULT_BASELINE_VISITS, window: tuple[date, date] | None = None,
+                   confirm_visits: int = DEFAULT_CONFIRM_VISITS, rule: ChangeRule | None = None) -> SeriesAnalysis:
+    """Baseline, band and flagged changes of one series. `points` has visit_id, visit_date and
+    value (one row per visit); medication_state is carried through when present."""
+    rule = rule or change_rule(key)
+    points = points.dropna(subset=["value"]).sort_values(["visit_date", "visit_id"]).reset_index(drop=True)
+    columns = [c for c in ("visit_id", "visit_date", "medication_state", "value") if c in points.columns]
+    out = points[columns].copy()
+    out["status"] = "before baseline"
+    analysis = SeriesAnalysis(key, label or key, unit, side, out, None, None)
+    if out.empty:
+        analysis.note = "No values."
+        return analysis
+    baseline, mask = compute_baseline(out, baseline_visits, window)
+    if baseline is None:
+        analysis.note = "No visits in the chosen baseline window."
+        return analysis
+    analysis.baseline = baseline
+    out.loc[mask, "status"] = "baseline"
+    band, note = normal_band(baseline, rule)
+    analysis.band, analysis.note = band, note
+    after = out.index[(pd.to_datetime(out["visit_date"]) > pd.Timestamp(baseline.last_date)) & ~mask]
+    if band is None:
+        out.loc[after, "status"] = "not judged"
+        return analysis
+    values = out.loc[after, "value"].to_numpy(float)
+    signs = np.where(values > band.high, 1, np.where(values < band.low, -1, 0))
+    out.loc[after, "status"] = np.where(signs == 0, "within", "beyond")
+    # Runs of consecutive visits beyond the band on the same side.
+    i, confirm = 0, max(1, int(confirm_visits))
+    while i < len(after):
+        if signs[i] == 0:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(after) and signs[j + 1] == signs[i]:
+            j += 1
+        length = j - i + 1
+        reaches_end = j == len(after) - 1
+        if length >= confirm or reaches_end:
+            confirmed = length >= confirm
+            if confirmed:
+                out.loc[after[i:j + 1], "status"] = "change"
+            row = out.loc[after[i]]
+            change = float(row["value"]) - baseline.mean
+            analysis.events.append(ChangeEvent(
+                visit_id=int(row["visit_id"]), visit_date=pd.Timestamp(row["visit_date"]).date(),
+                value=float(row["value"]), change=change, direction=_direction(int(signs[i]), rule.worse),
+                confirmed=confirmed, threshold=band.threshold_up if signs[i] > 0 else band.threshold_down,
+                method=band.method, source=band.source,
+            ))
+        i = j + 1
+    return analysis
+
+
+def _label_with_side(label: str, side) -> str:
+    return f"{label} ({side})" if isinstance(side, str) and side else label
+
+
+def analyse_patient(series: PatientSeries, baseline_visits: int = DEFAULT_BASELINE_VISITS,
+                    window: tuple[date, date] | None = None, confirm_visits: int = DEFAULT_CONFIRM_VISITS,
+                    medication_state: str | None = None, measure_labels: dict[str, str] | None = None
+                    ) -> list[SeriesAnalysis]:
+    """Every series of a patient analysed: model scores, ratings, measures (per side).
+    `medication_state` ("on"/"off") keeps only visits in that state, so ON is compared with ON."""
+    measure_labels = measure_labels or {}
+    results: list[SeriesAnalysis] = []
+    options = dict(baseline_visits=baseline_visits, window=window, confirm_visits=confirm_visits)
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame if medication_state is None else frame[frame["medication_state"] == medication_state]
+
+    scores = keep(series.scores)
+    for (model, side), group in scores.groupby(["model", "side"], dropna=False, sort=False):
+        side = side if isinstance(side, str) else None
+        points = group.rename(columns={"probability": "value"})
+        results.append(analyse_series(points, f"score:{model}", _label_with_side(f"{model} score", side),
+                                      "", side, **options))
+    ratings = keep(series.ratings)
+    for (item, side), group in ratings.groupby(["item", "side"], dropna=False, sort=False):
+        side = side if isinstance(side, str) else None
+        points = group.rename(columns={"score": "value"})
+        results.append(analyse_series(points, f"rating:{item}", rating_label(item, side), "points", side, **options))
+    measures = keep(series.measures)
+    for (name, side, unit), group in measures.groupby(["name", "side", "unit"], dropna=False, sort=False):
+        side = side if isinstance(side, str) else None
+        label = _label_with_side(measure_labels.get(name, name), side)
+        results.append(analyse_series(group, name, label, unit, side, **options))
+    return results
+
+
+# ---------------------------------------------------------------- left vs right
+
+
+def side_comparison(measures: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Per visit: left, right, difference (left - right) and asymmetry % (difference over the
+    mean of both sides) of one sided measure. Visits with only one side are left out."""
+    sided = measures[(measures["name"] == name) & measures["side"].isin(["left", "right"])]
+    columns = ["visit_id", "visit_date", "medication_state", "left", "right", "difference", "asymmetry_pct"]
+    if sided.empty:
+        return pd.DataFrame(columns=columns)
+    wide = (sided.pivot_table(index=["visit_id", "visit_date", "medication_state"], columns="side",
+                              values="value", aggfunc="mean").reset_index())
+    if "left" not in wide or "right" not in wide:
+        return pd.DataFrame(columns=columns)
+    wide = wide.dropna(subset=["left", "right"]).sort_values("visit_date")
+    wide["difference"] = wide["left"] - wide["right"]
+    mean = (wide["left"] + wide["right"]) / 2.0
+    wide["asymmetry_pct"] = np.where(mean != 0, 100.0 * wide["difference"] / mean.where(mean != 0, 1.0), np.nan)
+    return wide[columns].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- rating vs app score
+
+
+def rating_vs_score(series: PatientSeries) -> pd.DataFrame:
+    """Per visit and model: the app's score next to the clinician's rating of the matching
+    item (voice - 3.1 speech, finger tapping - 3.4 per side, gait - 3.10, fused - part III total
+    or, where only that exists, the UPDRS motor total)."""
+    from core.ratings import MODEL_RATING_ITEMS
+
+    columns = ["visit_id", "visit_date", "medication_state", "model", "side", "probability", "interval_low",
+               "interval_high", "rating_item", "rating"]
+    if series.scores.empty:
+        return pd.DataFrame(columns=columns)
+    scores = series.scores.copy()
+    items = set(series.ratings["item"]) if not series.ratings.empty else set()
+    fused_item = "mds_updrs_part3_total" if "mds_updrs_part3_total" in items or "updrs_motor_total" not in items \
+        else "updrs_motor_total"
+    scores["rating_item"] = scores["model"].map(lambda m: fused_item if m == "fused" else MODEL_RATING_ITEMS.get(m))
+    ratings = series.ratings.rename(columns={"item": "rating_item", "score": "rating"})[
+        ["visit_id", "rating_item", "side", "rating"]]
+    # Unsided ratings match every side of a score; sided ratings match their side only.
+    sided = scores.merge(ratings.dropna(subset=["side"]), on=["visit_id", "rating_item", "side"], how="left")
+    unsided = scores.merge(ratings[ratings["side"].isna()].drop(columns="side"), on=["visit_id", "rating_item"],
+                           how="left")
+    sided["rating"] = sided["rating"].fillna(unsided["rating"])
+    return sided[columns].sort_values(["visit_date", "model", "side"], na_position="first").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- clinic overview
+
+
+@dataclass(frozen=True)
+class FlaggedPatient:
+    patient_id: int
+    last_visit: date
+    series_label: str
+    event: ChangeEvent
+    unit: str
+
+    @property
+    def summary(self) -> str:
+        return self.event.summary(self.series_label, self.unit)
+
+
+def patients_with_recent_change(s: Session, as_of: date, recent_days: int = 90,
+                                baseline_visits: int = DEFAULT_BASELINE_VISITS,
+                                measure_labels: dict[str, str] | None = None) -> list[FlaggedPatient]:
+    """Patients (not archived) with a change flagged at a visit in the last `recent_days` before
+    `as_of`: the most recent flag of each of their series, worst first (confirmed, then size)."""
+    since = as_of - timedelta(days=int(recent_days))
+    recent = s.execute(
+        select(Visit.patient_id, func.max(Visit.visit_date))
+        .join(Patient, Patient.id == Visit.patient_id)
+        .where(Patient.archived.is_(False), Visit.visit_date <= as_of)
+        .group_by(Visit.patient_id)
+        .having(func.max(Visit.visit_date) >= since)
+    ).all()
+    flagged: list[FlaggedPatient] = []
+    for patient_id, last_visit in recent:
+        for analysis in analyse_patient(load_patient_series(s, patient_id), baseline_visits,
+                                        measure_labels=measure_labels):
+            event = analysis.latest_event
+            if event is not None and since <= event.visit_date <= as_of:
+                flagged.append(FlaggedPatient(patient_id, last_visit, analysis.label, event, analysis.unit))
+    flagged.sort(key=lambda f: (not f.event.confirmed, f.event.direction != "worse", -f.last_visit.toordinal()))
+    return flagged
+
+
+def overdue_followups(s: Session, as_of: date, overdue_days: int = 90) -> pd.DataFrame:
+    """Patients (not archived) whose latest visit is more than `overdue_days` before `as_of`,
+    longest wait first. Patients with no visit at all are listed too (days_since None)."""
+    last = (select(Visit.patient_id, func.max(Visit.visit_date).label("last_visit"))
+            .group_by(Visit.patient_id).subquery())
+    rows = s.execute(
+        select(Patient.id, last.c.last_visit)
+        .outerjoin(last, last.c.patient_id == Patient.id)
+        .where(Patient.archived.is_(False))
+    ).all()
+    out = []
+    for patient_id, last_visit in rows:
+        days = None if last_visit is None else (as_of - last_visit).days
+        if days is None or days > overdue_days:
+            out.append((patient_id, last_visit, days))
+    frame = pd.DataFrame(out, columns=["patient_id", "last_visit", "days_since"])
+    return frame.sort_values("days_since", ascending=False, na_position="first").reset_index(drop=True)
+
+
+def recordings_needing_retake(s: Session, limit: int = 200) -> pd.DataFrame:
+    """Clips marked "needs_retake", or whose quality check failed, newest visit first."""
+    rows = s.execute(
+        select(Visit.patient_id, Visit.id, Visit.visit_date, Recording.id, Recording.task, Recording.side,
+               Recording.status, Recording.quality_json)
+        .join(Visit, Recording.visit_id == Visit.id)
+        .join(Patient, Patient.id == Visit.patient_id)
+        .where(Patient.archived.is_(False),
+               (Recording.status == "needs_retake") | ((Recording.quality_ok.is_(False)) & (Recording.status != "recorded")))
+        .order_by(Visit.visit_date.desc(), Recording.id.desc())
+        .limit(int(limit))
+    ).all()
+    out = []
+    for patient_id, visit_id, visit_date, recording_id, task, side, status, quality in rows:
+        problems = "; ".join(c.get("message", "") for c in (quality or {}).get("checks", [])
+                             if isinstance(c, dict) and not c.get("passed", True))
+        out.append((patient_id, visit_id, visit_date, recording_id, task, side, status, problems))
+    return pd.DataFrame(out, columns=["patient_id", "visit_id", "visit_date", "recording_id", "task", "side",
+                                      "status", "problems"])
+
+
+def rating_items_present(series: PatientSeries) -> list[str]:
+    """Rating items this patient has, in catalogue order."""
+    have = set(series.ratings["item"]) if not series.ratings.empty else set()
+    return [k for k in RATING_ITEMS if k in have] + sorted(have - set(RATING_ITEMS))
