@@ -1,7 +1,7 @@
 """The patient fields, shared by the "New patient" and "Edit patient" forms."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import streamlit as st
 
@@ -9,6 +9,9 @@ from core.store.models import AFFECTED_SIDES, DIAGNOSES, SEXES, Patient
 from dashboard.formatting import DIAGNOSIS_LABELS, SEX_LABELS, SIDE_LABELS
 
 OLDEST_BIRTH_DATE = date(1900, 1, 1)
+# Not today: a date input silently empties a value beyond its maximum, and "Birth date is
+# required" would hide the real mistake. The store refuses future dates with a clear message.
+LATEST_SELECTABLE_DATE = timedelta(days=366)
 
 
 def _index(options: tuple[str, ...], value: str | None, default: str) -> int:
@@ -29,7 +32,7 @@ def patient_fields(key: str, patient: Patient | None = None) -> dict:
             "Birth date",
             value=patient.birth_date if patient else None,
             min_value=OLDEST_BIRTH_DATE,
-            max_value=date.today(),
+            max_value=date.today() + LATEST_SELECTABLE_DATE,
             format="YYYY-MM-DD",
             key=f"{key}_birth_date",
         )

@@ -1,0 +1,57 @@
+"""AppTest fixtures: the real dashboard script against a real SQLite file in tmp_path."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.config import settings
+from core.store import close_store, open_store, repository, transaction
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+ADMIN = {"username": "admin", "display_name": "Synthetic Admin", "password": "correct-horse-battery"}
+
+
+@pytest.fixture
+def clinic_db(tmp_path, monkeypatch) -> str:
+    """An empty clinic database (and a data dir) in tmp_path; returns its URL."""
+    url = f"sqlite:///{tmp_path / 'clinic.sqlite'}"
+    monkeypatch.setenv("PDLENS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PDLENS_DEMO_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.sqlite'}")
+    monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")  # test speed only
+    settings.cache_clear()
+    yield url
+    close_store(url)
+    settings.cache_clear()
+
+
+@pytest.fixture
+def app(clinic_db) -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=30)
+
+
+@pytest.fixture
+def admin_db(clinic_db) -> str:
+    """The clinic database with its administrator already created (through the repository)."""
+    with transaction(open_store(clinic_db)) as s:
+        repository.create_clinician(s, None, role="admin", **ADMIN)
+    return clinic_db
+
+
+def sign_in(at: AppTest, username: str = ADMIN["username"], password: str = ADMIN["password"]) -> AppTest:
+    at.run()
+    form = at.get("form")[0]
+    form.text_input[0].input(username)
+    form.text_input[1].input(password)
+    form.button[0].click()
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    """Everything the page says in markdown, titles, alerts and captions, as one string."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "success", "info", "warning", "error", "text"):
+        parts.extend(str(el.value) for el in at.get(kind))
+    return "\n".join(parts)
