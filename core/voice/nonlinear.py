@@ -11,11 +11,13 @@ References
   for telemonitoring of Parkinson's disease. IEEE TBME 2009;56:1015-1022. (PPE: entropy of the
   linear-prediction residual of the semitone pitch contour; D2: correlation dimension.)
 
-The published descriptions leave details open, so these are faithful re-implementations, not
-copies of the original code: values land in the ranges of the UCI table on real recordings (the
-tests check that), but are not identical to it. spread1 and spread2 are not defined in detail in
-the papers; here spread1 = ln(variance of ln F0) and spread2 = SD of the whitened semitone
-contour, two measures of F0 spread that reproduce the UCI ranges and their PD/healthy ordering.
+The published descriptions leave details open, so these are re-implementations, not copies of
+the original code. On the four real 16 kHz recordings in the tests, RPDE, D2, spread2 and PPE
+fall inside the UCI ranges; DFA lands at or just below the UCI minimum (the UCI recordings were
+sampled at 44.1 kHz and kept energy above 8 kHz that shapes the 2-4 ms scales DFA uses) and
+spread1 below it. spread1 and spread2 are not defined in detail in the papers; here
+spread1 = ln(variance of ln F0) and spread2 = SD (semitones) of the whitened pitch contour, both
+from the cycle-by-cycle F0. Treat DFA and spread1 as not interchangeable with the UCI columns.
 
 Speed: recurrence and correlation sums use a few thousand reference points of the signal,
 not all pairs, so the whole set takes tens of milliseconds on a 5 s vowel.
@@ -173,10 +175,12 @@ def spread2(f0_hz: np.ndarray) -> float:
     return float(np.std(resid)) if resid.size >= 10 else float("nan")
 
 
-def nonlinear_measures(samples: np.ndarray, sample_rate: int, f0_hz: np.ndarray) -> dict[str, float]:
-    """All six measures from the stable vowel segment and its voiced F0 values (Hz, > 0)."""
+def nonlinear_measures(samples: np.ndarray, sample_rate: int, cycle_f0_hz: np.ndarray) -> dict[str, float]:
+    """All six measures from the stable vowel segment and its cycle-by-cycle F0 (1 / each pitch
+    period of Praat's PointProcess: the 'pitch period' sequence of Little et al. 2009, which keeps
+    the cycle-scale variation that 10 ms pitch frames smooth away)."""
     x = to_analysis_rate(samples, sample_rate)
-    f0 = np.asarray(f0_hz, float)
+    f0 = np.asarray(cycle_f0_hz, float)
     f0 = f0[f0 > 0]
     return {
         "rpde": rpde(x),

@@ -1,0 +1,208 @@
+"""Sustained vowel /a/: decode -> quality -> Praat measures + nonlinear measures -> voice model.
+
+Measures are Praat's own (through parselmouth) with the standard arguments: To Pitch (cc),
+To PointProcess (periodic, cc), Get jitter (...) with 0.0001 / 0.02 / 1.3, Get shimmer (...) with
+1.6 as well, To Harmonicity (cc). They are taken on the stable middle of the vowel: the longest
+continuous voiced stretch with its first and last 10% removed (onset and offset transients,
+where pitch and loudness are still settling).
+
+Names and units follow the UCI Parkinsons table (Little et al. 2007/2009, MDVP measures) so the
+voice model trained on it applies: `UCI_COLUMNS` and `uci_features` make that mapping. Praat's
+measures are close relatives of MDVP's, not identical (the model card says so).
+Unit note: UCI's "MDVP:Jitter(%)" column actually holds a fraction (0.00784 = 0.784%); here
+jitter_local_pct is in percent and `uci_features` divides it by 100.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import parselmouth
+from parselmouth.praat import call
+
+from core.media.audio import MAX_AUDIO_SECONDS, load_audio
+from core.pipeline import Measure, ModelScore, Quality, TaskResult
+from core.tasks import task_spec
+from core.voice import nonlinear, quality
+from core.voice.praat import PITCH_CEILING_HZ, PITCH_FLOOR_HZ, f0_track, pitch_cc, to_sound, voiced_intervals
+
+TASK = "vowel"
+STABLE_TRIM_FRACTION = 0.1  # dropped at each end of the longest voiced stretch
+MIN_STABLE_SECONDS = 0.5  # below this no measure is reliable
+# Praat's standard perturbation arguments: shortest/longest period (s), maximum period factor,
+# maximum amplitude factor (Praat manual, "Voice 2. Jitter" / "Voice 3. Shimmer").
+PERIOD_FLOOR_S, PERIOD_CEILING_S, MAX_PERIOD_FACTOR, MAX_AMPLITUDE_FACTOR = 0.0001, 0.02, 1.3, 1.6
+
+# Normal ranges. PRAAT: the MDVP thresholds for pathology quoted in the Praat manual (Voice 2,
+# Voice 3): jitter local 1.040%, local absolute 83.2 us, rap 0.680%, ppq5 0.840%; shimmer local
+# 3.810%, local dB 0.350 dB, apq11 3.070%. MDVP: the MDVP normative NHR threshold 0.19.
+# UCI: 5th-95th percentile of the healthy recordings of the UCI Parkinsons table in
+# models/datasets (36 recordings of only 6 healthy speakers: indicative, not normative).
+
+
+@dataclass(frozen=True)
+class MeasureDef:
+    name: str
+    label: str
+    unit: str
+    uci_column: str
+    uci_scale: float  # uci value = our value * uci_scale
+    normal_range: tuple[float | None, float | None] | None
+    description: str
+
+
+MEASURES: tuple[MeasureDef, ...] = (
+    MeasureDef("f0_mean_hz", "Mean pitch (F0)", "Hz", "MDVP:Fo(Hz)", 1, None,
+               "Average vocal fundamental frequency; depends on sex and age, so no single normal range."),
+    MeasureDef("f0_max_hz", "Highest pitch", "Hz", "MDVP:Fhi(Hz)", 1, None, "Maximum F0 over the stable vowel."),
+    MeasureDef("f0_min_hz", "Lowest pitch", "Hz", "MDVP:Flo(Hz)", 1, None, "Minimum F0 over the stable vowel."),
+    MeasureDef("jitter_local_pct", "Jitter (local)", "%", "MDVP:Jitter(%)", 0.01, (None, 1.04),
+               "Mean cycle-to-cycle change of the pitch period, relative to the mean period (Praat)."),
+    MeasureDef("jitter_abs_s", "Jitter (absolute)", "s", "MDVP:Jitter(Abs)", 1, (None, 83.2e-6),
+               "Mean absolute cycle-to-cycle change of the pitch period (Praat)."),
+    MeasureDef("jitter_rap", "Jitter RAP", "", "MDVP:RAP", 1, (None, 0.0068),
+               "Relative average perturbation: period vs the mean of it and its 2 neighbours (fraction)."),
+    MeasureDef("jitter_ppq5", "Jitter PPQ5", "", "MDVP:PPQ", 1, (None, 0.0084),
+               "Five-point period perturbation quotient (fraction)."),
+    MeasureDef("jitter_ddp", "Jitter DDP", "", "Jitter:DDP", 1, None,
+               "Mean absolute difference of consecutive period differences (= 3 x RAP; fraction)."),
+    MeasureDef("shimmer_local", "Shimmer (local)", "", "MDVP:Shimmer", 1, (None, 0.0381),
+               "Mean cycle-to-cycle change of the peak amplitude, relative to the mean amplitude (fraction)."),
+    MeasureDef("shimmer_db", "Shimmer (dB)", "dB", "MDVP:Shimmer(dB)", 1, (None, 0.35),
+               "Mean absolute base-10 log ratio of consecutive cycle amplitudes, in dB."),
+    MeasureDef("shimmer_apq3", "Shimmer APQ3", "", "Shimmer:APQ3", 1, (0.00495, 0.0149),
+               "Three-point amplitude perturbation quotient (fraction). Range: UCI healthy."),
+    MeasureDef("shimmer_apq5", "Shimmer APQ5", "", "Shimmer:APQ5", 1, (0.00633, 0.0160),
+               "Five-point amplitude perturbation quotient (fraction). Range: UCI healthy."),
+    MeasureDef("shimmer_apq11", "Shimmer APQ11", "", "MDVP:APQ", 1, (None, 0.0307),
+               "Eleven-point amplitude perturbation quotient (fraction)."),
+    MeasureDef("shimmer_dda", "Shimmer DDA", "", "Shimmer:DDA", 1, (0.0149, 0.0448),
+               "Mean absolute difference of consecutive amplitude differences (= 3 x APQ3). Range: UCI healthy."),
+    MeasureDef("nhr", "Noise-to-harmonics ratio", "", "NHR", 1, (None, 0.19),
+               "Mean per-frame noise-to-harmonics energy ratio from Praat's harmonicity, as in its Voice report."),
+    MeasureDef("hnr_db", "Harmonics-to-noise ratio", "dB", "HNR", 1, (19.1, None),
+               "Mean harmonicity (cc) over voiced frames; lower means a breathier or rougher voice. Range: UCI healthy."),
+    MeasureDef("rpde", "Recurrence period density entropy", "", "RPDE", 1, (0.343, 0.605),
+               "Uncertainty of the repetition period in the voice waveform (0 periodic, 1 noise). Range: UCI healthy."),
+    MeasureDef("dfa", "Detrended fluctuation scaling", "", "DFA", 1, (0.628, 0.764),
+               "Fractal scaling of turbulent noise in the voice (logistic of the DFA exponent). Range: UCI healthy."),
+    MeasureDef("spread1", "F0 spread 1", "", "spread1", 1, (-7.72, -5.61),
+               "ln of the variance of ln F0 (cycle by cycle): overall pitch spread. Range: UCI healthy."),
+    MeasureDef("spread2", "F0 spread 2", "st", "spread2", 1, (0.097, 0.210),
+               "SD of the whitened semitone pitch contour: unexplained pitch instability. Range: UCI healthy."),
+    MeasureDef("d2", "Correlation dimension", "", "D2", 1, (1.54, 2.71),
+               "Complexity of the voice waveform's dynamics. Range: UCI healthy."),
+    MeasureDef("ppe", "Pitch period entropy", "", "PPE", 1, (0.057, 0.215),
+               "Entropy of uncontrolled pitch variation on a semitone scale (Little 2009). Range: UCI healthy."),
+)
+
+UCI_COLUMNS: dict[str, str] = {m.name: m.uci_column for m in MEASURES}
+_BY_NAME = {m.name: m for m in MEASURES}
+
+
+def uci_features(measures: list[Measure] | dict[str, float]) -> dict[str, float]:
+    """Measures (list of Measure or name -> value) -> {UCI column: value in the UCI table's units}."""
+    values = measures if isinstance(measures, dict) else {m.name: m.value for m in measures}
+    return {d.uci_column: float(values[d.name]) * d.uci_scale for d in MEASURES if d.name in values}
+
+
+def stable_interval(pitch: parselmouth.Pitch) -> tuple[float, float] | None:
+    """The longest voiced stretch without its first and last 10%; None if too short."""
+    intervals = voiced_intervals(pitch)
+    if not intervals:
+        return None
+    start, end = max(intervals, key=lambda iv: iv[1] - iv[0])
+    trim = STABLE_TRIM_FRACTION * (end - start)
+    start, end = start + trim, end - trim
+    return (start, end) if end - start >= MIN_STABLE_SECONDS else None
+
+
+def praat_measures(part: parselmouth.Sound) -> tuple[dict[str, float], np.ndarray]:
+    """Praat's pitch, perturbation and noise measures of a stable vowel segment, and its
+    cycle-by-cycle F0 (for the nonlinear pitch measures)."""
+    pitch = pitch_cc(part)
+    points = call(part, "To PointProcess (periodic, cc)", PITCH_FLOOR_HZ, PITCH_CEILING_HZ)
+    jitter_args = (0, 0, PERIOD_FLOOR_S, PERIOD_CEILING_S, MAX_PERIOD_FACTOR)
+    shimmer_args = jitter_args + (MAX_AMPLITUDE_FACTOR,)
+    harmonicity = call(part, "To Harmonicity (cc)", 0.01, PITCH_FLOOR_HZ, 0.1, 1.0)
+    hnr_frames = harmonicity.values[0]
+    hnr_frames = hnr_frames[hnr_frames > -199]  # Praat marks unvoiced frames with -200 dB
+    values = {
+        "f0_mean_hz": call(pitch, "Get mean", 0, 0, "Hertz"),
+        "f0_max_hz": call(pitch, "Get maximum", 0, 0, "Hertz", "Parabolic"),
+        "f0_min_hz": call(pitch, "Get minimum", 0, 0, "Hertz", "Parabolic"),
+        "jitter_local_pct": 100 * call(points, "Get jitter (local)", *jitter_args),
+        "jitter_abs_s": call(points, "Get jitter (local, absolute)", *jitter_args),
+        "jitter_rap": call(points, "Get jitter (rap)", *jitter_args),
+        "jitter_ppq5": call(points, "Get jitter (ppq5)", *jitter_args),
+        "jitter_ddp": call(points, "Get jitter (ddp)", *jitter_args),
+        "shimmer_local": call([part, points], "Get shimmer (local)", *shimmer_args),
+        "shimmer_db": call([part, points], "Get shimmer (local_dB)", *shimmer_args),
+        "shimmer_apq3": call([part, points], "Get shimmer (apq3)", *shimmer_args),
+        "shimmer_apq5": call([part, points], "Get shimmer (apq5)", *shimmer_args),
+        "shimmer_apq11": call([part, points], "Get shimmer (apq11)", *shimmer_args),
+        "shimmer_dda": call([part, points], "Get shimmer (dda)", *shimmer_args),
+        "hnr_db": call(harmonicity, "Get mean", 0, 0),
+        "nhr": float(np.mean(10 ** (-hnr_frames / 10))) if hnr_frames.size else float("nan"),
+    }
+    n_points = call(points, "Get number of points")
+    times = np.array([call(points, "Get time from index", i) for i in range(1, n_points + 1)])
+    periods = np.diff(times)
+    periods = periods[(periods >= 1 / PITCH_CEILING_HZ) & (periods <= 1 / PITCH_FLOOR_HZ)]
+    return {k: float(v) for k, v in values.items()}, 1 / periods
+
+
+def to_measures(values: dict[str, float]) -> list[Measure]:
+    return [Measure(d.name, values[d.name], d.unit, d.label, d.normal_range, d.description)
+            for d in MEASURES if d.name in values]
+
+
+def vowel_measures(samples: np.ndarray, sample_rate: int, sound: parselmouth.Sound, interval: tuple[float, float]) -> dict[str, float]:
+    start, end = interval
+    part = sound.extract_part(from_time=start, to_time=end, preserve_times=False)
+    values, cycle_f0 = praat_measures(part)
+    segment = samples[int(start * sample_rate): int(end * sample_rate)]
+    values.update(nonlinear.nonlinear_measures(segment, sample_rate, cycle_f0))
+    return values
+
+
+def score(measures: list[Measure]) -> ModelScore | None:
+    """The shipped voice model's score; an abstention when its weights are not shipped."""
+    try:
+        from models.registry import ModelUnavailable, load_model
+    except ImportError:  # models package absent (e.g. a core-only install)
+        return None
+    try:
+        model = load_model("voice")
+    except ModelUnavailable as exc:
+        return ModelScore(model="voice", model_version="unavailable", probability=None, abstained=str(exc))
+    return model.score(uci_features(measures))
+
+
+def analyze(path: str | Path, side: str | None = None) -> TaskResult:
+    """One sustained-vowel recording -> quality, measures and (if quality passes) the voice score."""
+    samples, sr = load_audio(path, max_seconds=MAX_AUDIO_SECONDS)
+    return analyze_samples(samples, sr)
+
+
+def analyze_samples(samples: np.ndarray, sample_rate: int) -> TaskResult:
+    duration = samples.size / sample_rate
+    signal: dict = {"audio": samples, "sample_rate": sample_rate, "voiced_intervals": []}
+    if duration > task_spec(TASK).max_seconds:  # too long: do not spend time analysing
+        return TaskResult(TASK, None, duration, quality.assess(samples, sample_rate, TASK, None), [], None, signal)
+    sound = to_sound(samples, sample_rate)
+    pitch = pitch_cc(sound)
+    signal["voiced_intervals"] = voiced_intervals(pitch)
+    clip_quality: Quality = quality.assess(samples, sample_rate, TASK, pitch)
+    interval = stable_interval(pitch)
+    measures: list[Measure] = []
+    if interval is not None and not _failed(clip_quality, "silence", "noise_like"):
+        signal["stable_interval"] = interval
+        measures = to_measures(vowel_measures(samples, sample_rate, sound, interval))
+    model_score = score(measures) if clip_quality.ok and measures else None
+    return TaskResult(TASK, None, duration, clip_quality, measures, model_score, signal)
+
+
+def _failed(q: Quality, *names: str) -> bool:
+    return any(c.name in names and not c.passed for c in q.checks)
