@@ -146,8 +146,7 @@ def praat_measures(part: parselmouth.Sound) -> tuple[dict[str, float], np.ndarra
         "hnr_db": call(harmonicity, "Get mean", 0, 0),
         "nhr": float(np.mean(10 ** (-hnr_frames / 10))) if hnr_frames.size else float("nan"),
     }
-    n_points = call(points, "Get number of points")
-    times = np.array([call(points, "Get time from index", i) for i in range(1, n_points + 1)])
+    times = call(points, "To Matrix").values[0]  # glottal pulse times (s)
     periods = np.diff(times)
     periods = periods[(periods >= 1 / PITCH_CEILING_HZ) & (periods <= 1 / PITCH_FLOOR_HZ)]
     return {k: float(v) for k, v in values.items()}, 1 / periods
