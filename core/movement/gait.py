@@ -118,8 +118,8 @@ def _keep_between(x: np.ndarray, start: float, end: float) -> np.ndarray:
 
 # --------------------------------------------------------------------------- force insoles
 
-FORCE_THRESHOLD_LOW = 0.12  # fraction of the local swing-to-stance force range
-FORCE_THRESHOLD_HIGH = 0.35
+FORCE_THRESHOLD_LOW = 0.08  # fraction of the local swing-to-stance force range
+FORCE_THRESHOLD_HIGH = 0.30
 FORCE_WINDOW_S = 4.0  # window for the local baseline and stance level (covers >= 2 strides)
 FORCE_MIN_PHASE_S = 0.10  # debounce: no real stance or swing is shorter
 FORCE_EDGE_S = 2.0  # gait initiation and termination are not steady walking
@@ -128,10 +128,10 @@ FORCE_EDGE_S = 2.0  # gait initiation and termination are not steady walking
 def events_from_force(times, left_force, right_force, edge_s: float = FORCE_EDGE_S) -> GaitEvents:
     """Heel strikes and toe-offs from the total vertical force under each foot.
 
-    Heel strike: the force rises through a threshold set at 12% of the LOCAL range between the
+    Heel strike: the force rises through a threshold set at 8% of the LOCAL range between the
     swing baseline (rolling minimum) and the stance level (rolling maximum) over 4 s, so sensor
     offsets and slow baseline drift do not move the events; toe-off: it falls through the same
-    level. Hysteresis (contact confirmed only above 35%) and a 0.1 s debounce reject noise.
+    level. Hysteresis (contact confirmed only above 30%) and a 0.1 s debounce reject noise.
     Spans where the foot's force range collapses (standing still, both feet loaded) give no
     events, and events in the first and last `edge_s` seconds (starting and stopping) are dropped.
     Turns remain as odd strides: `stride_measures` excludes them.
@@ -156,7 +156,7 @@ def events_from_force(times, left_force, right_force, edge_s: float = FORCE_EDGE
         on, off = _contact_events(t, f, low, high, FORCE_MIN_PHASE_S)
         heel_strikes[side] = _keep_between(on, t[0] + edge_s, t[-1] - edge_s)
         toe_offs[side] = _keep_between(off, t[0] + edge_s, t[-1] - edge_s)
-    return GaitEvents(heel_strikes, toe_offs, method="force threshold (12% of local range)",
+    return GaitEvents(heel_strikes, toe_offs, method="force threshold (8% of local range)",
                       walking=[(float(t[0] + edge_s), float(t[-1] - edge_s))])
 
 
@@ -322,3 +322,254 @@ GAIT_MEASURE_INFO: dict[str, tuple[str, str, tuple[float | None, float | None] |
         "Healthy adults usually swing both arms within ~10-25% of each other; asymmetry is an "
         "early sign of PD (Lewek 2010; Huang 2012)."),
 }
+
+
+# --------------------------------------------------------------------------- pose landmarks
+
+# BlazePose landmark indices (the person's own left/right)
+NOSE = 0
+SHOULDER = {"left": 11, "right": 12}
+WRIST = {"left": 15, "right": 16}
+HIP = {"left": 23, "right": 24}
+ANKLE = {"left": 27, "right": 28}
+HEEL = {"left": 29, "right": 30}
+FOOT_INDEX = {"left": 31, "right": 32}
+FEET_LANDMARKS = (27, 28, 29, 30, 31, 32)
+
+POSE_CUTOFF_HZ = 6.0  # walking kinematics lie below ~6 Hz; landmark jitter above
+POSE_MAX_GAP_S = 0.25  # longer tracking gaps are not bridged by interpolation
+LATERAL_FOOT_LENGTH = 0.2  # |toe - heel| along x, in torso lengths, above which the view is side-on
+MIN_STRIDE_S = 0.5  # heel strikes of one foot closer than this are not two strides
+
+
+@dataclass
+class PoseTracks:
+    """Pose landmarks resampled to a uniform time grid, low-pass filtered, in pixels.
+
+    xy: (n, 33, 2) pixels (isotropic); torso: (n,) torso length in pixels (mid-shoulder to
+    mid-hip), the body scale; NaN where the person was not tracked.
+    """
+
+    t: np.ndarray
+    xy: np.ndarray
+    torso: np.ndarray
+    fs: float
+
+    def point(self, index: int) -> np.ndarray:
+        return self.xy[:, index, :]
+
+    @property
+    def pelvis(self) -> np.ndarray:
+        return 0.5 * (self.point(HIP["left"]) + self.point(HIP["right"]))
+
+
+def _finite_segments(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end_exclusive) of the runs of True in mask."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    d = np.diff(padded)
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def _lowpass(x: np.ndarray, fs: float, cutoff: float) -> np.ndarray:
+    """Zero-phase 2nd-order Butterworth per finite segment (NaNs stay NaN)."""
+    from scipy.signal import butter, filtfilt
+
+    out = np.array(x, dtype=float)
+    cutoff = min(cutoff, 0.4 * fs)
+    b, a = butter(2, cutoff / (fs / 2))
+    finite = np.isfinite(x) if x.ndim == 1 else np.all(np.isfinite(x), axis=tuple(range(1, x.ndim)))
+    for s, e in _finite_segments(finite):
+        if e - s > 9:  # filtfilt needs a few samples beyond its pad length
+            out[s:e] = filtfilt(b, a, x[s:e], axis=0)
+    return out
+
+
+def pose_tracks(pose_series, cutoff_hz: float = POSE_CUTOFF_HZ) -> PoseTracks:
+    """Resample a PoseSeries (variable frame rate, NaN gaps) to a uniform grid at about the
+    clip's own frame rate and low-pass it. Gaps longer than 0.25 s stay NaN."""
+    times = np.asarray(pose_series.times, dtype=float)
+    xy_raw = np.asarray(pose_series.landmarks, dtype=float)[:, :, :2] * np.asarray(pose_series.image_size, float)
+    valid = np.all(np.isfinite(xy_raw), axis=(1, 2))
+    if valid.sum() < 2:
+        n = max(len(times), 1)
+        return PoseTracks(times[:n] if len(times) else np.zeros(1), np.full((n, 33, 2), np.nan),
+                          np.full(n, np.nan), 30.0)
+    tv = times[valid]
+    fs = float(np.clip(np.round(1.0 / np.median(np.diff(tv))), 10, 120))
+    t = np.arange(tv[0], tv[-1] + 0.5 / fs, 1.0 / fs)
+    # distance from each grid time to the nearest tracked frame
+    idx = np.clip(np.searchsorted(tv, t), 1, len(tv) - 1)
+    nearest = np.minimum(np.abs(t - tv[idx - 1]), np.abs(tv[idx] - t))
+    flat = xy_raw[valid].reshape(len(tv), -1)
+    grid = np.empty((len(t), flat.shape[1]))
+    for j in range(flat.shape[1]):
+        grid[:, j] = np.interp(t, tv, flat[:, j])
+    grid[nearest > POSE_MAX_GAP_S] = np.nan
+    xy = _lowpass(grid.reshape(len(t), 33, 2), fs, cutoff_hz)
+    mid_sh = 0.5 * (xy[:, SHOULDER["left"]] + xy[:, SHOULDER["right"]])
+    mid_hip = 0.5 * (xy[:, HIP["left"]] + xy[:, HIP["right"]])
+    torso = np.linalg.norm(mid_sh - mid_hip, axis=1)
+    # the body scale changes slowly (walking towards the camera): a 1 s running median
+    torso = ndimage.median_filter(np.nan_to_num(torso, nan=0.0), size=max(3, int(fs)) | 1, mode="nearest")
+    torso = np.where(np.isfinite(xy[:, 0, 0]) & (torso > 0), torso, np.nan)
+    return PoseTracks(t, xy, torso, fs)
+
+
+def _walking_direction(tracks: PoseTracks) -> np.ndarray:
+    """Per sample: foot axis (toe minus heel) along x, in torso lengths, both feet averaged and
+    smoothed over 1 s. Its sign is the walking direction in the image (toes point forward), its
+    size says how side-on the camera sees the feet (~0.5 side-on, ~0 walking towards/away)."""
+    foot = np.mean([tracks.point(FOOT_INDEX[s])[:, 0] - tracks.point(HEEL[s])[:, 0] for s in SIDES], axis=0)
+    foot = foot / tracks.torso
+    size = max(3, int(tracks.fs)) | 1
+    finite = np.isfinite(foot)
+    smooth = ndimage.uniform_filter1d(np.where(finite, foot, 0.0), size, mode="nearest")
+    weight = ndimage.uniform_filter1d(finite.astype(float), size, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = smooth / weight
+    out[~finite] = np.nan
+    return out
+
+
+def _refined_peaks(t: np.ndarray, x: np.ndarray, min_distance_s: float, prominence: float) -> np.ndarray:
+    """Times of local maxima of x (finite segments only), refined by a parabola through the
+    peak sample and its neighbours (sub-frame timing)."""
+    from scipy.signal import find_peaks
+
+    fs = 1.0 / float(np.median(np.diff(t)))
+    times = []
+    for s, e in _finite_segments(np.isfinite(x)):
+        seg = x[s:e]
+        if len(seg) < 3:
+            continue
+        peaks, _ = find_peaks(seg, distance=max(1, int(min_distance_s * fs)), prominence=prominence)
+        for p in peaks:
+            if 0 < p < len(seg) - 1:
+                y0, y1, y2 = seg[p - 1], seg[p], seg[p + 1]
+                denom = y0 - 2 * y1 + y2
+                shift = 0.5 * (y0 - y2) / denom if denom != 0 else 0.0
+                times.append(t[s + p] + float(np.clip(shift, -0.5, 0.5)) / fs)
+    return np.sort(np.asarray(times, dtype=float))
+
+
+def _robust_range(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(np.percentile(x, 95) - np.percentile(x, 5)) if len(x) else 0.0
+
+
+def _events_zeni(tracks: PoseTracks, direction: np.ndarray, lateral: np.ndarray) -> GaitEvents:
+    """Zeni et al. 2008: heel strike at the most forward heel position relative to the pelvis,
+    toe-off at the most backward toe position, 'forward' given by the walking direction."""
+    sign = np.sign(direction)
+    pelvis_x = tracks.pelvis[:, 0]
+    heel_strikes, toe_offs = {}, {}
+    for side in SIDES:
+        heel = sign * (tracks.point(HEEL[side])[:, 0] - pelvis_x) / tracks.torso
+        toe = sign * (tracks.point(FOOT_INDEX[side])[:, 0] - pelvis_x) / tracks.torso
+        heel[~lateral] = np.nan
+        toe[~lateral] = np.nan
+        heel_strikes[side] = _refined_peaks(tracks.t, heel, MIN_STRIDE_S, 0.25 * _robust_range(heel))
+        toe_offs[side] = _refined_peaks(tracks.t, -toe, MIN_STRIDE_S, 0.25 * _robust_range(toe))
+    return GaitEvents(heel_strikes, toe_offs, method="Zeni 2008 (walking across the camera)",
+                      walking=_spans(tracks.t, lateral))
+
+
+def _spans(t: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
+    return [(float(t[s]), float(t[e - 1])) for s, e in _finite_segments(mask)]
+
+
+FOOT_SPEED_WINDOW_S = 3.0
+FOOT_SPEED_LOW = 0.15  # contact when the foot's speed falls below 15% of its local swing speed
+FOOT_SPEED_HIGH = 0.30  # and ends when it rises above 30%
+
+
+def _foot_speed(tracks: PoseTracks, index: int) -> np.ndarray:
+    """Speed of a landmark in torso lengths per second."""
+    p = tracks.point(index) / tracks.torso[:, None]
+    v = np.gradient(p, axis=0) * tracks.fs
+    return np.linalg.norm(v, axis=1)
+
+
+def _events_foot_speed(tracks: PoseTracks, usable: np.ndarray) -> GaitEvents:
+    """Fallback for walking towards or away from the camera, where the foot's forward position
+    is seen end-on: with a still camera a foot on the ground does not move in the picture. Heel
+    strike = the heel's image speed falling below 30% of its local swing speed (after having
+    dropped below 15%: hysteresis), toe-off = the toe's speed rising through 30%."""
+    win = max(3, int(FOOT_SPEED_WINDOW_S * tracks.fs))
+    heel_strikes, toe_offs = {}, {}
+    for side in SIDES:
+        out = {}
+        for role, index in (("heel", HEEL[side]), ("toe", FOOT_INDEX[side])):
+            speed = _foot_speed(tracks, index)
+            speed[~usable] = np.nan
+            ref = ndimage.maximum_filter1d(np.nan_to_num(speed, nan=0.0), win, mode="nearest")
+            ref = ndimage.uniform_filter1d(ref, win, mode="nearest")
+            typical = np.nanmedian(ref[usable]) if usable.any() else np.nan
+            ref = np.where(ref >= 0.3 * typical, ref, np.nan)  # the foot is not moving: standing
+            on, off = _contact_events(tracks.t, -speed, -FOOT_SPEED_HIGH * ref, -FOOT_SPEED_LOW * ref,
+                                      min_phase_s=0.1)
+            out[role] = (on, off)
+        heel_strikes[side] = out["heel"][0]
+        toe_offs[side] = out["toe"][1]
+    return GaitEvents(heel_strikes, toe_offs, method="foot speed (walking towards/away from the camera)",
+                      walking=_spans(tracks.t, usable))
+
+
+def events_from_pose(pose_series, tracks: PoseTracks | None = None) -> GaitEvents:
+    """Heel strikes and toe-offs from pose landmarks (heel, foot index, hips).
+
+    Method: landmarks are resampled to a uniform grid, low-passed at 6 Hz and scaled by the torso
+    length. Where the camera sees the walk side-on (the foot's heel-to-toe axis is clearly
+    visible along x), the coordinate method of Zeni et al. 2008 is used: heel strike at the
+    heel's most forward position relative to the pelvis, toe-off at the toe's most backward
+    position. Where the person walks towards or away from the camera (feet seen end-on), a
+    foot-speed method: a foot on the ground stands still in the picture of a still camera.
+    The method used for most of the clip is applied to the whole clip and named in
+    `GaitEvents.method`.
+
+    Limits: Zeni's events are typically within 1-2 frames of force-plate events but bias the
+    swing fraction slightly; the foot-speed method needs a still camera (no panning or
+    handheld following), is noisier because the foot's motion is mostly in depth, and confuses
+    shuffling (feet barely leaving the floor) with stance. Turns give odd strides, which
+    `stride_measures` excludes. MediaPipe may swap left and right legs for a few frames when they
+    cross in a side view; such strides fall outside the steady-stride window and are excluded.
+    """
+    tracks = tracks or pose_tracks(pose_series)
+    needed = [HEEL[s] for s in SIDES] + [FOOT_INDEX[s] for s in SIDES] + [HIP[s] for s in SIDES]
+    usable = np.all(np.isfinite(tracks.xy[:, needed, 0]), axis=1) & np.isfinite(tracks.torso)
+    empty = GaitEvents({s: np.zeros(0) for s in SIDES}, {s: np.zeros(0) for s in SIDES},
+                       method="none (no feet tracked)")
+    if usable.sum() < 3:
+        return empty
+    direction = _walking_direction(tracks)
+    lateral = usable & (np.abs(direction) >= LATERAL_FOOT_LENGTH)
+    if lateral.sum() >= 0.5 * usable.sum():
+        return _events_zeni(tracks, direction, lateral)
+    return _events_foot_speed(tracks, usable)
+
+
+def arm_swing_measures(pose_series, tracks: PoseTracks | None = None) -> dict[str, float]:
+    """Arm swing from the wrists relative to their shoulders, in torso lengths.
+
+    Amplitude = 5th-to-95th percentile range of the wrist's position relative to the shoulder
+    along the arm's main swing direction (first principal axis of that position), so it works
+    whether the swing is seen along x (side-on) or, smaller and less reliable, along y (towards
+    or away from the camera, where most of the swing is in depth). Asymmetry =
+    100 * |left - right| / larger (0 = symmetric, 100 = one arm still); video only.
+    """
+    tracks = tracks or pose_tracks(pose_series)
+    out = {"arm_swing_amplitude_left": float("nan"), "arm_swing_amplitude_right": float("nan"),
+           "arm_swing_asymmetry_pct": float("nan")}
+    for side in SIDES:
+        rel = (tracks.point(WRIST[side]) - tracks.point(SHOULDER[side])) / tracks.torso[:, None]
+        rel = rel[np.all(np.isfinite(rel), axis=1)]
+        if len(rel) < max(10, int(tracks.fs)):
+            continue
+        centred = rel - rel.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        along = centred @ vt[0]
+        out[f"arm_swing_amplitude_{side}"] = float(np.percentile(along, 95) - np.percentile(along, 5))
+    left, right = out["arm_swing_amplitude_left"], out["arm_swing_amplitude_right"]
+    if np.isfinite(left) and np.isfinite(right) and max(left, right) > 0:
+        out["arm_swing_asymmetry_pct"] = float(100.0 * abs(left - right) / max(left, right))
+    return out
