@@ -1,0 +1,140 @@
+"""How fast the patient list and search answer with 10,000 patients and 100,000 visits.
+
+Fills a fresh SQLite database in a temporary folder with SYNTHETIC patients and visits (bulk
+inserts; no real data), then times the repository calls the patient list page makes, each
+inside its own transaction as the page does. Prints the median of repeated runs and the ratio
+against a baseline measured in the same run (a `SELECT 1` round trip through the same session
+machinery), and writes bench/results/patient_list.json.
+
+    .venv/bin/python bench/patient_list.py [--patients 10000] [--visits 100000] [--repeat 30]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert, select, text  # noqa: E402
+
+from core.store import Patient, Visit, make_engine, migrate, repository as repo, session_factory, transaction  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "patient_list.json"
+FIRST = ["Ada", "Ben", "Carla", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Keiko", "Luis",
+         "Maria", "Nils", "Olga", "Pedro", "Quinn", "Rosa", "Sven", "Tamar", "Ugo", "Vera", "Wen", "Ximena"]
+LAST = ["Martin", "Novak", "Okafor", "Petrov", "Quispe", "Rossi", "Schmidt", "Tanaka", "Umarov", "Varga",
+        "Weber", "Xu", "Yilmaz", "Zhang", "Andersen", "Brown", "Costa", "Dubois", "Evans", "Fischer"]
+
+
+def fill(sessions, n_patients: int, n_visits: int, seed: int = 7) -> float:
+    """Bulk-insert synthetic patients and visits; returns seconds taken."""
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    now = datetime.now(timezone.utc)
+    with transaction(sessions) as s:
+        patients = []
+        for i in range(n_patients):
+            name = f"Synthetic {rng.choice(FIRST)} {rng.choice(LAST)}-{i:05d}"
+            mrn = f"SYN-{i:06d}"
+            patients.append(dict(
+                mrn=mrn, mrn_lower=mrn.lower(), name=name, name_lower=name.lower(),
+                birth_date=date(1930, 1, 1) + timedelta(days=rng.randrange(60 * 365)),
+                sex=rng.choice(("female", "male")), diagnosis=rng.choice(("pd", "control", "unknown")),
+                more_affected_side=rng.choice(("left", "right", "none", "unknown")),
+                archived=rng.random() < 0.05, created_at=now, updated_at=now,
+            ))
+        s.execute(insert(Patient), patients)
+        ids = s.scalars(select(Patient.id)).all()
+        visits = [
+            dict(patient_id=rng.choice(ids), visit_date=date(2015, 1, 1) + timedelta(days=rng.randrange(3650)),
+                 medication_state=rng.choice(("on", "off", "unknown")), hours_since_dose=None, clinician_id=None,
+                 notes="synthetic", created_at=now)
+            for _ in range(n_visits)
+        ]
+        s.execute(insert(Visit), visits)
+    with sessions() as s:
+        s.execute(text("ANALYZE"))  # what a long-running clinic database has; SQLite plans better with it
+        s.commit()
+    return time.perf_counter() - started
+
+
+def median_ms(sessions, call, repeat: int) -> float:
+    with transaction(sessions) as s:  # warm-up (page cache, statement cache)
+        call(s)
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        with transaction(sessions) as s:
+            call(s)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--visits", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="pdlens-bench-") as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.sqlite'}"
+        engine = make_engine(url)
+        migrate(engine)
+        sessions = session_factory(engine)
+        fill_s = fill(sessions, args.patients, args.visits)
+        some_patient = args.patients // 2 + 1
+        calls = {
+            "baseline: SELECT 1": lambda s: s.execute(text("SELECT 1")).scalar(),
+            "baseline: patient by primary key": lambda s: s.get(Patient, some_patient),
+            "list, first page (empty query)": lambda s: repo.search_patients(s, ""),
+            "list, last page (offset 9,400)": lambda s: repo.search_patients(s, "", offset=9_400),
+            "search name substring 'mar'": lambda s: repo.search_patients(s, "mar"),
+            "search two words 'grace weber'": lambda s: repo.search_patients(s, "grace weber"),
+            "search MRN prefix 'syn-00421'": lambda s: repo.search_patients(s, "syn-00421"),
+            "search, no match": lambda s: repo.search_patients(s, "zzzz"),
+            "count all": lambda s: repo.count_patients(s, ""),
+            "count name substring 'mar'": lambda s: repo.count_patients(s, "mar"),
+            "visits of one patient": lambda s: repo.list_visits(s, some_patient),
+        }
+        results = {name: median_ms(sessions, call, args.repeat) for name, call in calls.items()}
+        with sessions() as s:
+            first_page_rows = len(repo.search_patients(s, ""))
+        engine.dispose()
+
+    baseline = results["baseline: SELECT 1"]
+    print(f"SYNTHETIC data: {args.patients:,} patients, {args.visits:,} visits, filled in {fill_s:.1f} s (SQLite, WAL)")
+    print(f"median of {args.repeat} runs, each in its own transaction; ratio = time / 'SELECT 1' round trip")
+    print(f"{'operation':36s} {'median ms':>10s} {'x baseline':>11s}")
+    for name, ms in results.items():
+        print(f"{name:36s} {ms:10.2f} {ms / baseline:11.1f}")
+    worst = max(ms for name, ms in results.items() if not name.startswith("baseline"))
+    print(f"slowest list/search call: {worst:.1f} ms ({'well under' if worst < 250 else 'NOT under'} a second)")
+
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "benchmark": "patient_list",
+        "data": "synthetic",
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "backend": "sqlite"},
+        "patients": args.patients, "visits": args.visits, "repeat": args.repeat, "fill_seconds": round(fill_s, 2),
+        "first_page_rows": first_page_rows,
+        "median_ms": {name: round(ms, 3) for name, ms in results.items()},
+        "ratio_to_select_1": {name: round(ms / baseline, 2) for name, ms in results.items()},
+        "slowest_list_or_search_ms": round(worst, 3),
+    }, indent=2) + "\n")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
