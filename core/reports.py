@@ -1,0 +1,500 @@
+"""Exports of the record: a per-patient PDF for the chart, CSV / Parquet tables of measures,
+scores and ratings (one patient or the whole clinic, streamed in chunks of patients so memory
+stays bounded), and an HL7 FHIR R4 Bundle of Observations per patient.
+
+De-identified tables (research): no name, MRN or birth date; the patient is a pseudonym
+(salted SHA-256 of the patient id: the same salt gives the same pseudonym in every export, a
+new salt unlinkable ones); age in whole years at each visit; dates replaced by days since the
+patient's first visit (`days_since_first_visit`), so no calendar date leaves the clinic.
+
+Every export writes an AuditEvent "export" (ids and the export kind only, never names).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.ratings import rating_label
+from core.store.models import Assessment, AuditEvent, Clinician, ClinicianRating, MeasureValue, Patient, Recording, Visit
+from core.summary import NOT_A_DIAGNOSIS, fused_summary, score_sentence
+from core.tasks import TASKS
+from core.trends import SeriesAnalysis, analyse_patient, load_patient_series
+
+PDLENS_SYSTEM = "https://pdlens.org/fhir/CodeSystem"  # pdlens' own code systems (no LOINC code exists)
+EXPORT_ACTION = "export"
+PSEUDONYM_SALT_ENV = "PDLENS_PSEUDONYM_SALT"
+
+
+def audit_export(s: Session, actor: Clinician | None, kind: str, patient_id: int | None = None,
+                 detail: str = "") -> None:
+    """Record an export: kind ("pdf", "csv", "parquet", "fhir") and scope, no names."""
+    text = f"kind={kind}" + (f" {detail}" if detail else "")
+    s.add(AuditEvent(clinician_id=actor.id if actor else None, action=EXPORT_ACTION, patient_id=patient_id,
+                     detail=text[:500]))
+
+
+# ---------------------------------------------------------------- tables
+
+
+EXPORT_COLUMNS = [
+    "patient_id", "mrn", "name", "birth_date", "sex", "diagnosis", "visit_id", "visit_date", "medication_state",
+    "kind", "task", "side", "name_or_item", "value", "unit", "model_name", "model_version", "interval_low",
+    "interval_high",
+]
+DEIDENTIFIED_COLUMNS = [
+    "pseudonym", "sex", "diagnosis", "age_years", "visit_number", "days_since_first_visit", "medication_state",
+    "kind", "task", "side", "name_or_item", "value", "unit", "model_name", "model_version", "interval_low",
+    "interval_high",
+]
+_STRING_COLUMNS = {"mrn", "name", "sex", "diagnosis", "medication_state", "kind", "task", "side", "name_or_item",
+                   "unit", "model_name", "model_version", "pseudonym"}
+
+
+def _arrow_schema(deidentified: bool) -> pa.Schema:
+    types = {"patient_id": pa.int64(), "visit_id": pa.int64(), "birth_date": pa.date32(), "visit_date": pa.date32(),
+             "age_years": pa.int64(), "visit_number": pa.int64(), "days_since_first_visit": pa.int64(),
+             "value": pa.float64(), "interval_low": pa.float64(), "interval_high": pa.float64()}
+    columns = DEIDENTIFIED_COLUMNS if deidentified else EXPORT_COLUMNS
+    return pa.schema([(c, types.get(c, pa.string())) for c in columns])
+
+
+def pseudonym(patient_id: int, salt: str) -> str:
+    return "P-" + hashlib.sha256(f"{salt}:{int(patient_id)}".encode()).hexdigest()[:16]
+
+
+def export_salt() -> str:
+    """The installation's pseudonym salt (env PDLENS_PSEUDONYM_SALT: stable pseudonyms across
+    exports), else a fresh random salt (pseudonyms unlinkable between exports)."""
+    return os.environ.get(PSEUDONYM_SALT_ENV) or secrets.token_hex(16)
+
+
+def _patient_ids(s: Session, patient_ids: Iterable[int] | None, chunk_patients: int) -> Iterator[list[int]]:
+    if patient_ids is not None:
+        ids = sorted(set(int(i) for i in patient_ids))
+        for start in range(0, len(ids), chunk_patients):
+            yield ids[start:start + chunk_patients]
+        return
+    last = 0
+    while True:  # keyset pagination: constant cost per chunk whatever the clinic size
+        ids = list(s.scalars(select(Patient.id).where(Patient.id > last).order_by(Patient.id).limit(chunk_patients)))
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def _chunk_frame(s: Session, ids: list[int]) -> pd.DataFrame:
+    """Measures, scores and ratings of a few patients, one row per value (three queries)."""
+    patient_cols = (Patient.id, Patient.mrn, Patient.name, Patient.birth_date, Patient.sex, Patient.diagnosis,
+                    Visit.id, Visit.visit_date, Visit.medication_state)
+    measures = s.execute(
+        select(*patient_cols, Recording.task, Recording.side, MeasureValue.name, MeasureValue.value, MeasureValue.unit,
+               Assessment.model_name, Assessment.model_version)
+        .select_from(MeasureValue)
+        .join(Assessment, MeasureValue.assessment_id == Assessment.id)
+        .join(Visit, Assessment.visit_id == Visit.id)
+        .join(Patient, Visit.patient_id == Patient.id)
+        .outerjoin(Recording, Assessment.recording_id == Recording.id)
+        .where(Patient.id.in_(ids))
+    ).all()
+    scores = s.execute(
+        select(*patient_cols, Recording.task, Recording.side, Assessment.model_name, Assessment.probability,
+               Assessment.model_version, Assessment.interval_low, Assessment.interval_high)
+        .select_from(Assessment)
+        .join(Visit, Assessment.visit_id == Visit.id)
+        .join(Patient, Visit.patient_id == Patient.id)
+        .outerjoin(Recording, Assessment.recording_id == Recording.id)
+        .where(Patient.id.in_(ids), Assessment.probability.is_not(None))
+    ).all()
+    ratings = s.execute(
+        select(*patient_cols, ClinicianRating.side, ClinicianRating.item, ClinicianRating.score)
+        .select_from(ClinicianRating)
+        .join(Visit, ClinicianRating.visit_id == Visit.id)
+        .join(Patient, Visit.patient_id == Patient.id)
+        .where(Patient.id.in_(ids))
+    ).all()
+    base = ["patient_id", "mrn", "name", "birth_date", "sex", "diagnosis", "visit_id", "visit_date", "medication_state"]
+    frames = [
+        pd.DataFrame(measures, columns=base + ["task", "side", "name_or_item", "value", "unit", "model_name",
+                                               "model_version"]).assign(kind="measure"),
+        pd.DataFrame(scores, columns=base + ["task", "side", "name_or_item", "value", "model_version", "interval_low",
+                                             "interval_high"]).assign(kind="score", unit="probability",
+                                                                      model_name=lambda f: f["name_or_item"]),
+        pd.DataFrame(ratings, columns=base + ["side", "name_or_item", "value"]).assign(kind="rating", unit="points"),
+    ]
+    frame = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(not f.empty for f in frames) \
+        else pd.DataFrame(columns=EXPORT_COLUMNS)
+    frame = frame.reindex(columns=EXPORT_COLUMNS)
+    return frame.sort_values(["patient_id", "visit_date", "visit_id", "kind", "name_or_item", "side"],
+                             na_position="first", kind="stable").reset_index(drop=True)
+
+
+def _deidentify(frame: pd.DataFrame, salt: str) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=DEIDENTIFIED_COLUMNS)
+    out = frame.copy()
+    visit_dates = pd.to_datetime(out["visit_date"])
+    first = visit_dates.groupby(out["patient_id"]).transform("min")
+    out["days_since_first_visit"] = (visit_dates - first).dt.days
+    out["visit_number"] = out.groupby("patient_id")["visit_date"].rank(method="dense").astype(int)
+    birth = pd.to_datetime(out["birth_date"])
+    had_birthday = (visit_dates.dt.month > birth.dt.month) | (
+        (visit_dates.dt.month == birth.dt.month) & (visit_dates.dt.day >= birth.dt.day))
+    out["age_years"] = visit_dates.dt.year - birth.dt.year - (~had_birthday).astype(int)
+    out["pseudonym"] = out["patient_id"].map(lambda i: pseudonym(i, salt))
+    return out[DEIDENTIFIED_COLUMNS]
+
+
+def export_chunks(s: Session, patient_ids: Iterable[int] | None = None, *, deidentified: bool = False,
+                  salt: str | None = None, chunk_patients: int = 500) -> Iterator[pd.DataFrame]:
+    """The export table in chunks of `chunk_patients` patients (None: the whole clinic)."""
+    if deidentified and not salt:
+        raise ValueError("A de-identified export needs a pseudonym salt.")
+    for ids in _patient_ids(s, patient_ids, max(1, int(chunk_patients))):
+        frame = _chunk_frame(s, ids)
+        yield _deidentify(frame, salt) if deidentified else frame
+
+
+def _typed(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    columns = {}
+    for field in schema:
+        values = frame[field.name] if field.name in frame else pd.Series([None] * len(frame))
+        if pa.types.is_date32(field.type):
+            values = pd.to_datetime(values).dt.date
+        elif pa.types.is_string(field.type):
+            values = values.astype(object).where(values.notna(), None)
+        columns[field.name] = pa.array(values.tolist() if not pa.types.is_floating(field.type)
+                                       else pd.to_numeric(values).astype(float).to_numpy(), type=field.type,
+                                       from_pandas=True)
+    return pa.table(columns, schema=schema)
+
+
+def write_csv(chunks: Iterable[pd.DataFrame], out: IO[str], deidentified: bool = False) -> int:
+    """Write chunks as one CSV (header once); returns rows written."""
+    columns = DEIDENTIFIED_COLUMNS if deidentified else EXPORT_COLUMNS
+    rows, header = 0, True
+    for frame in chunks:
+        frame.reindex(columns=columns).to_csv(out, index=False, header=header, lineterminator="\n",
+                                              float_format="%.17g")
+        header, rows = False, rows + len(frame)
+    if header:
+        out.write(",".join(columns) + "\n")
+    return rows
+
+
+def write_parquet(chunks: Iterable[pd.DataFrame], out: str | Path | IO[bytes], deidentified: bool = False) -> int:
+    """Write chunks as one Parquet file, a row group per chunk; returns rows written."""
+    schema = _arrow_schema(deidentified)
+    rows = 0
+    with pq.ParquetWriter(out, schema) as writer:
+        for frame in chunks:
+            if len(frame):
+                writer.write_table(_typed(frame, schema))
+                rows += len(frame)
+    return rows
+
+
+def read_export_csv(source) -> pd.DataFrame:
+    """Read an export CSV back with the same column types (round trip, tests)."""
+    frame = pd.read_csv(source, dtype={c: "string" for c in _STRING_COLUMNS} | {"mrn": "string"},
+                        keep_default_na=True)
+    for column in ("visit_date", "birth_date"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
+
+
+# ---------------------------------------------------------------- FHIR R4
+
+
+def _coding(system: str, code: str, display: str) -> dict:
+    return {"system": system, "code": code, "display": display}
+
+
+def _category(code: str, display: str) -> dict:
+    return {"coding": [_coding("http://terminology.hl7.org/CodeSystem/observation-category", code, display)]}
+
+
+def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> dict[str, Any]:
+    """A Bundle (type collection) of the patient and their assessments as Observations: model
+    scores (probability with its interval as components), measures and clinician ratings. Each
+    resource is validated with fhir.resources (R4B models; Observation is unchanged from R4)."""
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.observation import Observation
+    from fhir.resources.R4B.patient import Patient as FhirPatient
+
+    patient = s.get(Patient, patient_id)
+    if patient is None:
+        raise ValueError(f"No patient with id {patient_id}.")
+    patient_ref = f"Patient/pdlens-{patient.id}"
+    fhir_patient: dict[str, Any] = {"resourceType": "Patient", "id": f"pdlens-{patient.id}",
+                                    "gender": {"female": "female", "male": "male", "other": "other"}.get(patient.sex, "unknown")}
+    if include_identity:
+        fhir_patient |= {"identifier": [{"system": f"{PDLENS_SYSTEM}/mrn", "value": patient.mrn}],
+                         "name": [{"text": patient.name}], "birthDate": patient.birth_date.isoformat()}
+    resources = [FhirPatient.model_validate(fhir_patient)]
+
+    rows = s.execute(
+        select(Assessment, Visit.visit_date, Recording.task, Recording.side)
+        .join(Visit, Assessment.visit_id == Visit.id)
+        .outerjoin(Recording, Assessment.recording_id == Recording.id)
+        .where(Visit.patient_id == patient.id)
+        .order_by(Visit.visit_date, Assessment.id)
+    ).all()
+    for assessment, visit_date, task, side in rows:
+        effective = visit_date.isoformat()
+        side_text = f" ({side})" if side else ""
+        method = {"text": f"pdlens model {assessment.model_name} version {assessment.model_version}"}
+        if assessment.probability is not None:
+            components = []
+            for code, value in (("interval-low", assessment.interval_low), ("interval-high", assessment.interval_high)):
+                if value is not None:
+                    components.append({"code": {"coding": [_coding(f"{PDLENS_SYSTEM}/score-component", code,
+                                                                   f"uncertainty interval {code[9:]}")]},
+                                       "valueQuantity": {"value": float(value), "unit": "probability"}})
+            observation = {
+                "resourceType": "Observation", "id": f"pdlens-score-{assessment.id}", "status": "final",
+                "category": [_category("exam", "Exam")],
+                "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/model-score", assessment.model_name,
+                                            f"pdlens {assessment.model_name} score{side_text}")],
+                         "text": f"Probability of a Parkinson-like pattern ({assessment.model_name}{side_text}); "
+                                 "decision support, not a diagnosis"},
+                "subject": {"reference": patient_ref}, "effectiveDateTime": effective, "method": method,
+                "valueQuantity": {"value": float(assessment.probability), "unit": "probability"},
+            }
+            if components:
+                observation["component"] = components
+            resources.append(Observation.model_validate(observation))
+        for measure in assessment.measures:
+            if not math.isfinite(measure.value):
+                continue
+            quantity = {"value": float(measure.value)}
+            if measure.unit:
+                quantity["unit"] = measure.unit
+            body_site = {"bodySite": {"text": f"{side} hand" if task in ("finger_tapping", "tremor") else side}} \
+                if side else {}
+            resources.append(Observation.model_validate({
+                "resourceType": "Observation", "id": f"pdlens-measure-{measure.id}", "status": "final",
+                "category": [_category("exam", "Exam")],
+                "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/measure", measure.name, measure.name)],
+                         "text": f"{measure.name}{side_text}" + (f", {TASKS[task].label}" if task in TASKS else "")},
+                "subject": {"reference": patient_ref}, "effectiveDateTime": effective, "method": method,
+                "valueQuantity": quantity, **body_site,
+            }))
+    ratings = s.execute(
+        select(ClinicianRating, Visit.visit_date).join(Visit, ClinicianRating.visit_id == Visit.id)
+        .where(Visit.patient_id == patient.id).order_by(Visit.visit_date, ClinicianRating.item)
+    ).all()
+    for rating, visit_date in ratings:
+        resources.append(Observation.model_validate({
+            "resourceType": "Observation", "id": f"pdlens-rating-{rating.id}", "status": "final",
+            "category": [_category("survey", "Survey")],
+            "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/clinician-rating", rating.item, rating_label(rating.item))],
+                     "text": rating_label(rating.item, rating.side)},
+            "subject": {"reference": patient_ref}, "effectiveDateTime": visit_date.isoformat(),
+            "valueQuantity": {"value": float(rating.score), "unit": "points"},
+            **({"bodySite": {"text": rating.side}} if rating.side else {}),
+        }))
+    bundle = Bundle.model_validate({
+        "resourceType": "Bundle", "type": "collection",
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "entry": [{"fullUrl": f"urn:pdlens:{r.resource_type}/{r.id}", "resource": r} for r in resources],
+    })
+    return bundle.model_dump(mode="json")
+
+
+def fhir_json(s: Session, patient_id: int, include_identity: bool = True) -> str:
+    from fhir.resources.R4B.bundle import Bundle
+
+    return Bundle.model_validate(fhir_bundle(s, patient_id, include_identity)).model_dump_json(indent=2)
+
+
+# ---------------------------------------------------------------- PDF
+
+
+def _font_path(bold: bool = False) -> Path:
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
+
+
+def _trend_png(analysis: SeriesAnalysis, width_in: float = 7.0, height_in: float = 2.3) -> bytes:
+    """A static trend chart: values, baseline band, flagged changes (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = analysis.points
+    fig, ax = plt.subplots(figsize=(width_in, height_in), dpi=110)
+    try:
+        dates = pd.to_datetime(points["visit_date"])
+        ax.plot(dates, points["value"], "o-", color="#1f4e79", markersize=3, linewidth=1)
+        if analysis.band is not None:
+            ax.axhspan(analysis.band.low, analysis.band.high, color="#9ecae1", alpha=0.35, label="normal variation")
+            ax.axhline(analysis.baseline.mean, color="#1f4e79", linestyle="--", linewidth=0.8, label="baseline")
+        for event in analysis.events:
+            ax.plot([pd.Timestamp(event.visit_date)], [event.value], marker="v" if event.change < 0 else "^",
+                    color="#c0392b", markersize=9, linestyle="none")
+        unit = f" ({analysis.unit})" if analysis.unit else ""
+        ax.set_title(f"{analysis.label}{unit}", fontsize=9)
+        ax.tick_params(labelsize=7)
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def _pick_key_trends(analyses: list[SeriesAnalysis], limit: int) -> list[SeriesAnalysis]:
+    """Flagged series first, then model scores and ratings, then published-threshold measures."""
+    def rank(a: SeriesAnalysis) -> tuple:
+        kind = 0 if a.key.startswith("score:fused") else 1 if a.key.startswith(("score:", "rating:")) else 2
+        return (not a.events, kind, a.band is None, a.label)
+    return sorted([a for a in analyses if len(a.points) >= 2], key=rank)[:limit]
+
+
+@dataclass(frozen=True)
+class PdfReport:
+    data: bytes
+    pages: int
+
+
+def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_rows: int = 40,
+                today: date | None = None) -> PdfReport:
+    """The chart report of one patient (see module docstring). Text is never interpreted as
+    markup: names and notes are written as plain strings."""
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    patient = s.get(Patient, patient_id)
+    if patient is None:
+        raise ValueError(f"No patient with id {patient_id}.")
+    series = load_patient_series(s, patient_id)
+    analyses = analyse_patient(series)
+    today = today or date.today()
+
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_font("DejaVu", "", str(_font_path()))
+    pdf.add_font("DejaVu", "B", str(_font_path(bold=True)))
+    pdf.set_title("pdlens patient report")
+    pdf.set_creator("pdlens")
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    def heading(text: str, size: int = 13) -> None:
+        pdf.set_font("DejaVu", "B", size)
+        pdf.multi_cell(width, 7, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(1)
+
+    def para(text: str, size: int = 9) -> None:
+        pdf.set_font("DejaVu", "", size)
+        pdf.multi_cell(width, 4.8, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    heading("pdlens patient report", 16)
+    para(f"Generated {today.isoformat()}. {NOT_A_DIAGNOSIS}")
+    pdf.ln(2)
+    heading("Patient")
+    para(f"Name: {patient.name}")
+    para(f"MRN: {patient.mrn}    Birth date: {patient.birth_date.isoformat()}    Sex: {patient.sex}    "
+         f"Diagnosis: {patient.diagnosis}    More affected side: {patient.more_affected_side}")
+
+    visits = series.visits
+    heading(f"Visits ({len(visits)})")
+    if visits.empty:
+        para("No visits recorded.")
+    else:
+        para(f"First visit {visits['visit_date'].min().date().isoformat()}, latest "
+             f"{visits['visit_date'].max().date().isoformat()}. Medication state at each visit: "
+             + ", ".join(f"{state} {count}" for state, count in visits["medication_state"].value_counts().items()) + ".")
+        shown = visits.tail(max_visit_rows)
+        if len(visits) > len(shown):
+            para(f"The latest {len(shown)} visits:")
+        pdf.set_font("DejaVu", "", 8)
+        with pdf.table(col_widths=(30, 30, 40), text_align="LEFT", first_row_as_headings=True) as table:
+            table.row(["Date", "Medication", "Hours since dose"])
+            for _, visit in shown.iterrows():
+                hours = visit["hours_since_dose"]
+                table.row([visit["visit_date"].date().isoformat(), str(visit["medication_state"]),
+                           "" if hours is None or pd.isna(hours) else f"{hours:g}"])
+    pdf.ln(2)
+
+    heading("Changes that matter")
+    flagged = [(a, e) for a in analyses for e in a.events]
+    if not flagged:
+        para("No change beyond the normal variation of the patient's baseline (first 3 visits).")
+    for analysis, event in flagged[-15:]:
+        para(f"{event.visit_date.isoformat()}: {event.summary(analysis.label, analysis.unit)}. Threshold source: "
+             f"{event.source}.")
+
+    key = _pick_key_trends(analyses, key_trends)
+    if key:
+        heading("Key trends")
+        para("Shaded: normal variation around the baseline; dashed: baseline mean; red triangles: flagged changes.")
+        for analysis in key:
+            png = _trend_png(analysis)
+            pdf.image(io.BytesIO(png), w=width)
+
+    heading("Latest results")
+    latest = s.execute(
+        select(Assessment, Recording.task, Recording.side)
+        .join(Visit, Assessment.visit_id == Visit.id)
+        .outerjoin(Recording, Assessment.recording_id == Recording.id)
+        .where(Visit.patient_id == patient.id)
+        .where(Visit.visit_date == select(Visit.visit_date).where(Visit.patient_id == patient.id)
+               .order_by(Visit.visit_date.desc()).limit(1).scalar_subquery())
+        .order_by(Assessment.id)
+    ).all()
+    versions: dict[str, str] = {}
+    if not latest:
+        para("No assessment stored.")
+    for assessment, task, side in latest:
+        versions[assessment.model_name] = assessment.model_version
+        what = f"{assessment.model_name}" + (f" ({side})" if side else "")
+        explanation = assessment.explanation_json or {}
+        if assessment.model_name == "fused" and ("contributions_logodds" in explanation or "probability" in explanation):
+            lines = fused_summary({**explanation, "probability": assessment.probability,
+                                   "interval": [assessment.interval_low, assessment.interval_high]
+                                   if assessment.interval_low is not None else None})
+            lines = [line for line in lines if line != NOT_A_DIAGNOSIS]
+        elif assessment.probability is not None or assessment.abstained_reason:
+            interval = ((assessment.interval_low, assessment.interval_high)
+                        if assessment.interval_low is not None and assessment.interval_high is not None else None)
+            lines = [score_sentence(assessment.probability, interval, assessment.abstained_reason,
+                                    what=f"The {what} score")]
+        else:
+            lines = [f"{what}: {len(assessment.measures)} measures stored (no model score)."]
+        for line in lines:
+            para(line)
+        if assessment.measures:
+            para("Measures: " + "; ".join(f"{m.name} {m.value:.4g}{(' ' + m.unit) if m.unit else ''}"
+                                          for m in assessment.measures[:20]), size=8)
+    all_versions = s.execute(
+        select(Assessment.model_name, Assessment.model_version).join(Visit, Assessment.visit_id == Visit.id)
+        .where(Visit.patient_id == patient.id).distinct()
+    ).all()
+    heading("Model versions")
+    para("; ".join(sorted(f"{name} {version}" for name, version in all_versions)) or "No model was used.")
+    pdf.ln(2)
+    heading("Not a diagnosis")
+    para(NOT_A_DIAGNOSIS)
+    data = bytes(pdf.output())
+    return PdfReport(data, pdf.pages_count)
