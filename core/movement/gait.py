@@ -484,10 +484,10 @@ FOOT_SPEED_HIGH = 0.30  # and ends when it rises above 30%
 
 
 def _foot_speed(tracks: PoseTracks, index: int) -> np.ndarray:
-    """Speed of a landmark in torso lengths per second."""
-    p = tracks.point(index) / tracks.torso[:, None]
-    v = np.gradient(p, axis=0) * tracks.fs
-    return np.linalg.norm(v, axis=1)
+    """Image speed of a landmark in torso lengths per second (the pixel velocity is scaled, not
+    the position: the scale changes as the person walks towards or away from the camera)."""
+    v = np.gradient(tracks.point(index), axis=0) * tracks.fs
+    return np.linalg.norm(v, axis=1) / tracks.torso
 
 
 def _events_foot_speed(tracks: PoseTracks, usable: np.ndarray) -> GaitEvents:
@@ -507,7 +507,7 @@ def _events_foot_speed(tracks: PoseTracks, usable: np.ndarray) -> GaitEvents:
             typical = np.nanmedian(ref[usable]) if usable.any() else np.nan
             ref = np.where(ref >= 0.3 * typical, ref, np.nan)  # the foot is not moving: standing
             on, off = _contact_events(tracks.t, -speed, -FOOT_SPEED_HIGH * ref, -FOOT_SPEED_LOW * ref,
-                                      min_phase_s=0.1)
+                                      min_phase_s=0.15)
             out[role] = (on, off)
         heel_strikes[side] = out["heel"][0]
         toe_offs[side] = out["toe"][1]
@@ -523,14 +523,19 @@ def events_from_pose(pose_series, tracks: PoseTracks | None = None) -> GaitEvent
     visible along x), the coordinate method of Zeni et al. 2008 is used: heel strike at the
     heel's most forward position relative to the pelvis, toe-off at the toe's most backward
     position. Where the person walks towards or away from the camera (feet seen end-on), a
-    foot-speed method: a foot on the ground stands still in the picture of a still camera.
+    foot-speed method: a foot on the ground stands still in the picture of a still camera
+    (the spec's vertical-velocity fallback, using the whole image velocity because the foot's
+    vertical image motion mixes its height and its depth).
     The method used for most of the clip is applied to the whole clip and named in
     `GaitEvents.method`.
 
     Limits: Zeni's events are typically within 1-2 frames of force-plate events but bias the
     swing fraction slightly; the foot-speed method needs a still camera (no panning or
     handheld following), is noisier because the foot's motion is mostly in depth, and confuses
-    shuffling (feet barely leaving the floor) with stance. Turns give odd strides, which
+    shuffling (feet barely leaving the floor) with stance; seen end-on, a descending heel moving
+    away from the camera can look still in the picture just before it lands, so heel strikes
+    come early and swing times (swing fraction, asymmetry) are biased: trust stride time and
+    cadence from such clips, and prefer a side-on walk for swing measures. Turns give odd strides, which
     `stride_measures` excludes. MediaPipe may swap left and right legs for a few frames when they
     cross in a side view; such strides fall outside the steady-stride window and are excluded.
     """
