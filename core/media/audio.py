@@ -124,9 +124,12 @@ def probe_media(path: str | Path) -> MediaInfo:
 
 
 def _too_long(seconds: float, limit: float) -> UnusableInput:
+    def span(s: float) -> str:
+        return f"{s / 60:.1f} min" if limit >= 120 else f"{s:.0f} s"
+
     return UnusableInput(
-        f"The recording is too long ({seconds / 60:.1f} min; at most {limit / 60:.0f} min "
-        "can be analysed): trim it to the task, or record the task on its own."
+        f"The recording is too long ({span(seconds)}; at most {span(limit)} can be analysed): "
+        "trim it to the task, or record the task on its own."
     )
 
 

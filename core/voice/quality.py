@@ -20,10 +20,12 @@ FRAME_S = 0.02  # level and spectrum frames
 # laptop sits around -30..-10 dBFS; a muted microphone or an empty room is below -60 dBFS.
 SILENCE_MAX_DBFS = -50.0
 
-# Clipping: fraction of samples within 1% of the clip's own peak (flat-topped waveform, at any
-# gain, so also clipping followed by normalisation). The four real Iyer 2023 vowels, which are
-# peak-normalised, have 0.001-0.004%; 0.1% is 25 times that.
+# Clipping: fraction of samples in flat tops, i.e. runs of at least 3 consecutive samples within
+# 1% of the clip's own peak (so clipping is found at any gain, also when the clip was normalised
+# afterwards). A smooth unclipped waveform passes its peak in 1-2 samples. The four real Iyer 2023
+# vowels (peak-normalised) have 0%; 0.1% of samples allows a few isolated flat tops.
 CLIPPING_LEVEL = 0.99
+CLIPPING_MIN_RUN = 3
 CLIPPING_MAX_FRACTION = 0.001
 
 # Noise-like signal: median spectral flatness (geometric / arithmetic mean of the power
@@ -68,6 +70,18 @@ def spectral_flatness(samples: np.ndarray, sample_rate: int, levels_db: np.ndarr
     return float(np.median(flatness))
 
 
+def clipped_fraction(samples: np.ndarray) -> float:
+    """Fraction of samples in flat tops (runs of >= CLIPPING_MIN_RUN samples at the peak level)."""
+    magnitude = np.abs(samples)
+    peak = float(np.max(magnitude)) if magnitude.size else 0.0
+    if peak <= 0:
+        return 0.0
+    at_peak = (magnitude >= CLIPPING_LEVEL * peak).astype(np.int8)
+    edges = np.diff(np.r_[0, at_peak, 0])
+    run_lengths = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    return float(run_lengths[run_lengths >= CLIPPING_MIN_RUN].sum() / samples.size)
+
+
 def _check(name: str, passed: bool, value: float | None, unit: str, message: str) -> QualityCheck:
     return QualityCheck(name=name, passed=bool(passed),
                         value=None if value is None else round(float(value), 4), unit=unit, message=message)
@@ -104,8 +118,7 @@ def assess(samples: np.ndarray, sample_rate: int, task: str, pitch: parselmouth.
         return Quality(tuple(checks))
     checks.append(_check("silence", True, loudness, "dBFS", f"Voice level {loudness:.0f} dBFS."))
 
-    peak = float(np.max(np.abs(samples)))
-    clipped = float(np.mean(np.abs(samples) >= CLIPPING_LEVEL * peak)) if peak > 0 else 0.0
+    clipped = clipped_fraction(samples)
     checks.append(_check(
         "clipping", clipped <= CLIPPING_MAX_FRACTION, 100 * clipped, "%",
         f"Clipped (distorted) sound: {100 * clipped:.1f}% of samples at the maximum. Move the microphone "
