@@ -540,31 +540,48 @@ def events_from_pose(pose_series, tracks: PoseTracks | None = None) -> GaitEvent
     cross in a side view; such strides fall outside the steady-stride window and are excluded.
     """
     tracks = tracks or pose_tracks(pose_series)
-    needed = [HEEL[s] for s in SIDES] + [FOOT_INDEX[s] for s in SIDES] + [HIP[s] for s in SIDES]
-    usable = np.all(np.isfinite(tracks.xy[:, needed, 0]), axis=1) & np.isfinite(tracks.torso)
+    usable = _feet_usable(tracks)
     empty = GaitEvents({s: np.zeros(0) for s in SIDES}, {s: np.zeros(0) for s in SIDES},
                        method="none (no feet tracked)")
     if usable.sum() < 3:
         return empty
     direction = _walking_direction(tracks)
     lateral = usable & (np.abs(direction) >= LATERAL_FOOT_LENGTH)
-    if lateral.sum() >= 0.5 * usable.sum():
+    if _mostly_side_on(tracks, usable, direction):
         return _events_zeni(tracks, direction, lateral)
     return _events_foot_speed(tracks, usable)
+
+
+def _feet_usable(tracks: PoseTracks) -> np.ndarray:
+    needed = [HEEL[s] for s in SIDES] + [FOOT_INDEX[s] for s in SIDES] + [HIP[s] for s in SIDES]
+    return np.all(np.isfinite(tracks.xy[:, needed, 0]), axis=1) & np.isfinite(tracks.torso)
+
+
+def _mostly_side_on(tracks: PoseTracks, usable: np.ndarray | None = None,
+                    direction: np.ndarray | None = None) -> bool:
+    """True when the camera sees the walk side-on in at least half of the tracked samples."""
+    usable = _feet_usable(tracks) if usable is None else usable
+    if usable.sum() < 3:
+        return False
+    direction = _walking_direction(tracks) if direction is None else direction
+    lateral = usable & (np.abs(direction) >= LATERAL_FOOT_LENGTH)
+    return bool(lateral.sum() >= 0.5 * usable.sum())
 
 
 def arm_swing_measures(pose_series, tracks: PoseTracks | None = None) -> dict[str, float]:
     """Arm swing from the wrists relative to their shoulders, in torso lengths.
 
     Amplitude = 5th-to-95th percentile range of the wrist's position relative to the shoulder
-    along the arm's main swing direction (first principal axis of that position), so it works
-    whether the swing is seen along x (side-on) or, smaller and less reliable, along y (towards
-    or away from the camera, where most of the swing is in depth). Asymmetry =
+    along the arm's main swing direction (first principal axis of that position). Measured only
+    when the walk is seen side-on for most of the clip (NaN otherwise: walking towards or away
+    from the camera, the swing is in depth and its picture is not comparable). Asymmetry =
     100 * |left - right| / larger (0 = symmetric, 100 = one arm still); video only.
     """
     tracks = tracks or pose_tracks(pose_series)
     out = {"arm_swing_amplitude_left": float("nan"), "arm_swing_amplitude_right": float("nan"),
            "arm_swing_asymmetry_pct": float("nan")}
+    if not _mostly_side_on(tracks):
+        return out  # end-on, the swing is in depth: amplitudes would not compare with side-on ones
     for side in SIDES:
         rel = (tracks.point(WRIST[side]) - tracks.point(SHOULDER[side])) / tracks.torso[:, None]
         rel = rel[np.all(np.isfinite(rel), axis=1)]

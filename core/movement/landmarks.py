@@ -70,12 +70,18 @@ class HandSeries:
     image_size: tuple[int, int]  # (width, height) of the analysed frames
     side: str | None = None
     model: str = "full"
+    # filled by hand_series_for_clip from a few sampled frames (kept in the cache too):
+    key_frame: np.ndarray | None = None  # RGB, max side 320, a frame showing the hand open
+    sharpness: float = float("nan")  # median Laplacian variance of the hand region (blur check)
 
     def __post_init__(self) -> None:
         self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
         if isinstance(self.side, np.ndarray):
             self.side = str(self.side) or None
         self.model = str(self.model)
+        if self.key_frame is not None and np.asarray(self.key_frame).size == 0:
+            self.key_frame = None
+        self.sharpness = float(self.sharpness)
 
     @property
     def detected(self) -> np.ndarray:
@@ -132,8 +138,27 @@ def load_series(path: str | Path) -> HandSeries | PoseSeries:
                 value = tuple(int(v) for v in value)
             elif f.name in ("side", "model"):
                 value = str(value) if value.size else None
+            elif f.name == "sharpness":
+                value = float(value) if value.size else float("nan")
             kwargs[f.name] = value
         return cls(**kwargs)
+
+
+def resample_uniform(times: np.ndarray, values: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Values (n, ...) at uneven times -> a uniform grid; NaN stays NaN where the nearest original
+    frame had no hand (linear interpolation between detected frames only)."""
+    grid = np.arange(times[0], times[-1] + 0.5 / rate, 1.0 / rate)
+    flat = values.reshape(len(values), -1)
+    out = np.empty((len(grid), flat.shape[1]))
+    nearest = np.clip(np.searchsorted(times, grid), 0, len(times) - 1)
+    prev = np.clip(nearest - 1, 0, len(times) - 1)
+    closer = np.where(np.abs(times[prev] - grid) < np.abs(times[nearest] - grid), prev, nearest)
+    missing = np.isnan(flat[closer, 0])
+    for j in range(flat.shape[1]):
+        ok = ~np.isnan(flat[:, j])
+        out[:, j] = np.interp(grid, times[ok], flat[ok, j]) if ok.sum() >= 2 else np.nan
+    out[missing] = np.nan
+    return grid, out.reshape((len(grid),) + values.shape[1:])
 
 
 def _timestamps_ms(t: float, last_ms: int) -> int:
@@ -300,3 +325,25 @@ def extract_pose_landmarks(frames: Iterable[tuple[float, np.ndarray]]) -> PoseSe
         world=np.stack(world_lms),
         image_size=image_size,
     )
+
+
+def hand_series_for_clip(path: str | Path, side: str | None, cache_path: str | Path | None = None,
+                         model: str = "full", max_side: int = 640) -> HandSeries:
+    """Decode a clip and track the tested hand, or read the cached series if `cache_path` exists
+    (it is written after a fresh extraction). Also keeps a key frame and a sharpness figure from
+    a few sampled frames, so quality checks and drawings need no second decode."""
+    from core.media.video import VideoReader
+    from core.movement.quality import FrameSampler
+
+    if cache_path is not None and Path(cache_path).is_file():
+        cached = load_series(cache_path)
+        if isinstance(cached, HandSeries) and cached.side == side and cached.model == model:
+            return cached
+    with VideoReader(path, max_side=max_side) as reader:
+        sampler = FrameSampler(reader.frames())
+        series = extract_hand_landmarks(sampler, side=side, model=model)
+    series.sharpness = sampler.hand_sharpness(series)
+    series.key_frame = sampler.key_frame(series)
+    if cache_path is not None:
+        series.save_series(cache_path)
+    return series
