@@ -313,7 +313,7 @@ def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> d
     bundle = Bundle.model_validate({
         "resourceType": "Bundle", "type": "collection",
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "entry": [{"fullUrl": f"urn:pdlens:{r.resource_type}/{r.id}", "resource": r} for r in resources],
+        "entry": [{"fullUrl": f"urn:pdlens:{r.get_resource_type()}/{r.id}", "resource": r} for r in resources],
     })
     return bundle.model_dump(mode="json")
 
