@@ -7,6 +7,9 @@ against a baseline measured in the same run (a `SELECT 1` round trip through the
 machinery), and writes bench/results/patient_list.json.
 
     .venv/bin/python bench/patient_list.py [--patients 10000] [--visits 100000] [--repeat 30]
+    .venv/bin/python bench/patient_list.py --url postgresql+psycopg://...   (an EMPTY scratch
+        database, e.g. from scripts/pg-test-server.sh; its tables are dropped afterwards;
+        results go to bench/results/patient_list_postgresql.json)
 """
 from __future__ import annotations
 
@@ -26,7 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select, text  # noqa: E402
 
-from core.store import Patient, Visit, make_engine, migrate, repository as repo, session_factory, transaction  # noqa: E402
+from core.store import (  # noqa: E402
+    Patient, Visit, downgrade, make_engine, migrate, repository as repo, session_factory, transaction,
+)
 
 RESULTS = ROOT / "bench" / "results" / "patient_list.json"
 FIRST = ["Ada", "Ben", "Carla", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Keiko", "Luis",
@@ -62,7 +67,7 @@ def fill(sessions, n_patients: int, n_visits: int, seed: int = 7) -> float:
         ]
         s.execute(insert(Visit), visits)
     with sessions() as s:
-        s.execute(text("ANALYZE"))  # what a long-running clinic database has; SQLite plans better with it
+        s.execute(text("ANALYZE"))  # statistics, as a long-running clinic database has them
         s.commit()
     return time.perf_counter() - started
 
@@ -84,13 +89,19 @@ def main() -> int:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--visits", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--url", help="an empty scratch database instead of a temporary SQLite file")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="pdlens-bench-") as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.sqlite'}"
+        url = args.url or f"sqlite:///{Path(folder) / 'bench.sqlite'}"
         engine = make_engine(url)
+        backend = engine.dialect.name
         migrate(engine)
         sessions = session_factory(engine)
+        with sessions() as s:
+            if repo.count_patients(s, include_archived=True):
+                print("error: the database given with --url must be empty (it is filled, then dropped)", file=sys.stderr)
+                return 2
         fill_s = fill(sessions, args.patients, args.visits)
         some_patient = args.patients // 2 + 1
         calls = {
@@ -109,10 +120,12 @@ def main() -> int:
         results = {name: median_ms(sessions, call, args.repeat) for name, call in calls.items()}
         with sessions() as s:
             first_page_rows = len(repo.search_patients(s, ""))
+        if args.url:
+            downgrade(engine, "base")
         engine.dispose()
 
     baseline = results["baseline: SELECT 1"]
-    print(f"SYNTHETIC data: {args.patients:,} patients, {args.visits:,} visits, filled in {fill_s:.1f} s (SQLite, WAL)")
+    print(f"SYNTHETIC data: {args.patients:,} patients, {args.visits:,} visits, filled in {fill_s:.1f} s ({backend})")
     print(f"median of {args.repeat} runs, each in its own transaction; ratio = time / 'SELECT 1' round trip")
     print(f"{'operation':36s} {'median ms':>10s} {'x baseline':>11s}")
     for name, ms in results.items():
@@ -120,19 +133,20 @@ def main() -> int:
     worst = max(ms for name, ms in results.items() if not name.startswith("baseline"))
     print(f"slowest list/search call: {worst:.1f} ms ({'well under' if worst < 250 else 'NOT under'} a second)")
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    results_file = RESULTS if backend == "sqlite" else RESULTS.with_name(f"patient_list_{backend}.json")
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.write_text(json.dumps({
         "benchmark": "patient_list",
         "data": "synthetic",
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "backend": "sqlite"},
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "backend": backend},
         "patients": args.patients, "visits": args.visits, "repeat": args.repeat, "fill_seconds": round(fill_s, 2),
         "first_page_rows": first_page_rows,
         "median_ms": {name: round(ms, 3) for name, ms in results.items()},
         "ratio_to_select_1": {name: round(ms / baseline, 2) for name, ms in results.items()},
         "slowest_list_or_search_ms": round(worst, 3),
     }, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    print(f"wrote {results_file.relative_to(ROOT)}")
     return 0
 
 
