@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from core.movement.landmarks import resample_uniform
+
 SIDES = ("left", "right")
 
 # Outlier strides (turns, stops, missed events) are those outside median +- this fraction.
@@ -384,9 +386,21 @@ def _lowpass(x: np.ndarray, fs: float, cutoff: float) -> np.ndarray:
     return out
 
 
+def _bridge_short_gaps(values: np.ndarray, max_samples: int) -> np.ndarray:
+    """Linear interpolation across runs of NaN rows no longer than max_samples (not at the ends)."""
+    out = values.copy()
+    missing = np.isnan(values[:, 0])
+    for s, e in _finite_segments(missing):
+        if s > 0 and e < len(values) and e - s <= max_samples:
+            w = (np.arange(s, e) - (s - 1)) / (e - (s - 1))
+            out[s:e] = values[s - 1] + w[:, None] * (values[e] - values[s - 1])
+    return out
+
+
 def pose_tracks(pose_series, cutoff_hz: float = POSE_CUTOFF_HZ) -> PoseTracks:
     """Resample a PoseSeries (variable frame rate, NaN gaps) to a uniform grid at about the
-    clip's own frame rate and low-pass it. Gaps longer than 0.25 s stay NaN."""
+    clip's own frame rate and low-pass it. Tracking gaps up to 0.25 s are bridged linearly;
+    longer ones stay NaN."""
     times = np.asarray(pose_series.times, dtype=float)
     xy_raw = np.asarray(pose_series.landmarks, dtype=float)[:, :, :2] * np.asarray(pose_series.image_size, float)
     valid = np.all(np.isfinite(xy_raw), axis=(1, 2))
@@ -394,17 +408,10 @@ def pose_tracks(pose_series, cutoff_hz: float = POSE_CUTOFF_HZ) -> PoseTracks:
         n = max(len(times), 1)
         return PoseTracks(times[:n] if len(times) else np.zeros(1), np.full((n, 33, 2), np.nan),
                           np.full(n, np.nan), 30.0)
-    tv = times[valid]
-    fs = float(np.clip(np.round(1.0 / np.median(np.diff(tv))), 10, 120))
-    t = np.arange(tv[0], tv[-1] + 0.5 / fs, 1.0 / fs)
-    # distance from each grid time to the nearest tracked frame
-    idx = np.clip(np.searchsorted(tv, t), 1, len(tv) - 1)
-    nearest = np.minimum(np.abs(t - tv[idx - 1]), np.abs(tv[idx] - t))
-    flat = xy_raw[valid].reshape(len(tv), -1)
-    grid = np.empty((len(t), flat.shape[1]))
-    for j in range(flat.shape[1]):
-        grid[:, j] = np.interp(t, tv, flat[:, j])
-    grid[nearest > POSE_MAX_GAP_S] = np.nan
+    fs = float(np.clip(np.round(1.0 / np.median(np.diff(times[valid]))), 10, 120))
+    xy_raw[~valid] = np.nan
+    t, grid = resample_uniform(times, xy_raw, fs)
+    grid = _bridge_short_gaps(grid.reshape(len(t), -1), int(POSE_MAX_GAP_S * fs))
     xy = _lowpass(grid.reshape(len(t), 33, 2), fs, cutoff_hz)
     mid_sh = 0.5 * (xy[:, SHOULDER["left"]] + xy[:, SHOULDER["right"]])
     mid_hip = 0.5 * (xy[:, HIP["left"]] + xy[:, HIP["right"]])
@@ -595,3 +602,149 @@ def arm_swing_measures(pose_series, tracks: PoseTracks | None = None) -> dict[st
     if np.isfinite(left) and np.isfinite(right) and max(left, right) > 0:
         out["arm_swing_asymmetry_pct"] = float(100.0 * abs(left - right) / max(left, right))
     return out
+
+
+# --------------------------------------------------------------------------- one clip
+
+MIN_STRIDES = 6  # both feet together: about 4 m of steady walking
+MIN_FEET_VISIBLE = 0.7  # share of tracked frames with heels, ankles and toes visible in the picture
+FEET_VISIBILITY = 0.5  # MediaPipe visibility above which a landmark counts as seen
+
+
+def feet_visible_fraction(pose_series) -> float:
+    """Share of frames with a person in which both heels, ankles and toes are inside the picture
+    and visible (MediaPipe still guesses feet that are cut off, with low visibility)."""
+    detected = pose_series.detected
+    if not detected.any():
+        return 0.0
+    lm = np.asarray(pose_series.landmarks, dtype=float)[detected][:, FEET_LANDMARKS, :2]
+    vis = np.asarray(pose_series.visibility, dtype=float)[detected][:, FEET_LANDMARKS]
+    inside = np.all((lm >= 0.0) & (lm <= 1.0), axis=(1, 2))
+    seen = np.all(np.nan_to_num(vis, nan=0.0) >= FEET_VISIBILITY, axis=1)
+    return float(np.mean(inside & seen))
+
+
+def gait_quality(pose_series, n_strides: int) -> "Quality":
+    """Generic movement checks (duration, frame rate, person detection, tracking gaps) plus: the
+    feet are in view, and enough strides were found to measure."""
+    from core.movement.quality import detection_check, duration_check, frame_rate_check, longest_gap_check
+    from core.pipeline import Quality, QualityCheck
+
+    times, detected = pose_series.times, pose_series.detected
+    checks = [duration_check(times, "gait"), frame_rate_check(times, "gait"),
+              detection_check(detected, "person")]
+    if detected.any():
+        checks.append(longest_gap_check(times, detected, "person"))
+        feet = feet_visible_fraction(pose_series)
+        checks.append(QualityCheck(
+            "feet_visible", feet >= MIN_FEET_VISIBLE, 100 * feet, "%",
+            f"Both feet were fully visible in {100 * feet:.0f}% of the frames."
+            + ("" if feet >= MIN_FEET_VISIBLE else
+               " Keep the whole body, feet included, in the picture: step the camera back or tilt it "
+               "down, at hip height.")))
+        checks.append(QualityCheck(
+            "strides", n_strides >= MIN_STRIDES, float(n_strides), "strides",
+            f"{n_strides} steady strides measured."
+            if n_strides >= MIN_STRIDES else
+            f"Only {n_strides} steady strides were found (at least {MIN_STRIDES} are needed): the person "
+            "must walk, not stand. Record a walk of at least 10 m at a comfortable pace, whole body in view."))
+    return Quality(tuple(checks))
+
+
+def _pose_key_frame(samples: list[tuple[int, np.ndarray]], pose_series, max_side: int = 320) -> np.ndarray | None:
+    """Of the sampled frames, the one in which most foot landmarks are visible, downscaled."""
+    if not samples:
+        return None
+    vis = np.nan_to_num(np.asarray(pose_series.visibility, dtype=float), nan=0.0)
+    best = max(samples, key=lambda s: float(vis[s[0], FEET_LANDMARKS].sum()) if s[0] < len(vis) else -1.0)[1]
+    scale = max_side / max(best.shape[:2])
+    if scale < 1:
+        import cv2
+
+        best = cv2.resize(best, (int(best.shape[1] * scale), int(best.shape[0] * scale)),
+                          interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(best)
+
+
+def _as_measures(values: dict[str, float]) -> list:
+    from core.pipeline import Measure
+
+    out = []
+    for name, value in values.items():
+        if name not in GAIT_MEASURE_INFO or value is None or not np.isfinite(value):
+            continue
+        label, unit, normal, description = GAIT_MEASURE_INFO[name]
+        out.append(Measure(name, float(value), unit, label, normal, description))
+    return out
+
+
+def _score(values: dict[str, float]):
+    from core.pipeline import ModelScore
+
+    try:
+        from models.registry import ModelUnavailable, load_model
+    except ImportError:  # the model package is not part of this deployment
+        return ModelScore("gait", "none", None, abstained="The gait model is not installed.")
+    try:
+        model = load_model("gait")
+    except ModelUnavailable as exc:
+        return ModelScore("gait", "none", None, abstained=f"The gait model is unavailable: {exc}")
+    return model.score(values)
+
+
+def _gait_signal(tracks: PoseTracks, events: GaitEvents, pose_series, key_frame) -> dict:
+    """Series kept for plots and explanations: heel and ankle height (up, torso lengths above the
+    lowest point of that foot) and heel forward position relative to the pelvis (torso lengths,
+    in the walking direction), the events, the raw landmarks and a key frame."""
+    sign = np.sign(np.nan_to_num(_walking_direction(tracks), nan=0.0))
+    pelvis_x = tracks.pelvis[:, 0]
+    signal = {"times": tracks.t, "events_method": events.method,
+              "heel_strikes": {s: events.heel_strikes[s] for s in SIDES},
+              "toe_offs": {s: events.toe_offs[s] for s in SIDES},
+              "pose_times": np.asarray(pose_series.times), "landmarks": np.asarray(pose_series.landmarks),
+              "visibility": np.asarray(pose_series.visibility), "image_size": pose_series.image_size,
+              "key_frame": key_frame}
+    for side in SIDES:
+        for part, index in (("heel", HEEL[side]), ("ankle", ANKLE[side])):
+            y = tracks.point(index)[:, 1]
+            with np.errstate(invalid="ignore"):
+                ground = np.nanmax(y) if np.isfinite(y).any() else np.nan
+                signal[f"{part}_vertical_{side}"] = (ground - y) / tracks.torso
+        signal[f"heel_forward_{side}"] = sign * (tracks.point(HEEL[side])[:, 0] - pelvis_x) / tracks.torso
+    return signal
+
+
+def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | None = None):
+    """Walking video -> TaskResult: decode -> pose landmarks -> quality -> gait events -> stride
+    and arm swing measures -> gait model score (only when every quality check passed).
+
+    cache_path: a .npz pose series, read if it exists (no decoding), written otherwise; the key
+    frame is only available after a fresh decode. Raises UnusableInput for files that are not a
+    usable video (audio only, still picture, corrupt)."""
+    from core.media.video import VideoReader
+    from core.movement.landmarks import PoseSeries, extract_pose_landmarks, load_series
+    from core.movement.quality import FrameSampler
+    from core.pipeline import TaskResult
+
+    pose, key_frame = None, None
+    if cache_path is not None and Path(cache_path).is_file():
+        cached = load_series(cache_path)
+        pose = cached if isinstance(cached, PoseSeries) else None
+    if pose is None:
+        with VideoReader(path) as reader:
+            sampler = FrameSampler(reader.frames(), keep=8)
+            pose = extract_pose_landmarks(sampler)
+        key_frame = _pose_key_frame(sampler.samples, pose)
+        if cache_path is not None:
+            pose.save_series(cache_path)
+    duration = float(pose.times[-1] - pose.times[0]) if len(pose.times) > 1 else 0.0
+    tracks = pose_tracks(pose)
+    events = events_from_pose(pose, tracks)
+    values = stride_measures(events, duration_s=float(pose.times[-1]) if len(pose.times) else 0.0)
+    values.update(arm_swing_measures(pose, tracks))
+    quality = gait_quality(pose, int(values["n_strides"]))
+    measures = _as_measures(values) if values["n_strides"] > 0 else []
+    score = _score(values) if quality.ok else None
+    signal = _gait_signal(tracks, events, pose, key_frame)
+    signal["measure_values"] = values
+    return TaskResult("gait", None, duration, quality, measures, score, signal)
