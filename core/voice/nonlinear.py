@@ -32,11 +32,11 @@ RPDE_DIMENSION = 4
 RPDE_DELAY = 35
 RPDE_RADIUS = 0.12
 RPDE_T_MAX = 1000  # longest recurrence time counted (40 ms at 25 kHz: two periods of a 50 Hz voice)
-RPDE_REFERENCE_POINTS = 3000
+RPDE_REFERENCE_POINTS = 1000
 DFA_WINDOWS = np.arange(50, 101, 10)
 D2_DIMENSION = 10
 D2_DELAY = 35  # samples at 25 kHz (1.4 ms), as for RPDE
-D2_REFERENCE_POINTS = 1500
+D2_REFERENCE_POINTS = 800
 PPE_REFERENCE_HZ = 127.09  # healthy median F0 used by Little et al. 2009 to express pitch in semitones
 PPE_AR_ORDER = 2  # linear prediction order that whitens the smooth part of the pitch contour
 PPE_BIN_SEMITONES = 0.1
@@ -69,7 +69,7 @@ def rpde(x: np.ndarray, dimension: int = RPDE_DIMENSION, delay: int = RPDE_DELAY
     having left it (Little's 'close returns'); H_norm is the entropy of the recurrence-time
     histogram divided by ln(t_max).
     """
-    emb = _embed(x, dimension, delay)
+    emb = _embed(x, dimension, delay).astype(np.float32)
     n_ref = emb.shape[0] - t_max - 1
     if n_ref <= 0:
         return float("nan")
@@ -77,8 +77,8 @@ def rpde(x: np.ndarray, dimension: int = RPDE_DIMENSION, delay: int = RPDE_DELAY
     offsets = np.arange(1, t_max + 1)
     counts = np.zeros(t_max + 1)
     for chunk in np.array_split(starts, max(1, starts.size // 250)):
-        d = np.linalg.norm(emb[chunk[:, None] + offsets[None, :]] - emb[chunk][:, None, :], axis=2)
-        outside = d >= radius
+        diff = emb[chunk[:, None] + offsets[None, :]] - emb[chunk][:, None, :]
+        outside = np.einsum("ijk,ijk->ij", diff, diff) >= radius * radius
         has_left = outside.any(axis=1)
         first_out = np.argmax(outside, axis=1)
         back_in = (~outside) & (offsets[None, :] - 1 > first_out[:, None])
@@ -117,18 +117,17 @@ def correlation_dimension(x: np.ndarray, dimension: int = D2_DIMENSION, delay: i
     emb = _embed(x, dimension, delay)
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(emb.shape[0], size=min(reference_points, emb.shape[0]), replace=False))
-    pts = emb[idx]
+    pts = emb[idx].astype(np.float32)
     sq = np.sum(pts ** 2, axis=1)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * pts @ pts.T, 0)
-    iu = np.triu_indices(idx.size, k=1)
-    keep = np.abs(idx[iu[0]] - idx[iu[1]]) > dimension * delay
-    dist = np.sqrt(d2[iu][keep])
+    pair = np.triu(np.abs(idx[:, None] - idx[None, :]) > dimension * delay, k=1)
+    dist = np.sort(np.sqrt(d2[pair]))
     dist = dist[dist > 0]
     if dist.size < 100:
         return float("nan")
-    lo, hi = np.quantile(dist, [0.001, 0.1])
+    lo, hi = dist[int(0.001 * dist.size)], dist[int(0.1 * dist.size)]
     radii = np.geomspace(lo, hi, 12)
-    c = np.searchsorted(np.sort(dist), radii) / dist.size
+    c = np.searchsorted(dist, radii) / dist.size
     ok = c > 0
     return float(np.polyfit(np.log(radii[ok]), np.log(c[ok]), 1)[0])
 
