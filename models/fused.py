@@ -258,3 +258,58 @@ def fuse(inputs: Iterable[BranchInput], params: FusionParameters | None = None) 
         excluded=excluded,
         component_versions=versions,
     )
+
+
+# ---------------------------------------------------------------- building the parameters
+
+def _hand_correlation(model) -> tuple[float, str]:
+    """Correlation of the finger-tapping model's evidence between the two hands of one session in
+    the public table (sessions with both hands). In-sample (the model saw these rows), which if
+    anything overstates the correlation and so discounts two hands more, not less."""
+    import numpy as np
+    import pandas as pd
+
+    from core.config import DATASETS_DIR
+
+    table = pd.read_csv(DATASETS_DIR / "movement/roc_hci_finger_tapping/finger_tapping_features.csv")
+    hand = table["filename"].str.extract(r"(left|right)", expand=False)
+    session = table["filename"].str.replace(r"-?(left|right)", "", regex=True)
+    X = table[model.feature_names].to_numpy(dtype=float)
+    ok = np.isfinite(X).all(axis=1) & hand.notna().to_numpy()
+    with torch.no_grad():
+        lo = model.torch_logit(torch.as_tensor(X[ok], dtype=DTYPE)).numpy()
+    frame = pd.DataFrame({"session": session[ok].to_numpy(), "hand": hand[ok].to_numpy(), "logit": lo})
+    pairs = frame.pivot_table(index="session", columns="hand", values="logit", aggfunc="mean").dropna()
+    rho = float(np.corrcoef(pairs["left"], pairs["right"])[0, 1])
+    return max(0.0, min(rho, 0.99)), (f"Pearson correlation of the finger-tapping model's log-odds between the "
+                                      f"left and right hand of {len(pairs)} sessions of the Islam et al. 2023 "
+                                      f"table (in-sample)")
+
+
+def derive_parameters() -> FusionParameters:
+    """Read each shipped model's metrics.json (row prevalence it was calibrated on, subject-
+    grouped CV AUC) and compute the hand correlation."""
+    from models.registry import load_model
+
+    prior, auc, versions = {}, {}, {}
+    for b in BRANCHES:
+        model = load_model(b.model)
+        m = model.metrics
+        prior[b.key] = m["data"]["pd_rows"] / m["data"]["rows"]
+        auc[b.key] = float(m["cv"]["auc_over_repeats"]["mean"])
+        versions[b.key] = model.version
+    rho, source = _hand_correlation(load_model("finger_tapping"))
+    return FusionParameters(prior=prior, auc=auc, hand_correlation=rho, hand_correlation_source=source,
+                            component_versions=versions)
+
+
+def main() -> int:
+    params = derive_parameters()
+    FUSED_DIR.mkdir(parents=True, exist_ok=True)
+    PARAMETERS_FILE.write_text(json.dumps(params.as_dict(), indent=2) + "\n")
+    print(f"wrote {PARAMETERS_FILE}: " + json.dumps(params.as_dict()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,386 @@
+"""The visit analysis service the capture pages, the CLI and the demo call.
+
+* `add_recording_and_analyze`: store the clip under its content hash, analyse it, explain it
+  (when its quality is ok), then write Recording + Assessment + measures + explanation in ONE
+  transaction. Unusable input or any failure: the stored file (and its landmark cache) is removed
+  and nothing is written. The same file twice on one visit is refused with a clear message.
+* `score_visit`: the fused visit-level Assessment (recording_id None, model "fused") from the
+  visit's latest per-recording assessments.
+* `analyze_files`: the same analysis, explanation and fusion for files on disk, no database
+  (python -m core.cli analyze ... --json).
+* `model_versions_in_use`: which model version produced each stored score (Model page).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.pipeline import Measure, ModelScore, TaskResult, UnusableInput
+from core.tasks import TASKS, task_spec
+
+log = logging.getLogger(__name__)
+
+SOURCE_KINDS = ("upload", "browser", "import")
+MEASURES_ONLY_MODEL = "measures"  # model_name of the assessment of a task without a model (tremor)
+MEASURES_ONLY_VERSION = "n/a"
+
+
+@dataclass
+class RecordingOutcome:
+    """What happened to one added clip. `message` is one line for the clinician."""
+
+    recording_id: int
+    assessment_id: int
+    task: str
+    side: str | None
+    quality_ok: bool
+    problems: list[str]
+    score: ModelScore | None
+    message: str
+    explanation: dict[str, Any] | None = None
+    fused: dict[str, Any] | None = None  # the visit score after this clip (score_visit)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- plain JSON
+
+def json_safe(obj: Any) -> Any:
+    """numpy scalars/arrays -> Python, NaN/inf -> None, tuples -> lists (storable JSON)."""
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    return obj
+
+
+def _finite_measures(measures: Iterable[Measure]) -> list[Measure]:
+    return [m for m in measures if m.value is not None and math.isfinite(float(m.value))]
+
+
+def measures_json(measures: Iterable[Measure]) -> list[dict[str, Any]]:
+    return json_safe([{"name": m.name, "label": m.label, "value": m.value, "unit": m.unit,
+                       "normal_range": list(m.normal_range) if m.normal_range else None,
+                       "in_normal_range": m.in_normal_range()} for m in measures])
+
+
+# ---------------------------------------------------------------- analysis + explanation of one clip
+
+def analyze_and_explain(path: str | Path, task: str, side: str | None = None,
+                        explain: bool = True) -> tuple[TaskResult, dict[str, Any] | None, dict[str, float]]:
+    """Analyse a clip and, when its quality is ok, explain its score. Returns (result,
+    explanation JSON or None, timings in seconds). Raises UnusableInput."""
+    from core.analysis import analyze_recording
+    from core.explain import explain_result
+
+    t0 = time.perf_counter()
+    result = analyze_recording(path, task, side)
+    t1 = time.perf_counter()
+    explanation = None
+    if explain and result.quality.ok:
+        try:
+            explanation = explain_result(result)
+        except Exception:  # an explanation must never lose a valid analysis
+            log.exception("explanation failed for task %s", task)
+            explanation = {"error": "The explanation could not be computed for this clip."}
+    t2 = time.perf_counter()
+    if explanation is not None:
+        explanation = json_safe(explanation)
+    return result, explanation, {"analysis": t1 - t0, "explanation": t2 - t1}
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _resolve_actor(s: Session, actor: Any):
+    from core.store.models import Clinician
+
+    actor_id = actor if isinstance(actor, int) else getattr(actor, "id", None)
+    return s.get(Clinician, actor_id) if actor_id is not None else None
+
+
+def _side_files(path: Path) -> list[Path]:
+    """Files the pipelines write next to a clip (landmark cache, key frame): <clip>.*"""
+    return [p for p in path.parent.glob(path.name + ".*") if p != path]
+
+
+def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit_id: int,
+                              source: str | Path | bytes, original_name: str, task: str,
+                              side: str | None, source_kind: str, data_dir: str | Path,
+                              rescore: bool = True) -> RecordingOutcome:
+    """Store, analyse, explain and record one clip of a visit (see module docstring).
+
+    Raises UnusableInput (file cannot be analysed) or core.store.ValidationError (duplicate,
+    wrong side, unknown visit...) with a one-line message; nothing is stored then."""
+    from core.store import ValidationError, transaction
+    from core.store import repository as repo
+    from core.store.files import delete_recording_file, resolve_recording_path, store_recording_file
+    from core.store.models import Recording
+
+    spec = task_spec(task)
+    if source_kind not in SOURCE_KINDS:
+        raise ValidationError(f"Unknown source '{source_kind}': use one of {', '.join(SOURCE_KINDS)}.")
+    if spec.sided and side not in ("left", "right"):
+        raise ValidationError(f"{spec.label} is recorded per hand: say which side (left or right) was tested.")
+    if not spec.sided:
+        side = None
+    suffix = Path(original_name or (str(source) if not isinstance(source, (bytes, bytearray)) else "")).suffix
+    try:
+        relative, sha256 = store_recording_file(data_dir, source, suffix)
+    except ValueError as exc:
+        raise UnusableInput(str(exc)) from None
+    stored = resolve_recording_path(data_dir, relative)
+
+    with transaction(sessions) as s:
+        duplicate = s.scalar(select(Recording.id).where(Recording.visit_id == visit_id, Recording.sha256 == sha256))
+        shared = s.scalar(select(func.count()).select_from(Recording).where(Recording.stored_path == relative))
+    if duplicate is not None:
+        raise ValidationError("This file was already added to this visit: it is not stored twice.")
+    side_files_before = set(_side_files(stored))
+
+    def discard() -> None:
+        if not shared:  # the same content may belong to another visit: keep it then
+            delete_recording_file(data_dir, relative)
+            for p in set(_side_files(stored)) - side_files_before:
+                p.unlink(missing_ok=True)
+
+    try:
+        result, explanation, timings = analyze_and_explain(stored, task, side)
+        score = result.score
+        quality = result.quality
+        measures = _finite_measures(result.measures)
+        if explanation is not None and len(measures) < len(result.measures):
+            explanation["unmeasured"] = [m.name for m in result.measures if m not in measures]
+        if score is not None:
+            model_name, model_version = score.model, score.model_version
+            probability, interval, severity, abstained = score.probability, score.interval, score.severity, score.abstained
+        else:
+            model_name, model_version = _unscored_model(task)
+            probability = interval = severity = None
+            abstained = ("The clip failed its quality check: " + " ".join(quality.problems)) if not quality.ok else (
+                None if model_name == MEASURES_ONLY_MODEL else "No score for this clip.")
+        with transaction(sessions) as s:
+            who = _resolve_actor(s, actor)
+            recording = repo.add_recording(
+                s, who, visit_id, task=task, side=side, stored_path=relative, sha256=sha256,
+                duration_s=float(result.duration_s) if math.isfinite(result.duration_s) else None,
+                format=(suffix.lstrip(".").lower() or "unknown")[:32], source=source_kind,
+                original_name=Path(original_name).name[:255] if original_name else "",
+                quality_ok=quality.ok, quality_json=json_safe(quality.as_dict()),
+                status="analysed" if quality.ok else "needs_retake")
+            assessment = repo.save_assessment(
+                s, who, visit_id=visit_id, recording_id=recording.id, model_name=model_name,
+                model_version=model_version, probability=probability,
+                interval=tuple(interval) if interval else None,
+                severity=severity, abstained_reason=abstained, inputs_sha256=sha256,
+                explanation=explanation, measures=measures)
+            recording_id, assessment_id = recording.id, assessment.id
+    except BaseException:
+        discard()
+        raise
+
+    outcome = RecordingOutcome(
+        recording_id=recording_id, assessment_id=assessment_id, task=task, side=side,
+        quality_ok=quality.ok, problems=list(quality.problems), score=score,
+        message=_outcome_message(spec.label, side, quality.ok, quality.problems, score),
+        explanation=explanation, timings_s=timings)
+    if rescore:
+        outcome.fused = score_visit(sessions, actor, visit_id)
+    return outcome
+
+
+def _unscored_model(task: str) -> tuple[str, str]:
+    from models.fused import BRANCHES
+
+    for b in BRANCHES:
+        if b.task == task:
+            return b.model, "not scored"
+    return MEASURES_ONLY_MODEL, MEASURES_ONLY_VERSION
+
+
+def _outcome_message(label: str, side: str | None, quality_ok: bool, problems: list[str],
+                     score: ModelScore | None) -> str:
+    what = f"{label}{f' ({side})' if side else ''}"
+    if not quality_ok:
+        return f"{what}: saved, but it failed the quality check: " + " ".join(problems)
+    if score is None:
+        return f"{what}: analysed and measured."
+    if score.probability is None:
+        return f"{what}: analysed; the model declined to score it: {score.abstained}"
+    return f"{what}: analysed and scored."
+
+
+# ---------------------------------------------------------------- the visit score
+
+def _branch_inputs_from_store(s: Session, visit_id: int):
+    """(BranchInputs for the fusion, reported tremor measures) from the latest assessment of
+    each recording. Per branch, the latest recording that passed quality and was scored wins;
+    otherwise the latest recording (so a failed retake is reported as excluded)."""
+    from core.store import repository as repo
+    from models.fused import BranchInput, branch_for
+
+    recordings = repo.list_recordings(s, visit_id)
+    latest: dict[int, Any] = {}
+    for a in repo.list_assessments(s, visit_id):
+        if a.recording_id is not None:
+            latest[a.recording_id] = a  # ordered by id: the last one is the latest
+    per_branch: dict[str, list] = {}
+    reported: list[dict[str, Any]] = []
+    for r in recordings:
+        a = latest.get(r.id)
+        if a is None:
+            continue
+        branch = branch_for(r.task, r.side)
+        if branch is None:
+            if r.quality_ok:
+                reported.append({"task": r.task, "side": r.side, "recording_id": r.id,
+                                 "measures": [{"name": m.name, "value": m.value, "unit": m.unit} for m in a.measures]})
+            continue
+        score = ModelScore(a.model_name, a.model_version, a.probability,
+                           interval=(a.interval_low, a.interval_high) if a.interval_low is not None else None,
+                           severity=a.severity, abstained=a.abstained_reason)
+        per_branch.setdefault(branch.key, []).append(
+            (BranchInput(branch.key, score, quality_ok=r.quality_ok, recording_id=r.id), a))
+    inputs = []
+    for key, items in per_branch.items():
+        good = [it for it in items if it[0].quality_ok and it[0].score.probability is not None]
+        inputs.append((good or items)[-1])
+    return inputs, reported
+
+
+def fused_explanation(fused, inputs_with_explanations: list[tuple[Any, dict | None]],
+                      reported: list[dict[str, Any]]) -> dict[str, Any]:
+    """The visit-level explanation: the fusion's terms, each branch's top measures rescaled by
+    its fusion weight (so they are log-odds of the visit score), reported tremor measures and the
+    plain-language summary."""
+    from core.summary import fused_summary
+
+    out = fused.as_dict()
+    branches = {}
+    for bi, expl in inputs_with_explanations:
+        w = fused.weights.get(bi.branch)
+        attr = (expl or {}).get("measure_attributions")
+        if w is None or not attr:
+            continue
+        branches[bi.branch] = {
+            "recording_id": bi.recording_id,
+            "measure_contributions_logodds": {n: (a * w if a is not None else None)
+                                              for n, a in zip(attr["names"], attr["attributions"])},
+        }
+    out["branches"] = branches
+    out["reported_measures"] = reported
+    out["summary"] = fused_summary(out)
+    return json_safe(out)
+
+
+def _inputs_hash(inputs) -> str:
+    payload = [[bi.branch, bi.recording_id, bi.quality_ok, bi.score.model_version, bi.score.probability,
+                list(bi.score.interval) if bi.score.interval else None] for bi in inputs]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def score_visit(sessions: sessionmaker[Session], actor: Any, visit_id: int) -> dict[str, Any]:
+    """Fuse the visit's latest per-recording scores and store a visit-level Assessment
+    (recording_id None, model "fused"). Returns the stored explanation (fusion terms + summary)
+    with "assessment_id"."""
+    from core.store import transaction
+    from core.store import repository as repo
+    from models.fused import fuse
+
+    with transaction(sessions) as s:
+        who = _resolve_actor(s, actor)
+        items, reported = _branch_inputs_from_store(s, visit_id)
+        inputs = [bi for bi, _ in items]
+        fused = fuse(inputs)
+        explanation = fused_explanation(fused, [(bi, a.explanation_json) for bi, a in items], reported)
+        sc = fused.score
+        assessment = repo.save_assessment(
+            s, who, visit_id=visit_id, recording_id=None, model_name=sc.model, model_version=sc.model_version,
+            probability=sc.probability, interval=tuple(sc.interval) if sc.interval else None, severity=None,
+            abstained_reason=sc.abstained, inputs_sha256=_inputs_hash(inputs), explanation=explanation,
+            measures=[])
+        explanation["assessment_id"] = assessment.id
+    return explanation
+
+
+# ---------------------------------------------------------------- reads for the pages
+
+def latest_visit_score(s: Session, visit_id: int):
+    """The latest fused Assessment of a visit, or None."""
+    from core.store.models import Assessment
+
+    return s.scalar(select(Assessment).where(Assessment.visit_id == visit_id, Assessment.recording_id.is_(None),
+                                             Assessment.model_name == "fused").order_by(Assessment.id.desc()).limit(1))
+
+
+def model_versions_in_use(s: Session) -> list[dict[str, Any]]:
+    """Which model version produced the stored scores: model, version, count, first and last date."""
+    from core.store.models import Assessment
+
+    rows = s.execute(
+        select(Assessment.model_name, Assessment.model_version, func.count(Assessment.id),
+               func.min(Assessment.created_at), func.max(Assessment.created_at))
+        .group_by(Assessment.model_name, Assessment.model_version)
+        .order_by(Assessment.model_name, func.max(Assessment.created_at).desc()))
+    return [{"model": m, "version": v, "assessments": n, "first": first, "last": last}
+            for m, v, n, first, last in rows]
+
+
+# ---------------------------------------------------------------- files only (CLI)
+
+def analyze_files(recordings: Iterable[tuple[str | Path, str, str | None]], explain: bool = True) -> dict[str, Any]:
+    """Analyse (path, task, side) recordings of one visit without a database: per-recording
+    results, explanations and summaries, the fused visit score and the visit summary.
+    Raises UnusableInput (with the task in the message) for a file that cannot be analysed."""
+    from core.cli import result_to_json
+    from core.summary import recording_summary
+    from models.fused import BranchInput, branch_for, fuse
+
+    out_recordings, items, reported = [], [], []
+    for path, task, side in recordings:
+        try:
+            result, explanation, timings = analyze_and_explain(path, task, side, explain=explain)
+        except UnusableInput as exc:
+            raise UnusableInput(f"{TASKS[task].label if task in TASKS else task}: {exc}") from None
+        entry = result_to_json(result)
+        entry["file"] = Path(path).name
+        entry["explanation"] = explanation
+        entry["summary"] = recording_summary(TASKS[task].label + (f" ({side})" if result.side else ""),
+                                             result.measures, explanation, result.quality.ok,
+                                             result.quality.problems,
+                                             extra=(explanation or {}).get("sentences", []))
+        entry["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+        out_recordings.append(entry)
+        branch = branch_for(task, result.side)
+        if branch is not None:
+            items.append((BranchInput(branch.key, result.score, quality_ok=result.quality.ok), explanation))
+        elif result.quality.ok:
+            reported.append({"task": task, "side": result.side, "file": Path(path).name,
+                             "measures": measures_json(result.measures)})
+    fused = fuse([bi for bi, _ in items])
+    return json_safe({"recordings": out_recordings,
+                      "fused": fused_explanation(fused, items, reported)})

@@ -1,0 +1,251 @@
+"""Panels of the visit results page: the fused score, each clip's quality badge, measures beside
+their healthy ranges, and each clip's explanation figures.
+
+All text that could come from a user (file names, notes) goes through escape_markdown or
+st.text; nothing is rendered as HTML. Stored data only: the panels read the Assessment rows and
+their explanation_json, plus the clip files in the data dir for the spectrogram and key frame.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.summary import BRANCH_LABELS, NOT_A_DIAGNOSIS, fused_summary, range_text, recording_summary
+from core.tasks import TASKS
+from dashboard.formatting import escape_markdown
+from dashboard.widgets import explanations as ex
+
+BRANCH_TITLES = {"voice": "Voice", "finger_tapping_left": "Finger tapping, left",
+                 "finger_tapping_right": "Finger tapping, right", "gait": "Gait"}
+
+
+# ---------------------------------------------------------------- pure builders
+
+def measures_frame(measures: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Measure, value, unit, healthy range, and whether the value is inside it (Yes / No / -)."""
+    rows = []
+    for m in measures:
+        value = m.get("value")
+        rng = m.get("normal_range")
+        inside = m.get("in_normal_range")
+        if inside is None and rng and value is not None:
+            lo, hi = rng
+            inside = (lo is None or value >= lo) and (hi is None or value <= hi)
+        rows.append({
+            "Measure": m.get("label") or m["name"],
+            "Value": None if value is None or not math.isfinite(float(value)) else float(value),
+            "Unit": m.get("unit") or "",
+            "Healthy range": range_text(rng, m.get("unit") or "") or "not established",
+            "In range": "-" if inside is None else ("yes" if inside else "OUTSIDE"),
+        })
+    return pd.DataFrame(rows, columns=["Measure", "Value", "Unit", "Healthy range", "In range"])
+
+
+def stored_measures(assessment: Any) -> list[dict[str, Any]]:
+    """Measures of an Assessment row with their labels and ranges (from the explanation JSON,
+    where the analysis recorded them) or just name/value/unit."""
+    described = {m["name"]: m for m in ((assessment.explanation_json or {}).get("measures") or [])}
+    out = []
+    for mv in assessment.measures:
+        d = dict(described.get(mv.name, {}))
+        d.update({"name": mv.name, "value": mv.value, "unit": mv.unit or d.get("unit", "")})
+        out.append(d)
+    return out
+
+
+def feature_labels(explanation: Mapping[str, Any], measures: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Model feature name -> what a clinician reads (the voice model's UCI columns map to measures)."""
+    by_name = {m["name"]: m.get("label") or m["name"] for m in measures}
+    labels = {}
+    for feature, measure in (explanation.get("feature_measures") or {}).items():
+        labels[feature] = by_name.get(measure, measure)
+    return labels
+
+
+def quality_label(quality_ok: bool, status: str | None = None) -> tuple[str, str]:
+    """(text, colour) of a clip's quality badge."""
+    if quality_ok:
+        return "Quality ok", "green"
+    return "Quality failed: record again", "red"
+
+
+# ---------------------------------------------------------------- panels
+
+def fused_panel(assessment: Any | None, branch_rows: Sequence[Mapping[str, Any]]) -> None:
+    """The visit score, its band, each recording's score and contribution, what was left out."""
+    st.subheader("Visit score")
+    if assessment is None:
+        st.info("No visit score yet: add a voice, finger-tapping or gait recording to this visit.")
+        st.caption(NOT_A_DIAGNOSIS)
+        return
+    expl = assessment.explanation_json or {}
+    cols = st.columns([1, 2])
+    if assessment.probability is None:
+        cols[0].metric("Combined score", "not scored")
+        cols[0].warning(escape_markdown(assessment.abstained_reason or "No recording could be scored."))
+    else:
+        band = (f"uncertainty {assessment.interval_low:.2f} to {assessment.interval_high:.2f}"
+                if assessment.interval_low is not None else None)
+        cols[0].metric("Combined score (0 = healthy reference, 1 = Parkinson-like)",
+                       f"{assessment.probability:.2f}", help=band)
+        if band:
+            cols[0].caption(band)
+        cols[0].caption(f"Model {assessment.model_version}")
+        rows = [{"label": "Visit (combined)", "probability": assessment.probability,
+                 "interval": (assessment.interval_low, assessment.interval_high)
+                 if assessment.interval_low is not None else None}] + list(branch_rows)
+        cols[1].plotly_chart(ex.score_figure(rows), key="fused_scores")
+        contributions = expl.get("contributions_logodds") or {}
+        if len(contributions) > 1:
+            st.plotly_chart(ex.contribution_figure(contributions, BRANCH_TITLES), key="fused_contributions")
+    for why in (expl.get("excluded") or {}).values():
+        st.caption("Left out: " + escape_markdown(why))
+    if expl.get("assumptions"):
+        st.caption(escape_markdown(expl["assumptions"]))
+
+
+def summary_panel(lines: Sequence[str]) -> None:
+    st.subheader("Summary")
+    for line in lines:
+        st.markdown("- " + escape_markdown(line))
+    st.info(NOT_A_DIAGNOSIS, icon=":material/info:")
+
+
+def quality_panel(recording: Any) -> None:
+    text, colour = quality_label(recording.quality_ok)
+    st.badge(text, color=colour, icon=":material/check_circle:" if recording.quality_ok else ":material/error:")
+    if not recording.quality_ok:
+        checks = (recording.quality_json or {}).get("checks") or []
+        for c in checks:
+            if not c.get("passed", True):
+                st.error(escape_markdown(c.get("message") or c.get("name", "quality check failed")))
+
+
+def measures_panel(measures: Sequence[Mapping[str, Any]], key: str) -> None:
+    if not measures:
+        st.caption("No measures for this clip.")
+        return
+    st.dataframe(measures_frame(measures), hide_index=True, width="stretch", key=key,
+                 column_config={"Value": st.column_config.NumberColumn(format="%.4g")})
+
+
+def _load_audio(path: Path) -> tuple[np.ndarray, int] | None:
+    from core.media.audio import load_audio
+    from core.pipeline import UnusableInput
+
+    try:
+        return load_audio(path)
+    except (UnusableInput, OSError):
+        return None
+
+
+def _load_image(path: Path | None) -> np.ndarray | None:
+    if path is None or not path.is_file():
+        return None
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def explanation_panels(recording: Any, assessment: Any, measures: Sequence[Mapping[str, Any]],
+                       data_dir: Path) -> None:
+    """Attribution bars, then the spectrogram (voice) or signal (movement) with temporal saliency,
+    then the key frame with coloured landmarks."""
+    from core.store.files import resolve_recording_path
+
+    expl = assessment.explanation_json or {}
+    key = f"rec{recording.id}"
+    if expl.get("error"):
+        st.caption(escape_markdown(expl["error"]))
+    attr = expl.get("measure_attributions")
+    if attr:
+        st.plotly_chart(ex.attribution_figure(attr, feature_labels(expl, measures)), key=f"{key}_attr")
+        st.caption(f"Integrated gradients from the healthy reference; completeness gap "
+                   f"{attr.get('completeness_gap', 0):+.4f} log-odds (sum of bars minus score difference).")
+    sal = expl.get("temporal_saliency")
+    if recording.task in ("vowel", "reading"):
+        audio = _load_audio(resolve_recording_path(data_dir, recording.stored_path))
+        if audio is not None:
+            st.plotly_chart(ex.spectrogram_saliency_figure(audio[0], audio[1], sal), key=f"{key}_spec")
+    elif expl.get("signal"):
+        sigd = expl["signal"]
+        st.plotly_chart(ex.signal_saliency_figure(sigd["times"], sigd["values"], sal,
+                                                  "Which seconds of the movement mattered "
+                                                  "(red: raised the score, blue: lowered it)",
+                                                  sigd.get("label", ""), sigd.get("peaks")), key=f"{key}_signal")
+    if sal and sal.get("method"):
+        st.caption(escape_markdown(sal["method"]))
+    kf = expl.get("key_frame")
+    lm = expl.get("landmark_saliency")
+    if kf and lm:
+        image_path = None
+        if kf.get("file"):
+            try:
+                image_path = resolve_recording_path(data_dir, kf["file"])
+            except ValueError:
+                image_path = None
+        names = ex.HAND_LANDMARK_NAMES if lm.get("names") == "hand" else ex.POSE_LANDMARK_NAMES
+        st.plotly_chart(ex.keyframe_landmarks_figure(_load_image(image_path), kf["points"], lm["delta_logodds"],
+                                                     names, expl.get("image_size")), key=f"{key}_keyframe")
+
+
+def recording_panel(recording: Any, assessment: Any | None, data_dir: Path) -> list[str]:
+    """One clip: title, quality badge, score, measures, explanation. Returns its summary lines."""
+    spec = TASKS.get(recording.task)
+    title = (spec.label if spec else recording.task) + (f", {recording.side}" if recording.side else "")
+    with st.container(border=True):
+        st.markdown(f"#### {escape_markdown(title)}")
+        if recording.original_name:
+            st.caption("File: " + escape_markdown(recording.original_name))
+        quality_panel(recording)
+        if assessment is None:
+            st.caption("Not analysed yet.")
+            return []
+        if assessment.probability is not None:
+            band = (f" (uncertainty {assessment.interval_low:.2f} to {assessment.interval_high:.2f})"
+                    if assessment.interval_low is not None else "")
+            sev = f"; predicted severity {assessment.severity:.1f} of 4" if assessment.severity is not None else ""
+            st.markdown(f"Score **{assessment.probability:.2f}**{escape_markdown(band)}{escape_markdown(sev)} · "
+                        f"model {escape_markdown(assessment.model_version)}")
+        elif assessment.abstained_reason and recording.quality_ok:
+            st.warning("Not scored: " + escape_markdown(assessment.abstained_reason))
+        elif recording.quality_ok:
+            st.caption("Measured and reported; no model scores this task.")
+        measures = stored_measures(assessment)
+        measures_panel(measures, key=f"rec{recording.id}_measures")
+        expl = assessment.explanation_json or {}
+        if recording.quality_ok and (expl.get("measure_attributions") or expl.get("error")):
+            with st.expander("Why this score", expanded=True):
+                explanation_panels(recording, assessment, measures, data_dir)
+        quality = recording.quality_json or {}
+        problems = [c.get("message", "") for c in quality.get("checks", []) if not c.get("passed", True)]
+        return recording_summary(title, measures, expl, recording.quality_ok, problems,
+                                 extra=expl.get("sentences") or [])
+
+
+def branch_rows_from(assessment: Any | None) -> list[dict[str, Any]]:
+    """Per-modality rows for the score figure from the fused explanation."""
+    expl = (assessment.explanation_json or {}) if assessment is not None else {}
+    rows = []
+    for key, p in (expl.get("branch_probabilities") or {}).items():
+        rows.append({"label": BRANCH_TITLES.get(key, key), "probability": p, "interval": None})
+    return rows
+
+
+def visit_summary_lines(fused: Any | None, per_recording: Sequence[str]) -> list[str]:
+    lines = []
+    if fused is not None:
+        lines += [s for s in (fused.explanation_json or {}).get("summary", fused_summary({
+            "probability": fused.probability, "abstained": fused.abstained_reason})) if s != NOT_A_DIAGNOSIS]
+    return lines + list(per_recording)
+
+
+__all__ = ["BRANCH_LABELS", "branch_rows_from", "fused_panel", "measures_frame", "quality_label",
+           "recording_panel", "summary_panel", "visit_summary_lines"]
