@@ -379,3 +379,55 @@ def test_every_write_is_audited(sessions, admin, patient, visit):
         patient_events = repo.list_audit(s, patient_id=patient.id)
     assert actions == ["create_clinician", "create_patient", "create_visit", "add_recording", "save_assessment", "set_rating"]
     assert all(e.clinician_id == admin.id for e in patient_events) and len(patient_events) == 5
+
+
+def test_concurrent_writers_wait_instead_of_failing(sessions, admin):
+    """Two clinicians saving at the same moment: SQLite's busy timeout makes the second wait."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def create_many(prefix: str) -> None:
+        try:
+            for i in range(15):
+                with transaction(sessions) as s:
+                    new_patient(s, admin, mrn=f"{prefix}-{i:03d}", name=f"Synthetic {prefix} {i}")
+        except BaseException as exc:  # reported below; a thread's exception would be lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create_many, args=(prefix,)) for prefix in ("TA", "TB", "TC")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with transaction(sessions) as s:
+        assert repo.count_patients(s) == 45
+
+
+def test_writer_waits_for_an_open_write_transaction(sessions, admin, engine):
+    """A read-then-write transaction (validation reads first) waits for another open write
+    transaction to commit instead of failing with 'database is locked'."""
+    import threading
+    import time
+
+    holding = threading.Event()
+
+    def hold_write_lock() -> None:
+        with transaction(sessions) as s:
+            new_patient(s, admin, mrn="HOLD-1", name="Synthetic Holder")
+            holding.set()
+            time.sleep(0.4)
+
+    holder = threading.Thread(target=hold_write_lock)
+    holder.start()
+    holding.wait(5)
+    started = time.perf_counter()
+    with transaction(sessions) as s:
+        new_patient(s, admin, mrn="HOLD-2", name="Synthetic Waiter")
+    waited = time.perf_counter() - started
+    holder.join()
+    if engine.dialect.name == "sqlite":  # one writer at a time; PostgreSQL locks rows, not the file
+        assert waited > 0.2
+    with transaction(sessions) as s:
+        assert repo.count_patients(s, "synthetic") == 2
