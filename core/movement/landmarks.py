@@ -16,7 +16,7 @@ other hand is all that is seen, so a mirrored recording is flagged rather than s
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -219,15 +219,14 @@ class _HandPicker:
 
     side: str | None
     prev_wrist: np.ndarray | None = None
-    prev_sure: bool = False  # the previous choice looked like the tested side
-    chosen: list = field(default_factory=list)
+    prev_sure: bool = False  # the track being followed has looked like the tested side
 
     def pick(self, candidates: list[tuple[np.ndarray, np.ndarray, float]]):
         if not candidates:
             return None
-        best, best_cost = None, np.inf
+        best, best_cost, best_jump = None, np.inf, np.inf
         for image_lm, world_lm, p_side in candidates:
-            cost = 1.0 - p_side
+            cost, jump = 1.0 - p_side, np.inf
             if self.prev_wrist is not None:
                 jump = float(np.hypot(*(image_lm[WRIST, :2] - self.prev_wrist)))
                 cost += _CONTINUITY_WEIGHT * jump
@@ -236,10 +235,11 @@ class _HandPicker:
                 if p_side < 0.5 and self.prev_sure and jump > _MAX_JUMP_FOR_OTHER_HAND:
                     continue
             if cost < best_cost:
-                best, best_cost = (image_lm, world_lm, p_side), cost
+                best, best_cost, best_jump = (image_lm, world_lm, p_side), cost, jump
         if best is not None:
             self.prev_wrist = best[0][WRIST, :2].copy()
-            self.prev_sure = best[2] >= 0.5
+            # a handedness flicker on the same track does not make it the other hand
+            self.prev_sure = best[2] >= 0.5 or (self.prev_sure and best_jump <= _MAX_JUMP_FOR_OTHER_HAND)
         return best
 
 
