@@ -1,0 +1,83 @@
+"""Reports and exports: the chart PDF, CSV / Parquet of measures, scores and ratings (one
+patient or the clinic, optionally de-identified) and FHIR R4 JSON. Every export is audited."""
+import io
+import tempfile
+from datetime import date
+
+import streamlit as st
+
+from core.reports import audit_export, export_chunks, export_salt, fhir_json, patient_pdf, write_csv, write_parquet
+from core.store import repository
+from dashboard import state
+from dashboard.formatting import escape_markdown
+
+patient_id = state.id_from_query("patient")
+patient = state.read(lambda s, actor: repository.get_patient(s, actor, patient_id)) if patient_id is not None else None
+
+st.title("Reports and exports")
+if patient is not None:
+    st.caption(f"Patient: {escape_markdown(patient.name)} · MRN {escape_markdown(patient.mrn)}")
+else:
+    st.caption("No patient chosen: clinic-wide exports only. Open a patient's trends for their report.")
+
+scope_options = (["patient", "clinic"] if patient is not None else ["clinic"])
+scope = st.radio("Table export of", scope_options, horizontal=True, key="reports_scope",
+                 format_func={"patient": "this patient", "clinic": "the whole clinic"}.get)
+deidentified = st.checkbox(
+    "De-identified (research): no name, MRN or birth date; salted-hash pseudonym; age in years; "
+    "dates as days since the patient's first visit", key="reports_deidentified")
+ids = [patient.id] if scope == "patient" else None
+stem = f"pdlens-{'patient-' + str(patient.id) if scope == 'patient' else 'clinic'}-{date.today().isoformat()}"
+detail = f"scope={scope} deidentified={'yes' if deidentified else 'no'}"
+
+
+def prepared(key: str):
+    return st.session_state.get(f"reports_file_{key}")
+
+
+def keep(key: str, data: bytes, name: str, mime: str) -> None:
+    st.session_state[f"reports_file_{key}"] = (data, name, mime)
+
+
+def export_table(kind: str) -> bytes:
+    salt = export_salt() if deidentified else None
+    with state.session() as s:
+        chunks = export_chunks(s, ids, deidentified=deidentified, salt=salt)
+        if kind == "csv":
+            text = io.StringIO()
+            write_csv(chunks, text, deidentified)
+            data = text.getvalue().encode()
+        else:
+            with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
+                write_parquet(chunks, spool, deidentified)
+                spool.seek(0)
+                data = spool.read()
+        audit_export(s, state.actor(s), kind, ids[0] if ids else None, detail)
+    return data
+
+
+columns = st.columns(4)
+if patient is not None and columns[0].button("Prepare PDF report", key="reports_prepare_pdf", icon=":material/picture_as_pdf:"):
+    with st.spinner("Building the report..."), state.session() as s:
+        report = patient_pdf(s, patient.id)
+        audit_export(s, state.actor(s), "pdf", patient.id)
+    keep("pdf", report.data, f"{stem}.pdf", "application/pdf")
+if columns[1].button("Prepare CSV", key="reports_prepare_csv", icon=":material/table:"):
+    keep("csv", export_table("csv"), f"{stem}{'-deid' if deidentified else ''}.csv", "text/csv")
+if columns[2].button("Prepare Parquet", key="reports_prepare_parquet", icon=":material/dataset:"):
+    keep("parquet", export_table("parquet"), f"{stem}{'-deid' if deidentified else ''}.parquet",
+         "application/vnd.apache.parquet")
+if patient is not None and columns[3].button("Prepare FHIR JSON", key="reports_prepare_fhir", icon=":material/share:"):
+    with state.session() as s:
+        text = fhir_json(s, patient.id, include_identity=not deidentified)
+        audit_export(s, state.actor(s), "fhir", patient.id, f"deidentified={'yes' if deidentified else 'no'}")
+    keep("fhir", text.encode(), f"{stem}.fhir.json", "application/fhir+json")
+
+for key, title in (("pdf", "PDF report"), ("csv", "CSV"), ("parquet", "Parquet"), ("fhir", "FHIR R4 Bundle")):
+    ready = prepared(key)
+    if ready is not None:
+        data, name, mime = ready
+        st.download_button(f"Download {title} ({len(data) / 1024:.0f} kB)", data, file_name=name, mime=mime,
+                           key=f"reports_download_{key}", icon=":material/download:")
+st.caption("Exports are recorded in the audit log (kind and scope only). The PDF and FHIR scores are decision "
+           "support, not a diagnosis.")

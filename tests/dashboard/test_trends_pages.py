@@ -1,0 +1,190 @@
+"""The trends, overview, ratings and reports pages through AppTest: a real demo database built
+from the public UCI telemonitoring data (core.demo) and a synthetic clinic (no patient data).
+
+The pages are not registered in dashboard/app.py yet (the lead does that), so a harness app in
+tmp_path mirrors app.py with these pages added; `views/` there links to dashboard/views."""
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from core.config import settings
+from core.demo import DEMO_PASSWORD, DEMO_USERNAME, build_demo_database
+from core.store import AuditEvent, ClinicianRating, Patient, Visit, close_store, open_store, transaction
+from tests.core.trends_synthetic import ADMIN, STEP_AT, build_synthetic_clinic
+
+VIEWS = Path(__file__).resolve().parents[2] / "dashboard" / "views"
+HARNESS = '''
+import streamlit as st
+from dashboard import state
+from dashboard.widgets import chrome
+from core.store import repository
+
+st.set_page_config(page_title="pdlens", layout="wide")
+with state.session() as s:
+    who = state.refresh_signed_in(s)
+if who is None:
+    pages = [st.Page("views/login.py", title="Sign in", default=True)]
+else:
+    pages = [st.Page("views/patients.py", title="Patients", default=True),
+             st.Page("views/patient.py", title="Patient"), st.Page("views/visit.py", title="Visit"),
+             st.Page("views/trends.py", title="Patient trends"), st.Page("views/overview.py", title="Clinic overview"),
+             st.Page("views/ratings.py", title="Clinician ratings"),
+             st.Page("views/reports.py", title="Reports and exports")]
+page = st.navigation(pages, position="hidden")
+page.run()
+'''
+
+
+@pytest.fixture
+def harness(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("PDLENS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'clinic.sqlite'}")
+    monkeypatch.setenv("PDLENS_DEMO_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.sqlite'}")
+    monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")
+    settings.cache_clear()
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "views").symlink_to(VIEWS)
+    (app_dir / "harness.py").write_text(HARNESS)
+    yield app_dir / "harness.py"
+    close_store(settings().database_url)
+    close_store(settings().demo_database_url)
+    settings.cache_clear()
+
+
+def sign_in(at: AppTest, username: str, password: str, demo: bool = False) -> AppTest:
+    if demo:
+        at.session_state["database"] = "demo"
+    at.run()
+    form = at.get("form")[0]
+    form.text_input[0].input(username)
+    form.text_input[1].input(password)
+    form.button[0].click()
+    return at.run()
+
+
+def open_page(at: AppTest, page: str, **query) -> AppTest:
+    at.switch_page(page)
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    return at.run()
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def texts(at: AppTest) -> str:
+    parts = []
+    for kind in ("title", "subheader", "markdown", "caption", "success", "info", "warning", "error"):
+        parts.extend(str(el.value) for el in at.get(kind))
+    return "\n".join(parts)
+
+
+@pytest.mark.slow
+def test_trends_page_with_a_real_demo_patient(harness):
+    build_demo_database(settings().demo_database_url)
+    with transaction(open_store(settings().demo_database_url)) as s:
+        patient_id, visits = s.execute(
+            select(Visit.patient_id, func.count(Visit.id)).group_by(Visit.patient_id).order_by(Visit.patient_id).limit(1)
+        ).one()
+    at = sign_in(AppTest.from_file(str(harness), default_timeout=60), DEMO_USERNAME, DEMO_PASSWORD, demo=True)
+    at = open_page(at, "views/trends.py", patient=patient_id)
+    assert not at.exception, at.exception
+    assert "Trends" in at.title[0].value and f"{visits} visits" in texts(at)
+    specs = charts(at)
+    titles = [spec["layout"]["title"]["text"] for spec in specs]
+    assert any(t.startswith("jitter_local_pct") for t in titles)
+    jitter = next(spec for spec in specs if spec["layout"]["title"]["text"].startswith("jitter_local_pct"))
+    main = jitter["data"][0]
+    assert len(main["x"]) == visits and len(main["y"]) == visits and len(main["customdata"]) == visits
+    shapes = jitter["layout"]["shapes"]
+    assert any(shape.get("type") == "rect" for shape in shapes)  # the normal-variation band
+    motor = next(spec for spec in specs if spec["layout"]["title"]["text"].startswith("UPDRS motor"))
+    assert len(motor["data"][0]["y"]) == visits
+    assert "Shulman" in texts(at)  # the MCID source is stated
+    assert "No model scores stored" in texts(at)  # the demo holds measures and ratings only
+
+
+def test_trends_page_synthetic_scores_flags_and_visit_link(harness):
+    ids = build_synthetic_clinic(settings().database_url)
+    at = sign_in(AppTest.from_file(str(harness), default_timeout=30), ADMIN["username"], ADMIN["password"])
+    at = open_page(at, "views/trends.py", patient=ids["patient"])
+    assert not at.exception, at.exception
+    specs = charts(at)
+    scores = specs[0]
+    names = [trace.get("name") for trace in scores["data"]]
+    assert "fused score" in names and "fused score: uncertainty" in names
+    assert any(n and n.startswith("Flagged change: fused score") for n in names)
+    assert "Rating 3.4 Finger tapping (right)" in names
+    at.multiselect(key="trends_measures").set_value(["Finger tapping (3.4) · tap_frequency_hz · right"])
+    at = at.run()
+    right = next(spec for spec in charts(at) if spec["layout"]["title"]["text"].startswith("tap_frequency_hz (right)"))
+    flags = [t for t in right["data"] if t.get("name", "").startswith("Flagged change")]
+    assert flags and flags[0]["customdata"] == [ids["visits"][STEP_AT]]
+    assert any(t.get("name", "").startswith("Rating 3.4") for t in right["data"])
+    assert "Left vs right" in texts(at)
+    at.selectbox(key="trends_visit").set_value(ids["visits"][2])
+    at.button(key="trends_open_visit").click()
+    at = at.run()
+    assert not at.exception
+    assert at.title[0].value.startswith("Visit of 2024-03-08")
+
+
+def test_overview_page_lists_change_overdue_and_retake(harness):
+    ids = build_synthetic_clinic(settings().database_url)
+    at = sign_in(AppTest.from_file(str(harness), default_timeout=30), ADMIN["username"], ADMIN["password"])
+    at = open_page(at, "views/overview.py")
+    at.date_input(key="overview_as_of").set_value(date(2024, 9, 1))
+    at = at.run()
+    assert not at.exception, at.exception
+    frames = [df.value for df in at.dataframe]
+    changed, overdue, retakes = frames[0], frames[1], frames[2]
+    assert "Synthetic Patient Zeta" in set(changed["Patient"])
+    assert list(overdue["Patient"]) == ["Synthetic Patient Eta"]
+    assert list(retakes["Task"]) == ["Gait (3.10)"]
+
+
+def test_ratings_page_saves_a_rating(harness):
+    ids = build_synthetic_clinic(settings().database_url)
+    at = sign_in(AppTest.from_file(str(harness), default_timeout=30), ADMIN["username"], ADMIN["password"])
+    visit_id = ids["visits"][0]
+    at = open_page(at, "views/ratings.py", visit=visit_id)
+    assert not at.exception, at.exception
+    at.selectbox(key=f"rating_{visit_id}_3.1_").set_value(2.0)
+    at.selectbox(key=f"rating_{visit_id}_3.17_left").set_value(1.0)
+    at.button(key=f"rating_save_{visit_id}").click()
+    at = at.run()
+    assert not at.exception, at.exception
+    with transaction(open_store(settings().database_url)) as s:
+        saved = {(r.item, r.side): r.score for r in s.scalars(select(ClinicianRating).where(ClinicianRating.visit_id == visit_id))}
+    assert saved[("3.1", None)] == 2.0 and saved[("3.17", "left")] == 1.0
+    assert saved[("3.4", "left")] == 1.0  # untouched ratings stay
+    assert "Ratings saved" in texts(at)
+    table = at.dataframe[0].value
+    assert "rating" in " ".join(table.columns).lower()
+
+
+def test_reports_page_builds_exports_and_audits(harness):
+    ids = build_synthetic_clinic(settings().database_url)
+    at = sign_in(AppTest.from_file(str(harness), default_timeout=60), ADMIN["username"], ADMIN["password"])
+    at = open_page(at, "views/reports.py", patient=ids["patient"])
+    assert not at.exception, at.exception
+    at.checkbox(key="reports_deidentified").check()
+    at.button(key="reports_prepare_csv").click()
+    at = at.run()
+    assert not at.exception, at.exception
+    at.button(key="reports_prepare_fhir").click()
+    at = at.run()
+    assert not at.exception, at.exception
+    with transaction(open_store(settings().database_url)) as s:
+        details = list(s.scalars(select(AuditEvent.detail).where(AuditEvent.action == "export")))
+    assert any("kind=csv" in d and "deidentified=yes" in d for d in details)
+    assert any("kind=fhir" in d for d in details)
+    assert not any("Synthetic" in d or "SYN-" in d for d in details)
