@@ -85,15 +85,15 @@ def reading_measures(sound: parselmouth.Sound, pitch: parselmouth.Pitch) -> tupl
     nuclei = syllable_nuclei(level, times, threshold, voiced_at)
     semitones = 12 * np.log2(voiced_f0 / 100.0) if voiced_f0.size else np.zeros(0)
     values = [
-        Measure("speech_rate_syl_s", nuclei.size / span_s, "syll/s", "Speech rate",
+        Measure("speech_rate_syl_s", float(nuclei.size / span_s), "syll/s", "Speech rate",
                 description="Syllable nuclei (de Jong & Wempe intensity peaks) per second, pauses included."),
-        Measure("articulation_rate_syl_s", nuclei.size / phonation_s, "syll/s", "Articulation rate",
+        Measure("articulation_rate_syl_s", float(nuclei.size / phonation_s), "syll/s", "Articulation rate",
                 description="Syllable nuclei per second of speaking time (pauses of 0.25 s or more excluded)."),
-        Measure("pause_ratio", pause_total / span_s, "", "Pause ratio",
+        Measure("pause_ratio", float(pause_total / span_s), "", "Pause ratio",
                 description="Share of the time from first to last sound spent in pauses of 0.25 s or more."),
         Measure("pause_count", float(len(pauses)), "", "Pauses",
                 description="Number of silent pauses of 0.25 s or more between the first and the last sound."),
-        Measure("pause_mean_s", pause_total / len(pauses) if pauses else 0.0, "s", "Mean pause length"),
+        Measure("pause_mean_s", float(pause_total / len(pauses)) if pauses else 0.0, "s", "Mean pause length"),
         Measure("f0_mean_hz", float(np.mean(voiced_f0)) if voiced_f0.size else float("nan"), "Hz", "Mean pitch (F0)"),
         Measure("f0_sd_semitones", float(np.std(semitones)) if semitones.size > 1 else float("nan"), "st",
                 "Pitch variability (F0 SD)",

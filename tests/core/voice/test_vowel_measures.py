@@ -33,6 +33,7 @@ def test_four_real_recordings_are_present():
     assert sum(p.name.startswith("PD_") for p in REAL_VOWELS) == 2
 
 
+@pytest.mark.slow
 def test_real_recordings_pass_quality(real_results):
     for name, result in real_results.items():
         assert result.quality.ok, (name, result.quality.problems)
@@ -55,6 +56,7 @@ IN_UCI_RANGE = {
 }
 
 
+@pytest.mark.slow
 def test_real_measures_fall_in_uci_ranges(real_results, uci):
     for name, result in real_results.items():
         features = vowel.uci_features(result.measures)
@@ -85,6 +87,7 @@ def _measures(**kw) -> dict[str, float]:
     return vowel.analyze_samples(synthetic_vowel(f0=120.0, seconds=3.5, seed=11, **kw), 16000).measure_values()
 
 
+@pytest.mark.slow
 def test_increasing_jitter_ranks_jitter_measures():
     runs = [_measures(jitter=j) for j in (0.0, 0.004, 0.012, 0.03)]
     for name in ("jitter_local_pct", "jitter_abs_s", "jitter_rap", "jitter_ppq5", "jitter_ddp"):
@@ -94,6 +97,7 @@ def test_increasing_jitter_ranks_jitter_measures():
     assert runs[2]["jitter_local_pct"] == pytest.approx(1.35, rel=0.3)
 
 
+@pytest.mark.slow
 def test_increasing_shimmer_ranks_shimmer_measures_and_leaves_jitter_low():
     runs = [_measures(shimmer=s) for s in (0.0, 0.02, 0.06, 0.15)]
     for name in ("shimmer_local", "shimmer_db", "shimmer_apq3", "shimmer_apq5", "shimmer_apq11", "shimmer_dda"):
