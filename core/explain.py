@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -382,32 +383,15 @@ def _key_frame_points(times: np.ndarray, landmarks: np.ndarray, key_time: float 
             "points": [[_r(x, 4), _r(y, 4)] for x, y in landmarks[i, :, :2]]}
 
 
-def key_frame_time(signal: Mapping[str, Any]) -> float | None:
-    """The key frame's time from a movement TaskResult.signal (tuple (time, image), a dict with
-    "time", or an object with .time), when the pipeline gives one."""
-    kf = signal.get("key_frame")
-    if kf is None:
-        return None
-    if isinstance(kf, tuple) and len(kf) == 2 and np.isscalar(kf[0]):
-        return float(kf[0])
-    if isinstance(kf, Mapping):
-        return float(kf["time"]) if "time" in kf else None
-    t = getattr(kf, "time", None)
-    return float(t) if t is not None else None
+def _widest_opening_time(times: np.ndarray, landmarks: np.ndarray, image_size: Sequence[int]) -> float | None:
+    """Time of the frame with the widest thumb-index opening (the hand clearly open)."""
+    from core.movement.landmarks import INDEX_TIP, THUMB_TIP
 
-
-def key_frame_image(signal: Mapping[str, Any]) -> np.ndarray | None:
-    """The key frame's RGB image from a movement TaskResult.signal, when the pipeline gives one."""
-    kf = signal.get("key_frame")
-    if kf is None:
+    px = landmarks[:, :, :2] * np.asarray(image_size, dtype=float)
+    opening = np.hypot(*(px[:, THUMB_TIP] - px[:, INDEX_TIP]).T)
+    if not np.isfinite(opening).any():
         return None
-    if isinstance(kf, np.ndarray):
-        return kf
-    if isinstance(kf, tuple) and len(kf) == 2:
-        return kf[1] if isinstance(kf[1], np.ndarray) else None
-    if isinstance(kf, Mapping):
-        return kf.get("image")
-    return getattr(kf, "image", None)
+    return float(times[int(np.nanargmax(opening))])
 
 
 def _movement_explanation(model: Any, features: Mapping[str, float], times: np.ndarray, landmarks: np.ndarray,
@@ -448,7 +432,7 @@ def explain_finger_tapping(result: Any, model: Any, window_s: float = DEFAULT_WI
     out = _movement_explanation(model, sig["features"], times, landmarks, features_of, window_s, "hand")
     out["task"] = result.task
     out["landmark_saliency"]["names"] = "hand"
-    out["key_frame"] = _key_frame_points(times, landmarks, key_frame_time(sig))
+    out["key_frame"] = _key_frame_points(times, landmarks, _widest_opening_time(times, landmarks, image_size))
     out["image_size"] = list(image_size)
     if "tapping_times" in sig:
         t, v = _downsample(np.asarray(sig["tapping_times"]), np.asarray(sig["tapping_angle"]))
@@ -477,6 +461,54 @@ def tapping_sentences(measures: Mapping[str, float]) -> list[str]:
     return out
 
 
+def explain_gait(result: Any, model: Any, window_s: float = 1.0) -> dict[str, Any]:
+    """Gait: occlusion over 1 s windows of the pose series (a stride is about 1 s) and pose
+    landmark freezing, re-running event detection, stride and arm-swing measures."""
+    from core.movement.gait import arm_swing_measures, events_from_pose, pose_tracks, stride_measures
+    from core.movement.landmarks import PoseSeries
+
+    sig = result.signal
+    times = np.asarray(sig["pose_times"], dtype=np.float64)
+    landmarks = np.asarray(sig["landmarks"], dtype=np.float64)
+    visibility = np.asarray(sig["visibility"], dtype=np.float64)
+    image_size = tuple(sig["image_size"])
+    world = np.full_like(landmarks, np.nan)
+
+    def features_of(series: np.ndarray) -> dict[str, float] | None:
+        pose = PoseSeries(times, series, visibility, world, image_size)
+        tracks = pose_tracks(pose)
+        values = stride_measures(events_from_pose(pose, tracks), duration_s=float(times[-1]) if len(times) else 0.0)
+        values.update(arm_swing_measures(pose, tracks))
+        return values
+
+    out = _movement_explanation(model, sig["measure_values"], times, landmarks, features_of, window_s, "body")
+    out["task"] = result.task
+    out["landmark_saliency"]["names"] = "pose"
+    vis = np.nan_to_num(visibility, nan=0.0)
+    best = int(np.argmax(vis.sum(axis=1))) if len(times) else 0
+    out["key_frame"] = _key_frame_points(times, landmarks, float(times[best]) if len(times) else None)
+    out["image_size"] = list(image_size)
+    heel = sig.get("heel_vertical_left")
+    if heel is not None and len(sig.get("times", [])):
+        t, v = _downsample(np.asarray(sig["times"]), np.asarray(heel, dtype=float))
+        out["signal"] = {"times": t, "values": v, "label": "left heel height (torso lengths)",
+                         "peaks": [_r(x, 3) for x in np.asarray(sig["heel_strikes"]["left"], dtype=float)]}
+    return out
+
+
+def decode_key_frame(path: str | Path, time_s: float, max_side: int = 480) -> np.ndarray | None:
+    """The video frame at `time_s` (the first frame at or after it), downscaled: the key frame on
+    which landmark saliency is drawn, decoded from the clip so the landmarks line up exactly."""
+    from core.media.video import iter_frames
+
+    last = None
+    for t, rgb in iter_frames(path, max_side=max_side):
+        last = rgb
+        if t >= time_s - 1e-3:
+            return np.ascontiguousarray(rgb)
+    return last
+
+
 # ---------------------------------------------------------------- dispatch
 
 def explain_result(result: Any, model: Any | None = None) -> dict[str, Any] | None:
@@ -488,7 +520,7 @@ def explain_result(result: Any, model: Any | None = None) -> dict[str, Any] | No
         from models.registry import load_model
 
         model = load_model(result.score.model)
-    explain = {"vowel": explain_vowel, "finger_tapping": explain_finger_tapping}.get(result.task)
+    explain = {"vowel": explain_vowel, "finger_tapping": explain_finger_tapping, "gait": explain_gait}.get(result.task)
     if explain is None:
         return None
     out = explain(result, model)

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
+import inspect
 import json
 import logging
 import math
@@ -85,15 +87,41 @@ def measures_json(measures: Iterable[Measure]) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- analysis + explanation of one clip
 
-def analyze_and_explain(path: str | Path, task: str, side: str | None = None,
-                        explain: bool = True) -> tuple[TaskResult, dict[str, Any] | None, dict[str, float]]:
+def landmark_cache_path(clip: Path) -> Path:
+    """Where a movement clip's landmark series is cached: next to the clip in the data dir."""
+    return clip.with_name(clip.name + ".landmarks.npz")
+
+
+def key_frame_path(clip: Path) -> Path:
+    return clip.with_name(clip.name + ".keyframe.jpg")
+
+
+def _analyze(path: Path, task: str, side: str | None, cache_path: Path | None) -> TaskResult:
+    """core.analysis.analyze_recording, with the landmark cache for movement tasks."""
+    from core import analysis
+
+    if cache_path is None or task_spec(task).modality != "movement":
+        return analysis.analyze_recording(path, task, side)
+    if "cache_path" in inspect.signature(analysis.analyze_recording).parameters:
+        return analysis.analyze_recording(path, task, side, cache_path=cache_path)
+    if task_spec(task).sided and side not in ("left", "right"):
+        raise UnusableInput(f"{task_spec(task).label} is recorded per hand: say which side (left or right) was tested.")
+    if not path.is_file() or path.stat().st_size == 0:
+        raise UnusableInput("The file is empty (0 bytes): record or export it again.")
+    module = importlib.import_module(analysis._TASK_MODULES[task])
+    return module.analyze(path, side=side, cache_path=cache_path)
+
+
+def analyze_and_explain(path: str | Path, task: str, side: str | None = None, explain: bool = True,
+                        cache_path: Path | None = None) -> tuple[TaskResult, dict[str, Any] | None, dict[str, float]]:
     """Analyse a clip and, when its quality is ok, explain its score. Returns (result,
-    explanation JSON or None, timings in seconds). Raises UnusableInput."""
-    from core.analysis import analyze_recording
+    explanation JSON or None, timings in seconds). The explanation always lists the measures
+    with their labels and healthy ranges (the store keeps only name, value, unit). Raises
+    UnusableInput."""
     from core.explain import explain_result
 
     t0 = time.perf_counter()
-    result = analyze_recording(path, task, side)
+    result = _analyze(Path(path), task, side, cache_path)
     t1 = time.perf_counter()
     explanation = None
     if explain and result.quality.ok:
@@ -103,9 +131,31 @@ def analyze_and_explain(path: str | Path, task: str, side: str | None = None,
             log.exception("explanation failed for task %s", task)
             explanation = {"error": "The explanation could not be computed for this clip."}
     t2 = time.perf_counter()
+    if result.measures:
+        explanation = dict(explanation or {})
+        explanation["measures"] = measures_json(result.measures)
     if explanation is not None:
         explanation = json_safe(explanation)
     return result, explanation, {"analysis": t1 - t0, "explanation": t2 - t1}
+
+
+def save_key_frame(clip: Path, explanation: dict[str, Any] | None, data_dir: Path) -> Path | None:
+    """Decode the key frame of a movement clip at the explanation's key-frame time, save it as a
+    JPEG next to the clip and record its relative path in the explanation."""
+    from core.explain import decode_key_frame
+
+    kf = (explanation or {}).get("key_frame")
+    if not kf or kf.get("time") is None:
+        return None
+    image = decode_key_frame(clip, kf["time"])
+    if image is None:
+        return None
+    from PIL import Image
+
+    out = key_frame_path(clip)
+    Image.fromarray(image).save(out, format="JPEG", quality=85)
+    kf["file"] = out.resolve().relative_to(Path(data_dir).resolve()).as_posix()
+    return out
 
 
 def _file_sha256(path: Path) -> str:
@@ -169,11 +219,14 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
                 p.unlink(missing_ok=True)
 
     try:
-        result, explanation, timings = analyze_and_explain(stored, task, side)
+        result, explanation, timings = analyze_and_explain(stored, task, side, cache_path=landmark_cache_path(stored))
+        t = time.perf_counter()
+        save_key_frame(stored, explanation, Path(data_dir))
+        timings["key_frame"] = time.perf_counter() - t
         score = result.score
         quality = result.quality
         measures = _finite_measures(result.measures)
-        if explanation is not None and len(measures) < len(result.measures):
+        if explanation is not None and len(measures) < len(result.measures):  # NaN: not storable
             explanation["unmeasured"] = [m.name for m in result.measures if m not in measures]
         if score is not None:
             model_name, model_version = score.model, score.model_version

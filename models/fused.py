@@ -180,6 +180,7 @@ class FusedResult:
     branch_probabilities: dict[str, float]
     excluded: dict[str, str]  # branch -> why it was not used
     component_versions: dict[str, str] = field(default_factory=dict)  # branch -> model version used
+    branch_intervals: dict[str, list[float] | None] = field(default_factory=dict)
     assumptions: str = ("Branches combined as independent evidence (log-likelihood ratios against each "
                         "model's training prior), weighted by cross-validated reliability; both hands "
                         "discounted for correlation. The combination itself has not been validated on "
@@ -191,6 +192,7 @@ class FusedResult:
                 "interval": list(s.interval) if s.interval else None, "abstained": s.abstained,
                 "prior_probability": self.prior_probability, "contributions_logodds": self.contributions,
                 "weights": self.weights, "branch_probabilities": self.branch_probabilities,
+                "branch_intervals": self.branch_intervals,
                 "excluded": self.excluded, "component_versions": self.component_versions,
                 "assumptions": self.assumptions}
 
@@ -257,6 +259,7 @@ def fuse(inputs: Iterable[BranchInput], params: FusionParameters | None = None) 
         branch_probabilities={k: float(bi.score.probability) for k, bi in chosen.items()},
         excluded=excluded,
         component_versions=versions,
+        branch_intervals={k: list(bi.score.interval) if bi.score.interval else None for k, bi in chosen.items()},
     )
 
 

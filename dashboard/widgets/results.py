@@ -234,8 +234,9 @@ def branch_rows_from(assessment: Any | None) -> list[dict[str, Any]]:
     """Per-modality rows for the score figure from the fused explanation."""
     expl = (assessment.explanation_json or {}) if assessment is not None else {}
     rows = []
+    intervals = expl.get("branch_intervals") or {}
     for key, p in (expl.get("branch_probabilities") or {}).items():
-        rows.append({"label": BRANCH_TITLES.get(key, key), "probability": p, "interval": None})
+        rows.append({"label": BRANCH_TITLES.get(key, key), "probability": p, "interval": intervals.get(key)})
     return rows
 
 
