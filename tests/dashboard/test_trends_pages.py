@@ -5,16 +5,19 @@ The pages are not registered in dashboard/app.py yet (the lead does that), so a 
 tmp_path mirrors app.py with these pages added; `views/` there links to dashboard/views."""
 from __future__ import annotations
 
+import base64
 import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core.config import settings
 from core.demo import DEMO_PASSWORD, DEMO_USERNAME, build_demo_database
+from core.trends import load_patient_series
 from core.store import AuditEvent, ClinicianRating, Patient, Visit, close_store, open_store, transaction
 from tests.core.trends_synthetic import ADMIN, STEP_AT, build_synthetic_clinic
 
@@ -80,6 +83,13 @@ def charts(at: AppTest) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
+def values(data) -> list:
+    """A plotly array from the spec: a plain list, or plotly's typed array {"dtype", "bdata"}."""
+    if isinstance(data, dict) and "bdata" in data:
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"])).tolist()
+    return list(data)
+
+
 def texts(at: AppTest) -> str:
     parts = []
     for kind in ("title", "subheader", "markdown", "caption", "success", "info", "warning", "error"):
@@ -103,11 +113,15 @@ def test_trends_page_with_a_real_demo_patient(harness):
     assert any(t.startswith("jitter_local_pct") for t in titles)
     jitter = next(spec for spec in specs if spec["layout"]["title"]["text"].startswith("jitter_local_pct"))
     main = jitter["data"][0]
-    assert len(main["x"]) == visits and len(main["y"]) == visits and len(main["customdata"]) == visits
+    assert len(main["x"]) == visits and len(values(main["customdata"])) == visits
+    with transaction(open_store(settings().demo_database_url)) as s:
+        stored = load_patient_series(s, patient_id).measures
+    stored = stored[stored["name"] == "jitter_local_pct"]["value"].tolist()
+    assert values(main["y"]) == pytest.approx(stored)
     shapes = jitter["layout"]["shapes"]
     assert any(shape.get("type") == "rect" for shape in shapes)  # the normal-variation band
     motor = next(spec for spec in specs if spec["layout"]["title"]["text"].startswith("UPDRS motor"))
-    assert len(motor["data"][0]["y"]) == visits
+    assert len(values(motor["data"][0]["y"])) == visits
     assert "Shulman" in texts(at)  # the MCID source is stated
     assert "No model scores stored" in texts(at)  # the demo holds measures and ratings only
 
@@ -127,7 +141,7 @@ def test_trends_page_synthetic_scores_flags_and_visit_link(harness):
     at = at.run()
     right = next(spec for spec in charts(at) if spec["layout"]["title"]["text"].startswith("tap_frequency_hz (right)"))
     flags = [t for t in right["data"] if t.get("name", "").startswith("Flagged change")]
-    assert flags and flags[0]["customdata"] == [ids["visits"][STEP_AT]]
+    assert flags and values(flags[0]["customdata"]) == [ids["visits"][STEP_AT]]
     assert any(t.get("name", "").startswith("Rating 3.4") for t in right["data"])
     assert "Left vs right" in texts(at)
     at.selectbox(key="trends_visit").set_value(ids["visits"][2])
