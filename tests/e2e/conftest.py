@@ -1,0 +1,173 @@
+"""Real-browser fixtures: the real dashboard (`streamlit run dashboard/app.py`) on a free port
+with its own data dir, and Debian's Chromium driven by Playwright.
+
+    def test_something(dashboard, page):
+        page.goto(dashboard.url)
+        ...
+
+`dashboard` is a fresh server with an empty SQLite database per test; `start_dashboard()` is
+there for tests that need their own environment (extra env vars, a command prefix such as
+`unshare --net ...` for WebRTC, see DESIGN.md). Never `playwright install`: the browser is
+/usr/bin/chromium from apt.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+STARTUP_TIMEOUT_S = 60
+
+
+@dataclass
+class Dashboard:
+    url: str
+    data_dir: Path
+    database_url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"streamlit not healthy after {STARTUP_TIMEOUT_S} s:\n{log_path.read_text(errors='replace')}")
+
+
+def start_dashboard(
+    data_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    command_prefix: list[str] | None = None,
+    address: str = "127.0.0.1",
+) -> Dashboard:
+    """Start `streamlit run dashboard/app.py` with the flags from DESIGN.md and wait for
+    /_stcore/health. The clinic and demo databases are SQLite files in `data_dir`."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    database_url = f"sqlite:///{data_dir / 'clinic.sqlite'}"
+    process_env = dict(
+        os.environ,
+        PDLENS_DATA_DIR=str(data_dir),
+        DATABASE_URL=database_url,
+        PDLENS_DEMO_DATABASE_URL=f"sqlite:///{data_dir / 'demo.sqlite'}",
+        PDLENS_BCRYPT_ROUNDS="4",  # test speed only
+        NUMBA_CACHE_DIR=os.environ.get("NUMBA_CACHE_DIR", "/tmp/numba_cache"),
+        PYTHONUNBUFFERED="1",
+    )
+    process_env.update(env or {})
+    command = [
+        sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+        "--server.headless", "true",
+        "--server.address", address,
+        "--server.port", str(port),
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]
+    log_path = data_dir / "streamlit.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        (command_prefix or []) + command, cwd=PROJECT_ROOT, env=process_env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://{address}:{port}"
+    try:
+        _wait_healthy(url, process, log_path)
+    except BaseException:
+        stop_dashboard(process)
+        raise
+    return Dashboard(url=url, data_dir=data_dir, database_url=database_url, process=process, log_path=log_path)
+
+
+def stop_dashboard(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def dashboard(tmp_path) -> Iterator[Dashboard]:
+    """A fresh dashboard server with an empty clinic database."""
+    server = start_dashboard(tmp_path / "data")
+    yield server
+    stop_dashboard(server.process)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does this)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path) -> Path:
+    """Where a test saves its screenshots (kept by pytest's tmp_path retention for a look)."""
+    path = tmp_path / "screenshots"
+    path.mkdir()
+    return path
+
+
+IDLE_APP = '[data-testid="stApp"][data-test-script-state="notRunning"][data-test-connection-state="CONNECTED"]'
+
+
+def wait_until_idle(page, timeout_ms: int = 20_000) -> None:
+    """Wait until Streamlit has finished the script run a click or keypress started. The short
+    pause lets the rerun request reach the server first; typing into a page that is still being
+    replaced loses the keystrokes."""
+    page.wait_for_timeout(250)
+    page.locator(IDLE_APP).wait_for(state="attached", timeout=timeout_ms)
