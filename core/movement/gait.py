@@ -204,8 +204,10 @@ def stride_measures(events: GaitEvents, duration_s: float) -> dict[str, float]:
 
     Stride: a heel strike to the next heel strike of the same foot, with exactly one toe-off of
     that foot in between (swing = toe-off to heel strike). Strides outside the median +- 50%
-    of all strides (turns, stops, missed events) are EXCLUDED from every measure, and so are
-    events beyond `duration_s`.
+    of all strides (turns, stops, missed events) are EXCLUDED from every measure; of the rest,
+    only steady walking is kept: strides within the median +- 3.5 robust SD (1.4826 x MAD), a
+    window never narrower than +- 10%, which drops the slow strides into and out of turns but
+    keeps a patient's real stride-to-stride variability. Events beyond `duration_s` are ignored.
 
     - stride_time_s: median stride time over both feet; stride_time_left_s / _right_s per foot.
     - stride_time_cv_pct: coefficient of variation (SD / mean) of stride time, per foot, then
