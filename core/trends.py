@@ -293,19 +293,20 @@ class SeriesAnalysis:
 
 
 def compute_baseline(points: pd.DataFrame, baseline_visits: int = DEFAULT_BASELINE_VISITS,
-                     window: tuple[date, date] | None = None) -> tuple[Baseline | None, pd.Series]:
+                     window: tuple[date, date] | None = None) -> tuple[Baseline | None, np.ndarray]:
     """The baseline of a series sorted by date, and a boolean mask of its baseline rows."""
-    dates = pd.to_datetime(points["visit_date"])
+    dates = pd.to_datetime(points["visit_date"]).to_numpy("datetime64[ns]")
+    values = points["value"].to_numpy(float)
     if window is not None:
-        start, end = pd.Timestamp(window[0]), pd.Timestamp(window[1])
-        mask = (dates >= start) & (dates <= end)
+        mask = (dates >= np.datetime64(window[0], "ns")) & (dates <= np.datetime64(window[1], "ns"))
     else:
-        mask = pd.Series(np.arange(len(points)) < max(1, int(baseline_visits)), index=points.index)
-    values = points.loc[mask, "value"].astype(float)
-    if values.empty:
+        mask = np.arange(len(values)) < max(1, int(baseline_visits))
+    chosen = values[mask]
+    if chosen.size == 0:
         return None, mask
-    sd = float(values.std(ddof=1)) if len(values) >= 2 else None
-    return Baseline(float(values.mean()), sd, int(len(values)), dates[mask].min().date(), dates[mask].max().date()), mask
+    sd = float(chosen.std(ddof=1)) if chosen.size >= 2 else None
+    first, last = pd.Timestamp(dates[mask].min()).date(), pd.Timestamp(dates[mask].max()).date()
+    return Baseline(float(chosen.mean()), sd, int(chosen.size), first, last), mask
 
 
 def normal_band(baseline: Baseline, rule: ChangeRule) -> tuple[Band | None, str]:
@@ -337,31 +338,38 @@ def analyse_series(points: pd.DataFrame, key: str, label: str = "", unit: str = 
                    baseline_visits: int = DEFAULT_BASELINE_VISITS, window: tuple[date, date] | None = None,
                    confirm_visits: int = DEFAULT_CONFIRM_VISITS, rule: ChangeRule | None = None) -> SeriesAnalysis:
     """Baseline, band and flagged changes of one series. `points` has visit_id, visit_date and
-    value (one row per visit); medication_state is carried through when present."""
+    value (one row per visit); medication_state is carried through when present.
+    (numpy inside: the trends page analyses dozens of series per patient on every rerun)."""
     rule = rule or change_rule(key)
-    points = points.dropna(subset=["value"]).sort_values(["visit_date", "visit_id"]).reset_index(drop=True)
     columns = [c for c in ("visit_id", "visit_date", "medication_state", "value") if c in points.columns]
-    out = points[columns].copy()
-    out["status"] = "before baseline"
+    out = points[columns]
+    out = out[out["value"].notna()].sort_values(["visit_date", "visit_id"]).reset_index(drop=True)
+    status = np.full(len(out), "before baseline", dtype=object)
     analysis = SeriesAnalysis(key, label or key, unit, side, out, None, None)
     if out.empty:
         analysis.note = "No values."
+        out["status"] = status
         return analysis
     baseline, mask = compute_baseline(out, baseline_visits, window)
     if baseline is None:
         analysis.note = "No visits in the chosen baseline window."
+        out["status"] = status
         return analysis
     analysis.baseline = baseline
-    out.loc[mask, "status"] = "baseline"
+    status[mask] = "baseline"
     band, note = normal_band(baseline, rule)
     analysis.band, analysis.note = band, note
-    after = out.index[(pd.to_datetime(out["visit_date"]) > pd.Timestamp(baseline.last_date)) & ~mask]
+    dates = pd.to_datetime(out["visit_date"]).to_numpy("datetime64[ns]")
+    after = np.flatnonzero((dates > np.datetime64(baseline.last_date, "ns")) & ~mask)
     if band is None:
-        out.loc[after, "status"] = "not judged"
+        status[after] = "not judged"
+        out["status"] = status
         return analysis
-    values = out.loc[after, "value"].to_numpy(float)
+    all_values = out["value"].to_numpy(float)
+    visit_ids = out["visit_id"].to_numpy()
+    values = all_values[after]
     signs = np.where(values > band.high, 1, np.where(values < band.low, -1, 0))
-    out.loc[after, "status"] = np.where(signs == 0, "within", "beyond")
+    status[after] = np.where(signs == 0, "within", "beyond")
     # Runs of consecutive visits beyond the band on the same side.
     i, confirm = 0, max(1, int(confirm_visits))
     while i < len(after):
@@ -372,20 +380,20 @@ def analyse_series(points: pd.DataFrame, key: str, label: str = "", unit: str = 
         while j + 1 < len(after) and signs[j + 1] == signs[i]:
             j += 1
         length = j - i + 1
-        reaches_end = j == len(after) - 1
-        if length >= confirm or reaches_end:
+        if length >= confirm or j == len(after) - 1:
             confirmed = length >= confirm
             if confirmed:
-                out.loc[after[i:j + 1], "status"] = "change"
-            row = out.loc[after[i]]
-            change = float(row["value"]) - baseline.mean
+                status[after[i:j + 1]] = "change"
+            row = after[i]
+            value = float(all_values[row])
             analysis.events.append(ChangeEvent(
-                visit_id=int(row["visit_id"]), visit_date=pd.Timestamp(row["visit_date"]).date(),
-                value=float(row["value"]), change=change, direction=_direction(int(signs[i]), rule.worse),
+                visit_id=int(visit_ids[row]), visit_date=pd.Timestamp(dates[row]).date(), value=value,
+                change=value - baseline.mean, direction=_direction(int(signs[i]), rule.worse),
                 confirmed=confirmed, threshold=band.threshold_up if signs[i] > 0 else band.threshold_down,
                 method=band.method, source=band.source,
             ))
         i = j + 1
+    out["status"] = status
     return analysis
 
 
