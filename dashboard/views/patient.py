@@ -17,6 +17,7 @@ from dashboard.formatting import (
     hours_text,
     label,
 )
+from dashboard.widgets.facts import facts
 from dashboard.widgets.patient_form import patient_fields
 
 MAX_NOTES = 10_000
@@ -40,13 +41,16 @@ st.title(escape_markdown(patient.name))
 if patient.archived:
     st.warning("This patient is archived: hidden from the patient list, kept in the record.", icon=":material/inventory_2:")
 
-facts = st.columns(6)
-facts[0].metric("MRN", patient.mrn)
-facts[1].metric("Birth date", patient.birth_date.isoformat())
-facts[2].metric("Age", f"{age_years(patient.birth_date)} y")
-facts[3].metric("Sex", label(SEX_LABELS, patient.sex))
-facts[4].metric("Diagnosis", label(DIAGNOSIS_LABELS, patient.diagnosis))
-facts[5].metric("More affected side", label(SIDE_LABELS, patient.more_affected_side))
+facts(
+    [
+        ("MRN", patient.mrn),
+        ("Birth date", f"{patient.birth_date.isoformat()} (age {age_years(patient.birth_date)})"),
+        ("Sex", label(SEX_LABELS, patient.sex)),
+        ("Diagnosis", label(DIAGNOSIS_LABELS, patient.diagnosis)),
+        ("More affected side", label(SIDE_LABELS, patient.more_affected_side)),
+    ],
+    per_row=5,
+)
 
 # --- visits -----------------------------------------------------------------------------------
 st.subheader("Visits")

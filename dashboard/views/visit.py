@@ -6,6 +6,7 @@ from core.store import repository
 from core.tasks import TASKS
 from dashboard import state
 from dashboard.formatting import MEDICATION_LABELS, escape_markdown, hours_text, label
+from dashboard.widgets.facts import facts
 
 visit_id = state.id_from_query("visit")
 visit = None
@@ -30,10 +31,13 @@ st.page_link(
 st.title(f"Visit of {visit.visit_date.isoformat()}")
 st.caption(f"{escape_markdown(patient.name)} · MRN {escape_markdown(patient.mrn)}")
 
-facts = st.columns(3)
-facts[0].metric("Medication state", label(MEDICATION_LABELS, visit.medication_state))
-facts[1].metric("Hours since last levodopa dose", hours_text(visit.hours_since_dose) or "not recorded")
-facts[2].metric("Clinician", clinician_name)
+facts(
+    [
+        ("Medication state", label(MEDICATION_LABELS, visit.medication_state)),
+        ("Hours since last levodopa dose", hours_text(visit.hours_since_dose) or "not recorded"),
+        ("Clinician", clinician_name),
+    ]
+)
 if visit.notes:
     st.markdown("**Notes**")
     st.text(visit.notes)

@@ -247,7 +247,7 @@ def test_create_visit_opens_the_visit_page(app, admin_db):
     page = texts(at)
     assert "Capture and analysis arrive with the capture issue" in page
     assert "Synthetic note: walked with a cane." in page
-    assert [m.value for m in at.metric][:2] == ["OFF", "12.5 h"]
+    assert "**OFF**" in page and "**12\\.5 h**" in page
     with transaction(open_store(admin_db)) as s:
         [visit] = repository.list_visits(s, patient_id)
         assert (visit.medication_state, visit.hours_since_dose) == ("off", 12.5)
@@ -301,7 +301,7 @@ def test_html_in_a_name_is_shown_as_text(app, admin_db):
     assert table_column(at, 0, "Name") == [name]  # dataframes show cell text as text
     at = open_patient(at, patient_id)
     assert [t.value for t in at.title] == [escape_markdown(name)]
-    for element in at.get("markdown") + at.get("title") + at.get("caption") + at.get("metric"):
+    for element in at.get("markdown") + at.get("title") + at.get("caption"):
         proto = element.proto
         if getattr(proto, "allow_html", False):
             assert "script" not in str(proto.body)
