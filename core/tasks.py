@@ -35,8 +35,9 @@ TASKS: dict[str, TaskSpec] = {
                  "Sit with the hands resting on the lap, relaxed, for 10 seconds. "
                  "Keep the tested hand fully in view."),
         TaskSpec("gait", "Gait (3.10)", "movement", False, "3.10", 5.0, 20.0, 180.0,
-                 "Walk at a comfortable pace away from and back to the camera (at least 10 m), "
-                 "whole body in view, camera at hip height."),
+                 "Walk at a comfortable pace across the camera's view, side-on, for at least 5 m "
+                 "each way (turn outside the picture if you can). Whole body, feet included, in "
+                 "view; camera still, at hip height, 3-4 m away."),
     )
 }
 
