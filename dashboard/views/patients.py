@@ -48,7 +48,7 @@ else:
             "Age": [age_years(row.birth_date) for row in rows],
             "Diagnosis": [label(DIAGNOSIS_LABELS, row.diagnosis) for row in rows],
             "Visits": [row.visit_count for row in rows],
-            "Last visit": [row.last_visit_date for row in rows],
+            "Last visit": [row.last_visit_date.isoformat() if row.last_visit_date else "" for row in rows],
             "Archived": ["archived" if row.archived else "" for row in rows],
         }
     )
@@ -68,7 +68,6 @@ else:
         key="patient_table",
         column_config={
             "Age": st.column_config.NumberColumn("Age", format="%d"),
-            "Last visit": st.column_config.DateColumn("Last visit", format="YYYY-MM-DD"),
         },
     )
     selected_rows = selection.selection.rows if selection else []
