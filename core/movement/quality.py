@@ -18,7 +18,7 @@ from core.tasks import task_spec
 MIN_DETECTION_RATE = 0.8
 MAX_GAP_S = 1.0
 MIN_HAND_SIZE = 0.12  # hand bounding box side / shorter frame side
-MIN_SHARPNESS = 12.0  # Laplacian variance of the hand region (8-bit grey); blurred hands fall below
+MIN_SHARPNESS = 2.0  # Laplacian variance of the grey hand region; calibrated on one webcam photo: 4.0 sharp, 1.4-2.0 blurred (Gaussian sigma 1.5-3, 25 px motion)
 TWO_HANDS_MAX_FRACTION = 0.3  # finger tapping: the other hand should stay out of view
 # A movement needs about 3 samples per cycle to be timed: tapping runs to ~5 Hz, tremor to 8 Hz.
 MIN_FPS = {"finger_tapping": 15.0, "tremor": 20.0, "gait": 15.0}

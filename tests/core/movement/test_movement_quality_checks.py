@@ -61,7 +61,7 @@ def test_wrong_hand_and_two_hands():
 
 def test_blurred_hand_fails_sharpness():
     s = _series()
-    s.sharpness = 3.0
+    s.sharpness = 1.2
     assert "sharpness" in _failed(hand_quality(s, "finger_tapping"))
 
 
