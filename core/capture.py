@@ -1,0 +1,624 @@
+"""Capture at the bedside, without Streamlit: what the capture page, the upload widget, the
+browser recorder and the batch import share.
+
+* The visit checklist: the standard task slots (task, side) and each one's status derived from
+  the visit's recordings (to do / recorded / analysed / needs retake).
+* File names -> (task, side) guesses ("tap_L.mp4", "vowel.m4a", "gait 2.mov").
+* Upload validation: size limit by the declared size (before reading the file), type by the
+  file's first bytes (never by its name), and the clip's duration against the task's minimum.
+* `add_clip`: one file (path or binary stream) -> the visit, through
+  core.visits.add_recording_and_analyze, with a per-file outcome (stored / failed / duplicate).
+* Live capture for the WebRTC recorder: `AudioClipRecorder`, `VideoClipRecorder` (countdown,
+  fixed-length window, only complete clips ever leave memory) and `LandmarkOverlay`.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import wave
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from core.pipeline import UnusableInput
+from core.tasks import SIDES, TASKS, task_spec
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 2 * 1024**3  # 2 GiB: far beyond any task clip; refused before reading
+HEAD_BYTES = 64  # enough of the file's start to recognise every supported container
+
+# ---------------------------------------------------------------- checklist
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One line of the visit checklist: a task, and a side for the sided tasks."""
+
+    task: str
+    side: str | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}_{self.side}" if self.side else self.task
+
+    @property
+    def label(self) -> str:
+        spec = TASKS[self.task]
+        return f"{spec.label}, {self.side} hand" if self.side else spec.label
+
+
+CHECKLIST: tuple[Slot, ...] = tuple(
+    Slot(key, side) for key, spec in TASKS.items() for side in (SIDES if spec.sided else (None,))
+)
+
+STATUS_LABELS = {"todo": "To do", "recorded": "Recorded", "analysed": "Analysed", "needs_retake": "Needs retake"}
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    slot: Slot
+    status: str  # a key of STATUS_LABELS
+    recording_id: int | None  # the latest recording of this slot
+    attempts: int  # recordings of this slot on the visit
+    problems: tuple[str, ...]  # why a retake is needed (quality messages)
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+def _recording_status(recording: Any) -> str:
+    if recording.status == "analysed" and recording.quality_ok:
+        return "analysed"
+    if recording.status in ("needs_retake", "failed") or (recording.status == "analysed" and not recording.quality_ok):
+        return "needs_retake"
+    return "recorded"
+
+
+def _quality_problems(recording: Any) -> tuple[str, ...]:
+    checks = (recording.quality_json or {}).get("checks") or []
+    return tuple(c.get("message", "") for c in checks if not c.get("passed", True))
+
+
+def checklist(recordings: list[Any]) -> list[ChecklistItem]:
+    """The checklist of a visit from its recordings (anything with id, task, side, status,
+    quality_ok, quality_json; ordered by id). The latest recording of a slot decides its status:
+    a retake supersedes earlier attempts, the earlier ones stay in the record."""
+    by_slot: dict[Slot, list[Any]] = {}
+    for r in sorted(recordings, key=lambda r: r.id):
+        by_slot.setdefault(Slot(r.task, r.side if TASKS[r.task].sided else None), []).append(r)
+    items = []
+    for slot in CHECKLIST:
+        attempts = by_slot.get(slot, [])
+        if not attempts:
+            items.append(ChecklistItem(slot, "todo", None, 0, ()))
+            continue
+        latest = attempts[-1]
+        status = _recording_status(latest)
+        items.append(ChecklistItem(slot, status, latest.id, len(attempts),
+                                   _quality_problems(latest) if status == "needs_retake" else ()))
+    return items
+
+
+# ---------------------------------------------------------------- file names -> task, side
+
+_TASK_WORDS = {
+    "vowel": ("vowel", "vowels", "ah", "aah", "aaah", "aaa", "phonation", "sustained"),
+    "reading": ("read", "reading", "passage", "rainbow", "grandfather", "speech", "text"),
+    "finger_tapping": ("tap", "taps", "tapping", "fingertap", "fingertapping", "finger", "ft"),
+    "tremor": ("tremor", "rest", "resting", "tremors"),
+    "gait": ("gait", "walk", "walking", "tug", "stride"),
+}
+_TASK_PREFIXES = {"fingertap": "finger_tapping", "tap": "finger_tapping", "tremor": "tremor", "walk": "gait",
+                  "gait": "gait", "vowel": "vowel", "read": "reading"}
+_SIDE_WORDS = {"left": ("left", "l", "lh", "lt", "links", "lhand"), "right": ("right", "r", "rh", "rt", "rhand")}
+
+
+def _name_tokens(file_name: str) -> list[str]:
+    stem = Path(file_name).stem
+    stem = re.sub(r"([a-z])([A-Z])", r"\1 \2", stem)  # tapLeft -> tap Left
+    stem = re.sub(r"([A-Za-z])(\d)|(\d)([A-Za-z])", lambda m: " ".join(g for g in m.groups() if g), stem)
+    return [t for t in re.split(r"[^a-z0-9]+", stem.lower()) if t]
+
+
+def guess_task_and_side(file_name: str) -> tuple[str | None, str | None]:
+    """Best guess of (task, side) from a file name; None where the name does not say.
+    Unsided tasks always get side None."""
+    tokens = _name_tokens(file_name)
+    task = None
+    for token in tokens:
+        task = next((t for t, words in _TASK_WORDS.items() if token in words), None)
+        if task is None:
+            task = next((t for prefix, t in _TASK_PREFIXES.items() if token.startswith(prefix)), None)
+        if task:
+            break
+    side = None
+    for token in tokens:
+        side = next((s for s, words in _SIDE_WORDS.items() if token in words), None)
+        if side:
+            break
+    if task is not None and not TASKS[task].sided:
+        side = None
+    return task, side
+
+
+# ---------------------------------------------------------------- upload validation
+
+# format key -> what a clinician reads
+SUPPORTED_FORMATS = {
+    "wav": "WAV", "flac": "FLAC", "mp3": "MP3", "ogg": "OGG/Opus", "mp4": "MP4/M4A/MOV (phone clips)",
+    "webm": "WebM/MKV", "avi": "AVI",
+}
+SUPPORTED_TEXT = ", ".join(SUPPORTED_FORMATS.values())
+_MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The container of a file from its first bytes (a key of SUPPORTED_FORMATS), or None."""
+    if len(head) >= 12 and head[:4] == b"RIFF":
+        return {b"WAVE": "wav", b"AVI ": "avi"}.get(head[8:12])
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    if len(head) >= 8 and head[4:8] in _MP4_BOXES:
+        return "mp4"
+    if head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06)):
+        return "mp3"
+    return None
+
+
+def check_upload(name: str, size: int | None, head: bytes, limit: int = MAX_UPLOAD_BYTES) -> str:
+    """Refuse a file by its declared size and its content before it is read in full. Returns the
+    format key; raises UnusableInput with a one-line reason."""
+    shown = Path(name or "file").name
+    if size is not None and size > limit:
+        raise UnusableInput(f"{shown} is {size / 1024**3:.1f} GB; files over {limit / 1024**3:.0f} GB are refused: "
+                            "trim the clip to the task and upload it again.")
+    if size == 0 or not head:
+        raise UnusableInput(f"{shown} is empty (0 bytes): record or export it again.")
+    fmt = sniff_format(head)
+    if fmt is None:
+        raise UnusableInput(f"{shown} is not a supported audio or video file. Supported formats: {SUPPORTED_TEXT}.")
+    return fmt
+
+
+def clip_duration(info) -> float | None:
+    """Duration in seconds of a probed file (core.media.audio.MediaInfo) from the container or
+    its longest stream; None when not declared."""
+    durations = [d for d in [info.duration_s, *(s.duration_s for s in info.streams)] if d]
+    return max(durations) if durations else None
+
+
+def check_clip(path: str | Path, task: str) -> float | None:
+    """Refuse a clip that cannot hold the task: no sound track for a voice task, no picture for a
+    movement task, or shorter than the task's minimum ("The clip is 1.2 s; finger tapping needs
+    at least 5 s")."""
+    from core.media.audio import probe_media
+
+    spec = task_spec(task)
+    info = probe_media(path)
+    if spec.modality == "voice" and not info.has_audio:
+        raise UnusableInput(f"This file has no sound: {spec.label.lower()} needs a voice recording.")
+    if spec.modality == "movement" and not any(s.kind == "video" and (s.frames or 0) != 1 for s in info.streams):
+        raise UnusableInput(f"This file has no video: {spec.label.lower()} needs a video clip, not a photo or audio.")
+    duration = clip_duration(info)
+    if duration is not None and duration < spec.min_seconds:
+        what = spec.label.split(" (")[0].lower()
+        raise UnusableInput(f"The clip is {duration:.1f} s; {what} needs at least {spec.min_seconds:.0f} s: "
+                            f"record it again (aim for {spec.target_seconds:.0f} s).")
+    return duration
+
+
+# ---------------------------------------------------------------- one clip -> the visit
+
+@dataclass
+class ClipOutcome:
+    """What happened to one file. status: "stored" (analysed, maybe needing a retake), "duplicate"
+    (this content is already on the visit) or "failed" (nothing written; `message` says why)."""
+
+    name: str
+    task: str | None
+    side: str | None
+    status: str
+    message: str
+    recording_id: int | None = None
+    quality_ok: bool | None = None
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _copy_to_temp(stream: BinaryIO, folder: Path, suffix: str) -> Path:
+    fd, name = tempfile.mkstemp(dir=folder, suffix=suffix)
+    with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(stream, out, 1 << 20)
+    return Path(name)
+
+
+def add_clip(sessions, actor: Any, visit_id: int, source: str | Path | BinaryIO | bytes, name: str,
+             task: str | None, side: str | None, source_kind: str, data_dir: str | Path,
+             size: int | None = None, rescore: bool = True) -> ClipOutcome:
+    """Validate one clip and add it to a visit (stored, analysed, explained, one transaction).
+    Never raises for bad input: returns a ClipOutcome. A binary stream (an upload) is copied to a
+    temporary file that is always removed; only complete, valid clips reach the store."""
+    from sqlalchemy import select
+
+    from core.store import ValidationError, transaction
+    from core.store.models import Recording
+    from core.visits import add_recording_and_analyze
+
+    shown = Path(name).name
+    if task not in TASKS:
+        return ClipOutcome(shown, task, side, "failed", f"{shown}: choose the task of this clip.")
+    if TASKS[task].sided and side not in SIDES:
+        return ClipOutcome(shown, task, side, "failed",
+                           f"{shown}: {TASKS[task].label} is recorded per hand: choose left or right.")
+    side = side if TASKS[task].sided else None
+    with tempfile.TemporaryDirectory(prefix="pdlens-clip-") as tmp:
+        try:
+            if isinstance(source, (str, Path)):
+                path = Path(source)
+                if not path.is_file():
+                    raise UnusableInput(f"File not found: {shown}.")
+                size = path.stat().st_size
+                with open(path, "rb") as fh:
+                    head = fh.read(HEAD_BYTES)
+            else:
+                stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+                if size is None:
+                    size = len(source) if isinstance(source, (bytes, bytearray)) else getattr(source, "size", None)
+                head = stream.read(HEAD_BYTES)
+                check_upload(shown, size, head)  # before copying the rest
+                stream.seek(0)
+                path = _copy_to_temp(stream, Path(tmp), Path(shown).suffix.lower()[:9])
+            fmt = check_upload(shown, size, head)
+            sha256 = file_sha256(path)
+            with transaction(sessions) as s:
+                existing = s.scalar(select(Recording.id).where(Recording.visit_id == visit_id,
+                                                               Recording.sha256 == sha256))
+            if existing is not None:
+                return ClipOutcome(shown, task, side, "duplicate",
+                                   f"{shown}: already on this visit (the same file): not stored twice.", existing)
+            check_clip(path, task)
+            # the stored file keeps a clean extension: the name's, else the sniffed format's
+            stored_name = shown if re.fullmatch(r"\.[a-z0-9]{1,8}", Path(shown).suffix.lower()) else f"{shown}.{fmt}"
+            outcome = add_recording_and_analyze(sessions, actor, visit_id, path, stored_name,
+                                                task, side, source_kind, data_dir, rescore=rescore)
+        except (UnusableInput, ValidationError) as exc:
+            return ClipOutcome(shown, task, side, "failed", f"{shown}: {exc}")
+        except Exception:  # a bug must not lose the other files of a batch: say so, keep going
+            log.exception("adding a clip failed")
+            return ClipOutcome(shown, task, side, "failed",
+                               f"{shown}: the analysis failed unexpectedly; nothing was stored. Try again or report it.")
+    return ClipOutcome(shown, task, side, "stored", outcome.message, outcome.recording_id, outcome.quality_ok)
+
+
+# ---------------------------------------------------------------- live capture (WebRTC)
+
+COUNTDOWN_S = 3.0
+STALL_S = 2.5  # no frame for this long while recording: the connection dropped
+
+
+def level_dbfs(samples: np.ndarray) -> float:
+    """RMS level of int16 (or float in [-1, 1]) samples in dB full scale; -120 for silence."""
+    x = samples.astype(np.float64)
+    if samples.dtype == np.int16:
+        x /= 32768.0
+    rms = math.sqrt(float(np.mean(x * x))) if x.size else 0.0
+    return 20 * math.log10(rms) if rms > 1e-6 else -120.0
+
+
+class ClipRecorder:
+    """A fixed-length clip taken from a live stream: idle -> countdown -> recording -> complete,
+    or -> aborted (connection dropped, stopped, page left). Frames arrive on a WebRTC thread;
+    the page polls. The clip lives in memory only: `take_clip()` hands out complete clips once,
+    and nothing is ever written for an aborted one."""
+
+    suffix = ""
+
+    def __init__(self, target_seconds: float, countdown_s: float = COUNTDOWN_S):
+        self.target_seconds = float(target_seconds)
+        self.countdown_s = float(countdown_s)
+        self._lock = threading.Lock()
+        self.state = "idle"
+        self.reason = ""
+        self._start_at = 0.0
+        self.last_frame_at: float | None = None
+        self._clip: bytes | None = None
+
+    # -- control, from the page
+    def arm(self, now: float | None = None) -> None:
+        """Start the countdown; recording begins when it ends (on the first frame after)."""
+        with self._lock:
+            self._reset()
+            self.state = "countdown"
+            self._start_at = (time.monotonic() if now is None else now) + self.countdown_s
+
+    def abort(self, reason: str) -> None:
+        with self._lock:
+            if self.state in ("countdown", "recording"):
+                self.state, self.reason = "aborted", reason
+            self._reset()
+
+    def poll(self, now: float | None = None) -> str:
+        """Check for a dropped connection; returns the state."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if self.state == "recording" and self.last_frame_at is not None and now - self.last_frame_at > STALL_S:
+                self.state = "aborted"
+                self.reason = "The connection dropped during the recording: nothing was saved. Record it again."
+                self._reset()
+            return self.state
+
+    def countdown_left(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        return max(0.0, self._start_at - now) if self.state == "countdown" else 0.0
+
+    def take_clip(self) -> bytes | None:
+        """The complete clip (once); None while not complete."""
+        with self._lock:
+            clip, self._clip = self._clip, None
+            if clip is not None:
+                self.state = "idle"
+            return clip
+
+    # -- frames, from the WebRTC thread
+    def _should_record(self, now: float) -> bool:
+        """Called with the lock held for each frame; moves countdown -> recording."""
+        self.last_frame_at = now
+        if self.state == "countdown" and now >= self._start_at:
+            self.state = "recording"
+            self._begin()
+        return self.state == "recording"
+
+    @property
+    def recorded_seconds(self) -> float:
+        raise NotImplementedError
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def _reset(self) -> None:
+        raise NotImplementedError
+
+
+class AudioClipRecorder(ClipRecorder):
+    """Voice: mono 16-bit samples at the stream's rate -> a wav clip of exactly the target length.
+    Also keeps the live level (dBFS) for the meter."""
+
+    suffix = ".wav"
+
+    def __init__(self, target_seconds: float, countdown_s: float = COUNTDOWN_S):
+        super().__init__(target_seconds, countdown_s)
+        self.level_dbfs = -120.0
+        self.sample_rate: int | None = None
+        self._chunks: list[np.ndarray] = []
+        self._samples = 0
+
+    def _reset(self) -> None:
+        self._chunks, self._samples = [], 0
+
+    def _begin(self) -> None:
+        self._reset()
+
+    @property
+    def recorded_seconds(self) -> float:
+        return self._samples / self.sample_rate if self.sample_rate else 0.0
+
+    def add_samples(self, mono: np.ndarray, sample_rate: int, now: float | None = None) -> None:
+        """int16 mono samples as they arrive."""
+        now = time.monotonic() if now is None else now
+        self.level_dbfs = level_dbfs(mono)
+        with self._lock:
+            if not self._should_record(now):
+                return
+            if self.sample_rate not in (None, sample_rate) and self._samples:
+                self.state, self.reason = "aborted", "The microphone changed during the recording: record it again."
+                self._reset()
+                return
+            self.sample_rate = sample_rate
+            need = int(round(self.target_seconds * sample_rate)) - self._samples
+            self._chunks.append(mono[:need].astype(np.int16, copy=False))
+            self._samples += min(need, len(mono))
+            if self._samples >= int(round(self.target_seconds * sample_rate)):
+                self._clip = wav_bytes(np.concatenate(self._chunks), sample_rate)
+                self._reset()
+                self._samples = int(round(self.target_seconds * sample_rate))
+                self.state = "complete"
+
+    def add_frame(self, frame) -> None:
+        """An av.AudioFrame from WebRTC (s16, packed or planar, any layout)."""
+        self.add_samples(audio_frame_mono(frame), frame.sample_rate)
+
+
+def audio_frame_mono(frame) -> np.ndarray:
+    """av.AudioFrame -> int16 mono samples (channels averaged)."""
+    data = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    if frame.format.is_planar:
+        mono = data.reshape(channels, -1).astype(np.int32).mean(axis=0) if channels > 1 else data.reshape(-1)
+    else:
+        mono = data.reshape(-1, channels).astype(np.int32).mean(axis=1) if channels > 1 else data.reshape(-1)
+    if data.dtype != np.int16:  # float formats
+        return np.clip(np.asarray(mono, np.float64) * 32767, -32768, 32767).astype(np.int16)
+    return np.asarray(mono).astype(np.int16)
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(sample_rate))
+        w.writeframes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
+    return buf.getvalue()
+
+
+class VideoClipRecorder(ClipRecorder):
+    """Movement: frames are encoded as they arrive (H.264 in an in-memory mp4, with their true
+    timestamps) until the clip spans the target length. Memory stays small (a few MB)."""
+
+    suffix = ".mp4"
+
+    def __init__(self, target_seconds: float, countdown_s: float = COUNTDOWN_S):
+        super().__init__(target_seconds, countdown_s)
+        self._buffer: io.BytesIO | None = None
+        self._container = None
+        self._stream = None
+        self._t0: float | None = None
+        self._last_ms = -1
+        self._span = 0.0
+
+    def _reset(self) -> None:
+        if self._container is not None:
+            try:
+                self._container.close()
+            except Exception:  # an aborted encoder may refuse to finish: it is discarded anyway
+                pass
+        self._buffer = self._container = self._stream = None
+        self._t0, self._last_ms, self._span = None, -1, 0.0
+
+    def _begin(self) -> None:
+        self._reset()
+
+    @property
+    def recorded_seconds(self) -> float:
+        return self._span
+
+    def add_rgb(self, rgb: np.ndarray, t: float, now: float | None = None) -> None:
+        """One RGB frame with its stream time in seconds."""
+        import av
+
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if not self._should_record(now):
+                return
+            h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+            if self._container is None:
+                self._buffer = io.BytesIO()
+                self._container = av.open(self._buffer, mode="w", format="mp4")
+                self._stream = self._container.add_stream("libx264", rate=30)
+                self._stream.width, self._stream.height = w, h
+                self._stream.pix_fmt = "yuv420p"
+                self._stream.codec_context.time_base = Fraction(1, 1000)
+                self._stream.codec_context.options = {"preset": "ultrafast", "tune": "zerolatency", "crf": "20"}
+                self._t0 = t
+            ms = int(round((t - self._t0) * 1000))
+            if ms <= self._last_ms:
+                ms = self._last_ms + 1
+            self._last_ms = ms
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:h, :w]), format="rgb24")
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+            self._span = ms / 1000.0
+            if self._span >= self.target_seconds:
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
+                self._container.close()
+                self._clip = self._buffer.getvalue()
+                self._container = None
+                self._reset()
+                self._span = self.target_seconds
+                self.state = "complete"
+
+    def add_frame(self, frame) -> None:
+        """An av.VideoFrame from WebRTC."""
+        t = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else time.monotonic()
+        self.add_rgb(frame.to_ndarray(format="rgb24"), t)
+
+
+class LandmarkOverlay:
+    """Live tracking feedback: MediaPipe hand (lite) or pose landmarks drawn on a frame, so the
+    therapist sees that the hand or body is tracked before a clip is saved. To keep up with the
+    camera it runs on a downscaled copy (`max_side`) and only on the frames it is given (the
+    recorder passes the latest frame of each batch). Close it (`with` or `close()`)."""
+
+    def __init__(self, kind: str, max_side: int = 320):
+        if kind not in ("hand", "pose"):
+            raise ValueError("kind must be 'hand' or 'pose'")
+        self.kind = kind
+        self.max_side = max_side
+        self._landmarker = None
+        self._last_ms = -1
+        self.detected = 0  # hands or people found in the last processed frame
+
+    def __enter__(self) -> LandmarkOverlay:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None
+
+    def _ensure(self):
+        if self._landmarker is None:
+            from core.movement import landmarks
+
+            self._landmarker = (landmarks.hand_landmarker("lite", num_hands=2) if self.kind == "hand"
+                                else landmarks.pose_landmarker())
+        return self._landmarker
+
+    def detect(self, rgb: np.ndarray, t: float) -> list[np.ndarray]:
+        """Landmarks (n, 2) in normalised image coordinates, one array per hand or person."""
+        import cv2
+        import mediapipe as mp
+
+        h, w = rgb.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        small = cv2.resize(rgb, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+        ms = int(round(t * 1000))
+        ms = ms if ms > self._last_ms else self._last_ms + 1
+        self._last_ms = ms
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(small))
+        result = self._ensure().detect_for_video(image, ms)
+        found = result.hand_landmarks if self.kind == "hand" else result.pose_landmarks
+        return [np.array([[p.x, p.y] for p in person], dtype=np.float32) for person in found]
+
+    def process(self, rgb: np.ndarray, t: float) -> np.ndarray:
+        """The frame with the landmarks drawn on it (a new array) and a tracking banner."""
+        import cv2
+        from mediapipe.tasks.python import vision
+
+        people = self.detect(rgb, t)
+        self.detected = len(people)
+        out = rgb.copy()
+        h, w = out.shape[:2]
+        connections = (vision.HandLandmarksConnections.HAND_CONNECTIONS if self.kind == "hand"
+                       else vision.PoseLandmarksConnections.POSE_LANDMARKS)
+        thickness = max(1, round(max(h, w) / 320))
+        for points in people:
+            xy = np.round(points * (w, h)).astype(np.int32)
+            for c in connections:
+                cv2.line(out, tuple(map(int, xy[c.start])), tuple(map(int, xy[c.end])), (31, 111, 139), thickness + 1)
+            for x, y in xy:
+                cv2.circle(out, (int(x), int(y)), thickness + 2, (255, 255, 255), -1)
+                cv2.circle(out, (int(x), int(y)), thickness + 1, (230, 90, 40), -1)
+        what = "hand" if self.kind == "hand" else "body"
+        text, colour = ((f"{what} tracked", (20, 140, 60)) if people else (f"no {what} found", (200, 40, 40)))
+        cv2.rectangle(out, (0, 0), (min(w, 12 + 11 * len(text)), 26), colour, -1)
+        cv2.putText(out, text, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+        return out
