@@ -40,29 +40,55 @@ def _r(x: float, digits: int = 5) -> float | None:
 
 # ---------------------------------------------------------------- measure attributions
 
+def _log_mask(model: Any) -> np.ndarray:
+    """Which of the model's features it takes the log of (from its shipped metadata)."""
+    mask = (getattr(model, "meta", None) or {}).get("classifier", {}).get("log_mask")
+    d = len(model.feature_names)
+    return np.asarray(mask, dtype=bool) if mask is not None and len(mask) == d else np.zeros(d, dtype=bool)
+
+
 def measure_attributions(model: Any, features: Mapping[str, float] | Sequence[float],
                          n_steps: int = IG_STEPS) -> dict[str, Any]:
     """IntegratedGradients of the model's calibrated log-odds, from its healthy reference to
     `features` (a mapping by feature name or a vector in `model.feature_names` order).
+
+    The path is a straight line in the model's own input space: log scale for the features the
+    model logs (jitter, shimmer...), raw for the others. The attributions still sum to
+    logit(x) - logit(reference) (completeness), and the integral is far better conditioned than
+    on the raw scale, where log(x) is steep near zero.
 
     Returns names, values, reference, attributions (log-odds; positive pushes towards PD-like),
     logit, reference_logit and completeness_gap = sum(attributions) - (logit - reference_logit).
     """
     from captum.attr import IntegratedGradients
 
+    from models.tabular import LOG_EPS
+
     x = model.vector(features) if isinstance(features, Mapping) else np.asarray(features, dtype=np.float64)
     if not np.all(np.isfinite(x)):
         raise ValueError("Cannot explain a score computed from missing measures.")
-    xt = torch.as_tensor(x, dtype=torch.float64).unsqueeze(0)
-    ref = torch.as_tensor(model.reference, dtype=torch.float64).unsqueeze(0)
-    ig = IntegratedGradients(model.torch_logit)
-    attr = ig.attribute(xt, baselines=ref, n_steps=n_steps, method="gausslegendre")[0].detach().numpy()
+    mask = _log_mask(model)
+    mask_t = torch.as_tensor(mask)
+
+    def to_model_space(v: np.ndarray) -> torch.Tensor:
+        u = np.array(v, dtype=np.float64, copy=True)
+        u[mask] = np.log(np.clip(u[mask], 0.0, None) + LOG_EPS)
+        return torch.as_tensor(u, dtype=torch.float64).unsqueeze(0)
+
+    def logit_of_u(u: torch.Tensor) -> torch.Tensor:
+        return model.torch_logit(torch.where(mask_t, torch.exp(u) - LOG_EPS, u))
+
+    ut, ref = to_model_space(x), to_model_space(model.reference)
+    ig = IntegratedGradients(logit_of_u)
+    attr = ig.attribute(ut, baselines=ref, n_steps=n_steps, method="gausslegendre")[0].detach().numpy()
     with torch.no_grad():
-        lx, lr = float(model.torch_logit(xt)[0]), float(model.torch_logit(ref)[0])
+        lx = float(model.torch_logit(torch.as_tensor(x[None, :], dtype=torch.float64))[0])
+        lr = float(model.torch_logit(torch.as_tensor(np.asarray(model.reference)[None, :], dtype=torch.float64))[0])
     return {
         "model": model.name,
         "model_version": model.version,
-        "method": f"IntegratedGradients ({n_steps} steps, Gauss-Legendre) from the healthy reference",
+        "method": (f"IntegratedGradients ({n_steps} steps, Gauss-Legendre) from the healthy reference, "
+                   "straight path in the model's input space (log scale for logged measures)"),
         "names": list(model.feature_names),
         "values": [_r(v, 6) for v in x],
         "reference": [_r(v, 6) for v in model.reference],
@@ -411,7 +437,10 @@ def _movement_explanation(model: Any, features: Mapping[str, float], times: np.n
         frozen_rows.append(None if f is None else model.vector(f))
     frozen = _batch_logits(model, frozen_rows)
     landmark = {"delta_logodds": [None if v is None else _r(base - v) for v in frozen],
-                "method": "each landmark's trajectory frozen at its median position, features recomputed"}
+                # frozen, these landmarks leave nothing to measure (e.g. no taps without the thumb tip)
+                "essential": [j for j, v in enumerate(frozen) if v is None],
+                "method": "each landmark's trajectory frozen at its median position, features recomputed; "
+                          "'essential' landmarks are those without whose movement the measures cannot be taken"}
     return {"measure_attributions": attr, "temporal_saliency": temporal, "landmark_saliency": landmark}
 
 

@@ -179,9 +179,11 @@ def signal_saliency_figure(times: Sequence[float], values: Sequence[float], sali
 
 def keyframe_landmarks_figure(image: np.ndarray | None, points: Sequence[Sequence[float]],
                               saliency: Sequence[float | None], names: Sequence[str],
-                              image_size: Sequence[int] | None = None) -> go.Figure:
+                              image_size: Sequence[int] | None = None,
+                              essential: Sequence[int] = ()) -> go.Figure:
     """The patient's own key frame with each landmark as a circle coloured and sized by its
-    saliency (|change in log-odds| when its movement is frozen). `points` are normalised (x, y)."""
+    saliency (|change in log-odds| when its movement is frozen). `points` are normalised (x, y).
+    Essential landmarks (no measure can be taken without their movement) get a black ring."""
     fig = go.Figure()
     if image is not None:
         h, w = image.shape[:2]
@@ -189,7 +191,7 @@ def keyframe_landmarks_figure(image: np.ndarray | None, points: Sequence[Sequenc
     else:
         w, h = image_size or (640, 480)
     pts = [(p[0] * w, p[1] * h, s, n) for p, s, n in zip(points, saliency, names)
-           if p is not None and np.isfinite(p[0]) and np.isfinite(p[1])]
+           if p is not None and p[0] is not None and p[1] is not None and np.isfinite(p[0]) and np.isfinite(p[1])]
     limit = _saliency_limits([s for _, _, s, _ in pts])
     fig.add_trace(go.Scatter(
         x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers",
@@ -199,6 +201,14 @@ def keyframe_landmarks_figure(image: np.ndarray | None, points: Sequence[Sequenc
                     colorbar=dict(title="log-odds", thickness=10)),
         text=[p[3] for p in pts],
         hovertemplate="%{text}: %{marker.color:+.3f} log-odds<extra></extra>"))
+    ess = [(p[0] * w, p[1] * h, names[j]) for j, p in enumerate(points)
+           if j in set(essential) and p is not None and p[0] is not None and np.isfinite(p[0])]
+    if ess:
+        fig.add_trace(go.Scatter(
+            x=[e[0] for e in ess], y=[e[1] for e in ess], mode="markers",
+            marker=dict(size=26, color="rgba(0,0,0,0)", line=dict(color="black", width=3)),
+            text=[e[2] for e in ess],
+            hovertemplate="%{text}: essential (without its movement no measure can be taken)<extra></extra>"))
     fig.update_xaxes(visible=False, range=[0, w])
     fig.update_yaxes(visible=False, range=[h, 0], scaleanchor="x")
     return _layout(fig, "Which landmarks mattered (frozen in turn; red: their movement raised the score)", 420)

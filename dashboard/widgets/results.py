@@ -193,7 +193,8 @@ def explanation_panels(recording: Any, assessment: Any, measures: Sequence[Mappi
                 image_path = None
         names = ex.HAND_LANDMARK_NAMES if lm.get("names") == "hand" else ex.POSE_LANDMARK_NAMES
         st.plotly_chart(ex.keyframe_landmarks_figure(_load_image(image_path), kf["points"], lm["delta_logodds"],
-                                                     names, expl.get("image_size")), key=f"{key}_keyframe")
+                                                     names, expl.get("image_size"), lm.get("essential") or ()),
+                        key=f"{key}_keyframe")
 
 
 def recording_panel(recording: Any, assessment: Any | None, data_dir: Path) -> list[str]:
