@@ -21,7 +21,7 @@ import torch
 
 from core.config import MODELS_DIR
 from core.pipeline import ModelScore
-from models.tabular import DTYPE, Ensemble, FeatureTransform, TabularNet
+from models.tabular import DTYPE, Ensemble, FeatureTransform, MemberStack
 
 MODEL_NAMES = ("voice", "finger_tapping", "gait")
 WEIGHTS_FILE = "model.pt"
@@ -36,7 +36,7 @@ class ModelUnavailable(FileNotFoundError):
 def _ensemble_from_state(state: dict[str, torch.Tensor], info: dict[str, Any]) -> Ensemble:
     d = len(info["log_mask"])
     transform = FeatureTransform(np.array(info["log_mask"], dtype=bool), np.zeros(d), np.ones(d))
-    members = [TabularNet(d, info["hidden"]) for _ in range(info["n_members"])]
+    members = MemberStack(d, info["hidden"], info["n_members"])
     ens = Ensemble(transform, members, info["kind"], tuple(info.get("calibration", (1.0, 0.0))))
     ens.load_state_dict(state)
     ens.eval()
@@ -107,12 +107,17 @@ class ShippedModel:
         with torch.no_grad():
             return torch.sigmoid(a * self._classifier.member_outputs(self._as_tensor(X)) + b).numpy()
 
-    def predict_severity(self, X: np.ndarray) -> np.ndarray | None:
-        """Predicted 0-4 rating (clipped), or None for models without a severity output."""
+    def predict_severity(self, X: np.ndarray, continuous: bool = False) -> np.ndarray | None:
+        """Predicted 0-4 rating, or None for models without a severity output. By default the
+        validated output (the whole item score when training chose rounding: see metrics.json
+        "severity"); `continuous=True` gives the unrounded rating, e.g. for trend lines."""
         if self._severity is None:
             return None
         with torch.no_grad():
-            return np.clip(self._severity(self._as_tensor(X)).numpy(), 0.0, 4.0)
+            rating = np.clip(self._severity(self._as_tensor(X)).numpy(), 0.0, 4.0)
+        if not continuous and self.meta.get("severity_output") == "rounded":
+            return np.round(rating)
+        return rating
 
     def torch_severity(self, x: torch.Tensor) -> torch.Tensor:
         """Raw feature rows -> predicted rating (unclipped), differentiable; finger tapping only."""

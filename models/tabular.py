@@ -9,6 +9,7 @@ weights' metrics exactly.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -51,22 +52,39 @@ class FeatureTransform(nn.Module):
         return (x - self.mean) / self.std
 
 
-class TabularNet(nn.Module):
-    """hidden == 0: a logistic/linear model; otherwise one small tanh hidden layer."""
+class MemberStack(nn.Module):
+    """`n_members` independent small networks evaluated in one batched pass (fast training of
+    bagged ensembles). hidden == 0: each member is a logistic/linear model; otherwise one tanh
+    hidden layer of `hidden` units. forward: standardised (n, d) -> member outputs (n, members)."""
 
-    def __init__(self, n_features: int, hidden: int = 0):
+    def __init__(self, n_features: int, hidden: int, n_members: int, generator: torch.Generator | None = None):
         super().__init__()
+        self.hidden = hidden
+
+        def init(*shape: int, fan_in: int) -> nn.Parameter:
+            bound = 1.0 / fan_in**0.5
+            return nn.Parameter((torch.rand(*shape, generator=generator, dtype=DTYPE) * 2 - 1) * bound)
+
         if hidden:
-            self.body = nn.Sequential(nn.Linear(n_features, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+            self.w1 = init(n_members, n_features, hidden, fan_in=n_features)
+            self.b1 = init(n_members, hidden, fan_in=n_features)
+            self.w2 = init(n_members, hidden, fan_in=hidden)
+            self.b2 = init(n_members, fan_in=hidden)
         else:
-            self.body = nn.Linear(n_features, 1)
-        self.to(DTYPE)
+            self.w = init(n_members, n_features, fan_in=n_features)
+            self.b = nn.Parameter(torch.zeros(n_members, dtype=DTYPE))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.body(z).squeeze(-1)
+        if self.hidden:
+            h = torch.tanh(torch.einsum("nd,mdh->nmh", z, self.w1) + self.b1)
+            return torch.einsum("nmh,mh->nm", h, self.w2) + self.b2
+        return z @ self.w.T + self.b
 
     def weight_penalty(self) -> torch.Tensor:
-        return sum((p**2).sum() for n, p in self.named_parameters() if n.endswith("weight"))
+        """Sum over members of each member's squared weights (biases are not penalised)."""
+        if self.hidden:
+            return (self.w1**2).sum() + (self.w2**2).sum()
+        return (self.w**2).sum()
 
 
 @dataclass(frozen=True)
@@ -86,17 +104,16 @@ class Ensemble(nn.Module):
     output (logit for classification, rating for regression); `calibration` (a, b) maps the mean
     logit to calibrated log-odds: a * mean + b."""
 
-    def __init__(self, transform: FeatureTransform, members: list[TabularNet], kind: str,
+    def __init__(self, transform: FeatureTransform, members: MemberStack, kind: str,
                  calibration: tuple[float, float] = (1.0, 0.0)):
         super().__init__()
         self.transform = transform
-        self.members = nn.ModuleList(members)
+        self.members = members
         self.kind = kind  # "binary" or "regression"
         self.calibration = calibration
 
     def member_outputs(self, x: torch.Tensor) -> torch.Tensor:  # (n, members)
-        z = self.transform(x)
-        return torch.stack([m(z) for m in self.members], dim=-1)
+        return self.members(self.transform(x))
 
     def calibrated_logit(self, x: torch.Tensor) -> torch.Tensor:
         a, b = self.calibration
@@ -112,33 +129,24 @@ class Ensemble(nn.Module):
             return self.member_outputs(torch.as_tensor(X, dtype=DTYPE)).mean(dim=-1).numpy()
 
 
-def _train_member(Z: torch.Tensor, y: torch.Tensor, kind: str, cfg: NetConfig, seed: int) -> TabularNet:
-    torch.manual_seed(seed)
-    net = TabularNet(Z.shape[1], cfg.hidden)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    loss_fn = nn.BCEWithLogitsLoss() if kind == "binary" else nn.MSELoss()
-    for _ in range(cfg.epochs):
-        opt.zero_grad()
-        loss = loss_fn(net(Z), y) + cfg.weight_decay * net.weight_penalty()
-        loss.backward()
-        opt.step()
-    return net
-
-
-def _bootstrap_rows(groups: np.ndarray, strata: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-    """Resample whole subjects with replacement (within each stratum, so both classes stay)."""
-    uniq = np.unique(groups)
-    group_stratum = {g: (strata[groups == g][0] if strata is not None else 0) for g in uniq}
-    chosen: list[Any] = []
-    for s in sorted(set(group_stratum.values())):
-        members = [g for g in uniq if group_stratum[g] == s]
-        chosen.extend(rng.choice(members, size=len(members), replace=True))
-    return np.concatenate([np.flatnonzero(groups == g) for g in chosen])
+def _bootstrap_counts(groups: np.ndarray, strata: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """How often each row is drawn when whole subjects are resampled with replacement (within
+    each stratum, so both classes stay)."""
+    uniq, inverse = np.unique(groups, return_inverse=True)
+    group_stratum = np.zeros(len(uniq), dtype=int)
+    if strata is not None:
+        group_stratum[inverse] = strata
+    draws = np.zeros(len(uniq))
+    for s in np.unique(group_stratum):
+        members = np.flatnonzero(group_stratum == s)
+        np.add.at(draws, rng.choice(members, size=len(members), replace=True), 1)
+    return draws[inverse]
 
 
 def train_ensemble(X: np.ndarray, y: np.ndarray, groups: np.ndarray, log_mask: np.ndarray,
                    kind: str, cfg: NetConfig, seed: int) -> Ensemble:
-    """Fit the transform on X, then `cfg.n_members` members on subject-bootstrap samples."""
+    """Fit the transform on X, then `cfg.n_members` members, each on a subject-bootstrap sample
+    (expressed as row weights, so all members train together in one batched full-batch Adam)."""
     torch.set_num_threads(1)  # determinism and fairness on a shared 2-core machine
     transform = FeatureTransform.fit(X, log_mask)
     with torch.no_grad():
@@ -146,22 +154,34 @@ def train_ensemble(X: np.ndarray, y: np.ndarray, groups: np.ndarray, log_mask: n
     yt = torch.as_tensor(y, dtype=DTYPE)
     rng = np.random.default_rng(seed)
     strata = (y > 0.5).astype(int) if kind == "binary" else None
-    members = []
-    for k in range(cfg.n_members):
-        rows = _bootstrap_rows(groups, strata, rng) if cfg.n_members > 1 else np.arange(len(y))
-        members.append(_train_member(Z[rows], yt[rows], kind, cfg, seed * 1000 + k))
+    counts = np.stack([_bootstrap_counts(groups, strata, rng) if cfg.n_members > 1 else np.ones(len(y))
+                       for _ in range(cfg.n_members)], axis=1)  # (n, members)
+    weights = torch.as_tensor(counts / counts.sum(axis=0, keepdims=True), dtype=DTYPE)
+    members = MemberStack(Z.shape[1], cfg.hidden, cfg.n_members, torch.Generator().manual_seed(seed))
+    opt = torch.optim.Adam(members.parameters(), lr=cfg.lr)
+    target = yt[:, None].expand(-1, cfg.n_members)
+    for _ in range(cfg.epochs):
+        opt.zero_grad()
+        out = members(Z)
+        if kind == "binary":
+            per_row = nn.functional.binary_cross_entropy_with_logits(out, target, reduction="none")
+        else:
+            per_row = (out - target) ** 2
+        loss = (weights * per_row).sum() + cfg.weight_decay * members.weight_penalty()
+        loss.backward()
+        opt.step()
     return Ensemble(transform, members, kind)
 
 
 # ---------------------------------------------------------------- calibration
 
-def fit_platt(logits: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> tuple[float, float]:
+def fit_platt(logits: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> tuple[float, float]:
     """Platt scaling p = sigmoid(a * logit + b), fitted by Newton steps (small ridge for stability)."""
     a, b = 1.0, 0.0
     X = np.column_stack([logits, np.ones_like(logits)])
     w = np.array([a, b])
     for _ in range(100):
-        p = 1 / (1 + np.exp(-(X @ w)))
+        p = sigmoid(X @ w)
         grad = X.T @ (p - y) + l2 * w
         H = (X.T * (p * (1 - p))) @ X + l2 * np.eye(2)
         step = np.linalg.solve(H, grad)
@@ -172,7 +192,9 @@ def fit_platt(logits: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> tuple[floa
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-x))
+    from scipy.special import expit
+
+    return expit(x)
 
 
 # ---------------------------------------------------------------- splitting
@@ -185,7 +207,9 @@ def grouped_folds(groups: np.ndarray, y: np.ndarray, n_splits: int, seed: int) -
     if strat.dtype.kind == "f":
         strat = np.round(strat).astype(int)
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    return [(tr, te) for tr, te in splitter.split(np.zeros(len(groups)), strat, groups)]
+    with warnings.catch_warnings():  # a rare class (rating 4) smaller than n_splits is expected
+        warnings.filterwarnings("ignore", message="The least populated class")
+        return [(tr, te) for tr, te in splitter.split(np.zeros(len(groups)), strat, groups)]
 
 
 # ---------------------------------------------------------------- metrics
@@ -267,6 +291,7 @@ class CVResult:
     (calibrated probabilities, or ratings for regression); `folds[r]` the (train, test) splits."""
 
     oof: list[np.ndarray] = field(default_factory=list)
+    raw: list[np.ndarray] = field(default_factory=list)  # uncalibrated predictions (logits) per repeat
     folds: list[list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=list)
 
 
@@ -290,33 +315,45 @@ def cross_validate(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray], 
         else:
             out = raw
         result.oof.append(out)
+        result.raw.append(raw)
         result.folds.append(folds)
     return result
 
 
 def summarise_binary(cv: CVResult, y: np.ndarray, groups: np.ndarray, threshold: float,
                      subject_level: bool = False) -> dict[str, Any]:
-    """Pooled metrics of repeat 0 with subject bootstrap CI, and per-fold spread over all repeats.
-    With `subject_level`, metrics are computed on per-subject mean probabilities."""
-    def level(p: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled metrics of repeat 0 with a subject-bootstrap CI, the spread over repeats and over folds.
+
+    AUC is computed on the uncalibrated out-of-fold scores (`cv.raw`): the shipped model is one
+    model with one monotone calibration, so its ranking is that of its raw logit, whereas pooling
+    fold-wise calibrated probabilities would mix five different calibrations. Sensitivity,
+    specificity, Brier and reliability use the cross-fitted calibrated probabilities (`cv.oof`).
+    With `subject_level`, everything is computed on per-subject means."""
+    ranking = cv.raw if cv.raw else cv.oof
+
+    def level(v: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if not subject_level:
-            return y[rows], p[rows], groups[rows]
-        pm, g = subject_means(p[rows], groups[rows])
+            return y[rows], v[rows], groups[rows]
+        vm, g = subject_means(v[rows], groups[rows])
         ym, _ = subject_means(y[rows].astype(float), groups[rows])
-        return ym, pm, g
+        return ym, vm, g
 
     fold_metrics: dict[str, list[float]] = {"auc": [], "sensitivity": [], "specificity": [], "brier": []}
-    for p, folds in zip(cv.oof, cv.folds):
+    for p, r, folds in zip(cv.oof, ranking, cv.folds):
         for _, te in folds:
             yy, pp, _ = level(p, te)
             for k, v in binary_metrics(yy, pp, threshold).items():
                 fold_metrics[k].append(v)
-    repeat_auc = [auc(*level(p, np.arange(len(y)))[:2]) for p in cv.oof]
-    yy, pp, gg = level(cv.oof[0], np.arange(len(y)))
+            fold_metrics["auc"][-1] = auc(*level(r, te)[:2])
+    all_rows = np.arange(len(y))
+    repeat_auc = [auc(*level(r, all_rows)[:2]) for r in ranking]
+    yy, pp, gg = level(cv.oof[0], all_rows)
+    _, rr, _ = level(ranking[0], all_rows)
     pooled = binary_metrics(yy, pp, threshold)
+    pooled["auc"] = auc(yy, rr)
     return {
         "pooled_repeat0": pooled,
-        "auc_ci95_subject_bootstrap": group_bootstrap_ci(auc, yy, pp, gg),
+        "auc_ci95_subject_bootstrap": group_bootstrap_ci(auc, yy, rr, gg),
         "auc_over_repeats": mean_sd(repeat_auc),
         "per_fold": {k: mean_sd(v) for k, v in fold_metrics.items()},
         "reliability_bins": reliability_bins(yy.astype(float), pp),
@@ -350,13 +387,13 @@ def baseline_models(kind: str, seed: int) -> dict[str, Callable[[], Any]]:
         return {
             "majority_class": lambda: DummyClassifier(strategy="prior"),
             "logistic_regression": lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
-            "random_forest": lambda: RandomForestClassifier(n_estimators=300, random_state=seed, n_jobs=1),
+            "random_forest": lambda: RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1),
             "gradient_boosting": lambda: GradientBoostingClassifier(random_state=seed),
         }
     return {
         "mean_rating": lambda: DummyRegressor(strategy="mean"),
         "ridge_regression": lambda: make_pipeline(StandardScaler(), Ridge(alpha=1.0)),
-        "random_forest": lambda: RandomForestRegressor(n_estimators=300, random_state=seed, n_jobs=1),
+        "random_forest": lambda: RandomForestRegressor(n_estimators=200, random_state=seed, n_jobs=1),
         "gradient_boosting": lambda: GradientBoostingRegressor(random_state=seed),
     }
 
