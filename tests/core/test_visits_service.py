@@ -42,7 +42,7 @@ def _counts(sessions):
 
 def _stored_files(data_dir: Path) -> list[Path]:
     root = data_dir / "recordings"
-    return [p for p in root.rglob("*") if p.is_file() and "tmp" not in p.parts] if root.exists() else []
+    return [p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "tmp"] if root.exists() else []
 
 
 def test_real_vowel_is_stored_analysed_explained_and_fused(store):
