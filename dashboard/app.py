@@ -30,15 +30,7 @@ def _demo_missing_page() -> None:
     )
 
 
-def _pages() -> list[st.Page]:
-    if state.is_demo() and state.demo_database_missing():
-        return [st.Page(_demo_missing_page, title="Demo database not built", url_path="demo-missing")]
-    with state.session() as s:
-        who = state.refresh_signed_in(s)
-        if who is None:
-            if not repository.has_any_clinician(s):
-                return [st.Page(state.SETUP_PAGE, title="Create administrator account", default=True)]
-            return [st.Page(state.LOGIN_PAGE, title="Sign in", default=True)]
+def _signed_in_pages(who: state.SignedIn) -> list[st.Page]:
     pages = [
         st.Page(state.PATIENTS_PAGE, title="Patients", default=True),
         st.Page(state.PATIENT_PAGE, title="Patient"),
@@ -47,6 +39,28 @@ def _pages() -> list[st.Page]:
     if who.is_admin:
         pages.append(st.Page(state.ADMIN_PAGE, title="Administration"))
     return pages
+
+
+def _sign_in_pages() -> list[st.Page]:
+    """The sign-in page, also under the address of every record page: a bookmarked or reloaded
+    link (/patient?patient=12; streamlit keeps no login across page loads) shows the sign-in
+    form instead of "page not found", and after sign-in the same address opens the record."""
+    pages = [st.Page(state.LOGIN_PAGE, title="Sign in", default=True)]
+    for record_page in (state.PATIENTS_PAGE, state.PATIENT_PAGE, state.VISIT_PAGE, state.ADMIN_PAGE):
+        pages.append(st.Page(state.LOGIN_PAGE, title="Sign in", url_path=Path(record_page).stem))
+    return pages
+
+
+def _pages() -> list[st.Page]:
+    if state.is_demo() and state.demo_database_missing():
+        return [st.Page(_demo_missing_page, title="Demo database not built", url_path="demo-missing")]
+    with state.session() as s:
+        who = state.refresh_signed_in(s)
+        if who is None:
+            if not repository.has_any_clinician(s):
+                return [st.Page(state.SETUP_PAGE, title="Create administrator account", default=True)]
+            return _sign_in_pages()
+    return _signed_in_pages(who)
 
 
 page = st.navigation(_pages(), position="hidden")

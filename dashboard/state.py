@@ -201,3 +201,4 @@ def id_from_query(name: str) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+

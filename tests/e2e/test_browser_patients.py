@@ -19,6 +19,13 @@ def textbox(page, label: str):
     return page.get_by_role("textbox", name=label, exact=True)
 
 
+def sign_in(page, username: str, password: str) -> None:
+    wait_until_idle(page)
+    textbox(page, "Username").fill(username)
+    textbox(page, "Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def test_admin_creates_a_patient_and_finds_it_by_search(dashboard, page, screenshot_dir):
     page.goto(dashboard.url)
     expect(page.get_by_role("heading", name="Create administrator account")).to_be_visible()
@@ -30,14 +37,9 @@ def test_admin_creates_a_patient_and_finds_it_by_search(dashboard, page, screens
     page.get_by_role("button", name="Create administrator account").click()
 
     expect(page.get_by_role("heading", name="Sign in to pdlens")).to_be_visible()
-    wait_until_idle(page)
-    textbox(page, "Username").fill("admin")
-    textbox(page, "Password").fill("wrong-password")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, "admin", "wrong-password")
     expect(page.get_by_text("Sign-in failed: unknown username or wrong password.")).to_be_visible()
-    wait_until_idle(page)
-    textbox(page, "Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, "admin", PASSWORD)
 
     expect(page.get_by_role("heading", name="Patients")).to_be_visible()
     expect(page.get_by_text("No patients yet - create the first one below.")).to_be_visible()
@@ -83,3 +85,12 @@ def test_admin_creates_a_patient_and_finds_it_by_search(dashboard, page, screens
     search.fill("nobody by that name")
     search.press("Enter")
     expect(page.get_by_text("No patient matches this search.")).to_be_visible()
+
+    # A reload starts a new streamlit session: the patient's address asks for sign-in, then
+    # opens that patient (not the list, not "page not found").
+    patient_address = f"{dashboard.url}/patient?patient=1"
+    page.goto(patient_address)
+    expect(page.get_by_role("heading", name="Sign in to pdlens")).to_be_visible()
+    sign_in(page, "admin", PASSWORD)
+    expect(page.get_by_role("heading", name=PATIENT_NAME)).to_be_visible()
+    expect(page).to_have_url(patient_address)
