@@ -33,7 +33,7 @@ from core.ratings import rating_label
 from core.store.models import Assessment, AuditEvent, Clinician, ClinicianRating, MeasureValue, Patient, Recording, Visit
 from core.summary import NOT_A_DIAGNOSIS, fused_summary, score_sentence
 from core.tasks import TASKS
-from core.trends import SeriesAnalysis, analyse_patient, load_patient_series
+from core.trends import SeriesAnalysis, analyse_patient, load_patient_series, rows_frame
 
 PDLENS_SYSTEM = "https://pdlens.org/fhir/CodeSystem"  # pdlens' own code systems (no LOINC code exists)
 EXPORT_ACTION = "export"
@@ -130,12 +130,12 @@ def _chunk_frame(s: Session, ids: list[int]) -> pd.DataFrame:
     ).all()
     base = ["patient_id", "mrn", "name", "birth_date", "sex", "diagnosis", "visit_id", "visit_date", "medication_state"]
     frames = [
-        pd.DataFrame(measures, columns=base + ["task", "side", "name_or_item", "value", "unit", "model_name",
+        rows_frame(measures, base + ["task", "side", "name_or_item", "value", "unit", "model_name",
                                                "model_version"]).assign(kind="measure"),
-        pd.DataFrame(scores, columns=base + ["task", "side", "name_or_item", "value", "model_version", "interval_low",
+        rows_frame(scores, base + ["task", "side", "name_or_item", "value", "model_version", "interval_low",
                                              "interval_high"]).assign(kind="score", unit="probability",
                                                                       model_name=lambda f: f["name_or_item"]),
-        pd.DataFrame(ratings, columns=base + ["side", "name_or_item", "value"]).assign(kind="rating", unit="points"),
+        rows_frame(ratings, base + ["side", "name_or_item", "value"]).assign(kind="rating", unit="points"),
     ]
     frame = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(not f.empty for f in frames) \
         else pd.DataFrame(columns=EXPORT_COLUMNS)

@@ -159,13 +159,19 @@ MEASURE_COLUMNS = ["visit_id", "visit_date", "medication_state", "task", "side",
 RATING_COLUMNS = ["visit_id", "visit_date", "medication_state", "item", "side", "score"]
 
 
+def rows_frame(rows, columns: list[str]) -> pd.DataFrame:
+    """A DataFrame from SQLAlchemy rows. Rows are converted to plain tuples first: pandas probes
+    every Row for namedtuple attributes, which costs a failed key lookup per row (~20 us each)."""
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
 def load_visits(s: Session, patient_id: int) -> pd.DataFrame:
     """A patient's visits, oldest first (the cheap query: also the benchmark's baseline)."""
     rows = s.execute(
         select(Visit.id, Visit.visit_date, Visit.medication_state, Visit.hours_since_dose)
         .where(Visit.patient_id == patient_id).order_by(Visit.visit_date, Visit.id)
     ).all()
-    frame = pd.DataFrame(rows, columns=VISIT_COLUMNS)
+    frame = rows_frame(rows, VISIT_COLUMNS)
     frame["visit_date"] = pd.to_datetime(frame["visit_date"])
     return frame
 
@@ -180,7 +186,7 @@ def _load_scores(s: Session, patient_id: int) -> pd.DataFrame:
         .where(Visit.patient_id == patient_id, Assessment.probability.is_not(None))
         .order_by(Visit.visit_date, Visit.id, Assessment.id)
     ).all()
-    frame = pd.DataFrame(rows, columns=SCORE_COLUMNS)
+    frame = rows_frame(rows, SCORE_COLUMNS)
     frame["visit_date"] = pd.to_datetime(frame["visit_date"])
     if frame.empty:
         return frame
@@ -216,7 +222,7 @@ def _load_ratings(s: Session, patient_id: int) -> pd.DataFrame:
         .where(Visit.patient_id == patient_id)
         .order_by(Visit.visit_date, Visit.id, ClinicianRating.item, ClinicianRating.side)
     ).all()
-    frame = pd.DataFrame(rows, columns=RATING_COLUMNS)
+    frame = rows_frame(rows, RATING_COLUMNS)
     frame["visit_date"] = pd.to_datetime(frame["visit_date"])
     return frame
 
