@@ -30,24 +30,30 @@ def _demo_missing_page() -> None:
     )
 
 
+# The signed-in pages: (file, title, administrators only). The first is the landing page.
+SIGNED_IN_PAGES = [
+    (state.PATIENTS_PAGE, "Patients", False),
+    (state.PATIENT_PAGE, "Patient", False),
+    (state.VISIT_PAGE, "Visit", False),
+    (state.ADMIN_PAGE, "Administration", True),
+]
+
+
 def _signed_in_pages(who: state.SignedIn) -> list[st.Page]:
-    pages = [
-        st.Page(state.PATIENTS_PAGE, title="Patients", default=True),
-        st.Page(state.PATIENT_PAGE, title="Patient"),
-        st.Page(state.VISIT_PAGE, title="Visit"),
+    return [
+        st.Page(file, title=title, default=index == 0)
+        for index, (file, title, admin_only) in enumerate(SIGNED_IN_PAGES)
+        if who.is_admin or not admin_only
     ]
-    if who.is_admin:
-        pages.append(st.Page(state.ADMIN_PAGE, title="Administration"))
-    return pages
 
 
 def _sign_in_pages() -> list[st.Page]:
-    """The sign-in page, also under the address of every record page: a bookmarked or reloaded
-    link (/patient?patient=12; streamlit keeps no login across page loads) shows the sign-in
-    form instead of "page not found", and after sign-in the same address opens the record."""
+    """The sign-in page, also under the address of every signed-in page: a bookmarked or
+    reloaded link (/patient?patient=12; streamlit keeps no login across page loads) shows the
+    sign-in form instead of "page not found", and after sign-in the same address opens the record."""
     pages = [st.Page(state.LOGIN_PAGE, title="Sign in", default=True)]
-    for record_page in (state.PATIENTS_PAGE, state.PATIENT_PAGE, state.VISIT_PAGE, state.ADMIN_PAGE):
-        pages.append(st.Page(state.LOGIN_PAGE, title="Sign in", url_path=Path(record_page).stem))
+    for file, _title, _admin_only in SIGNED_IN_PAGES:
+        pages.append(st.Page(state.LOGIN_PAGE, title="Sign in", url_path=Path(file).stem))
     return pages
 
 
