@@ -92,7 +92,7 @@ def evaluate_finger_tapping(path: Path) -> dict[str, Any]:
         "auc": diag["auc"], "mae": T.mae(table.severity[rated], sev[rated]) if rated.any() else None,
         "mae_continuous": T.mae(table.severity[rated], sev_cont[rated]) if rated.any() else None,
         "severity_output": model.meta.get("severity_output"),
-        "n": int(len(y)), "n_rated": int(rated.sum()), "n_sessions": int(len(np.unique(g))),
+        "n": int(len(y)), "n_rated": int(rated.sum()), "n_sessions": int(table.frame["filename"].map(D.tapping_session).nunique()),
         "sensitivity": diag["sensitivity"], "specificity": diag["specificity"], "brier": diag["brier"],
         "session_auc": _subject_level(y, p, g, model.threshold)["auc"],
         "auc_definition": "row-level (one hand of one session) AUC of the diagnosis probability; mae: "
