@@ -35,6 +35,12 @@ SIGNED_IN_PAGES = [
     (state.PATIENTS_PAGE, "Patients", False),
     (state.PATIENT_PAGE, "Patient", False),
     (state.VISIT_PAGE, "Visit", False),
+    (state.RESULTS_PAGE, "Visit results", False),
+    (state.RATINGS_PAGE, "Clinician ratings", False),
+    (state.TRENDS_PAGE, "Patient trends", False),
+    (state.REPORTS_PAGE, "Reports and exports", False),
+    (state.OVERVIEW_PAGE, "Clinic overview", False),
+    (state.MODELS_PAGE, "Models", False),
     (state.ADMIN_PAGE, "Administration", True),
 ]
 

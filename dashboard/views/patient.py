@@ -51,6 +51,11 @@ facts(
     ],
     per_row=5,
 )
+trends_link, reports_link = st.columns(2)
+trends_link.page_link(state.TRENDS_PAGE, label="Trends over visits", icon=":material/monitoring:",
+                      query_params={"patient": str(patient.id)})
+reports_link.page_link(state.REPORTS_PAGE, label="Reports and exports", icon=":material/description:",
+                       query_params={"patient": str(patient.id)})
 
 # --- visits -----------------------------------------------------------------------------------
 st.subheader("Visits")

@@ -63,7 +63,9 @@ else:
         width="stretch",
     )
 
-st.subheader("Results")
-st.caption("Measured signs, model scores and their explanations arrive with the analysis issue.")
-st.subheader("Clinician ratings")
-st.caption("MDS-UPDRS item ratings for this visit arrive with the ratings issue.")
+visit_query = {"visit": str(visit.id)}
+results_link, ratings_link = st.columns(2)
+results_link.page_link(state.RESULTS_PAGE, label="Results and explanations", icon=":material/insights:",
+                       query_params=visit_query)
+ratings_link.page_link(state.RATINGS_PAGE, label="Clinician ratings (MDS-UPDRS)", icon=":material/rate_review:",
+                       query_params=visit_query)

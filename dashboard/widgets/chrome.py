@@ -40,6 +40,8 @@ def sidebar(who: state.SignedIn | None) -> None:
         )
         st.caption(state.DATABASE_LABELS[who.database])
         st.page_link(state.PATIENTS_PAGE, label="Patients", icon=":material/groups:")
+        st.page_link(state.OVERVIEW_PAGE, label="Clinic overview", icon=":material/dashboard:")
+        st.page_link(state.MODELS_PAGE, label="Models", icon=":material/model_training:")
         if who.is_admin:
             st.page_link(state.ADMIN_PAGE, label="Administration", icon=":material/admin_panel_settings:")
         st.divider()
