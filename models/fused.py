@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -272,17 +273,18 @@ def _hand_correlation(model) -> tuple[float, str]:
     import numpy as np
     import pandas as pd
 
-    from core.config import DATASETS_DIR
+    from models import data as D
 
-    table = pd.read_csv(DATASETS_DIR / "movement/roc_hci_finger_tapping/finger_tapping_features.csv")
-    hand = table["filename"].str.extract(r"(left|right)", expand=False)
-    session = table["filename"].str.replace(r"-?(left|right)", "", regex=True)
-    X = table[model.feature_names].to_numpy(dtype=float)
+    table = D.load_finger_tapping()
+    frame = table.frame
+    hand = frame["filename"].str.extract(r"(left|right)", flags=re.IGNORECASE, expand=False).str.lower()
+    X = frame[model.feature_names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     ok = np.isfinite(X).all(axis=1) & hand.notna().to_numpy()
     with torch.no_grad():
         lo = model.torch_logit(torch.as_tensor(X[ok], dtype=DTYPE)).numpy()
-    frame = pd.DataFrame({"session": session[ok].to_numpy(), "hand": hand[ok].to_numpy(), "logit": lo})
-    pairs = frame.pivot_table(index="session", columns="hand", values="logit", aggfunc="mean").dropna()
+    sessions = frame["filename"].map(D.tapping_session)[ok].to_numpy()
+    per_hand = pd.DataFrame({"session": sessions, "hand": hand[ok].to_numpy(), "logit": lo})
+    pairs = per_hand.pivot_table(index="session", columns="hand", values="logit", aggfunc="mean").dropna()
     rho = float(np.corrcoef(pairs["left"], pairs["right"])[0, 1])
     return max(0.0, min(rho, 0.99)), (f"Pearson correlation of the finger-tapping model's log-odds between the "
                                       f"left and right hand of {len(pairs)} sessions of the Islam et al. 2023 "
