@@ -303,14 +303,23 @@ def add_clip(sessions, actor: Any, visit_id: int, source: str | Path | BinaryIO 
             # the stored file keeps a clean extension: the name's, else the sniffed format's
             stored_name = shown if re.fullmatch(r"\.[a-z0-9]{1,8}", Path(shown).suffix.lower()) else f"{shown}.{fmt}"
             outcome = add_recording_and_analyze(sessions, actor, visit_id, path, stored_name,
-                                                task, side, source_kind, data_dir, rescore=rescore)
+                                                task, side, source_kind, data_dir, rescore=False)
         except (UnusableInput, ValidationError) as exc:
             return ClipOutcome(shown, task, side, "failed", f"{shown}: {exc}")
         except Exception:  # a bug must not lose the other files of a batch: say so, keep going
             log.exception("adding a clip failed")
             return ClipOutcome(shown, task, side, "failed",
                                f"{shown}: the analysis failed unexpectedly; nothing was stored. Try again or report it.")
-    return ClipOutcome(shown, task, side, "stored", outcome.message, outcome.recording_id, outcome.quality_ok)
+    message = outcome.message
+    if rescore:
+        from core.visits import score_visit
+
+        try:  # the clip is stored whatever happens here; the score can be recomputed on Results
+            score_visit(sessions, actor, visit_id)
+        except Exception:
+            log.exception("visit score after a clip failed")
+            message += " The visit score could not be updated: recompute it on the visit's Results page."
+    return ClipOutcome(shown, task, side, "stored", message, outcome.recording_id, outcome.quality_ok)
 
 
 # ---------------------------------------------------------------- live capture (WebRTC)
@@ -360,6 +369,14 @@ class ClipRecorder:
                 self.state, self.reason = "aborted", reason
             self._reset()
 
+    def acknowledge(self) -> str:
+        """The page has shown why a recording was aborted: back to idle. Returns the reason."""
+        with self._lock:
+            reason = self.reason
+            if self.state == "aborted":
+                self.state, self.reason = "idle", ""
+            return reason
+
     def poll(self, now: float | None = None) -> str:
         """Check for a dropped connection; returns the state."""
         now = time.monotonic() if now is None else now
@@ -367,6 +384,11 @@ class ClipRecorder:
             if self.state == "recording" and self.last_frame_at is not None and now - self.last_frame_at > STALL_S:
                 self.state = "aborted"
                 self.reason = "The connection dropped during the recording: nothing was saved. Record it again."
+                self._reset()
+            elif self.state == "countdown" and now - self._start_at > STALL_S:
+                self.state = "aborted"
+                self.reason = ("Nothing arrives from the microphone or camera: check the connection, "
+                               "stop and start it again, then record.")
                 self._reset()
             return self.state
 
@@ -561,6 +583,7 @@ class LandmarkOverlay:
         self.max_side = max_side
         self._landmarker = None
         self._last_ms = -1
+        self._lock = threading.Lock()  # frames arrive on a WebRTC thread; close() may come from another
         self.detected = 0  # hands or people found in the last processed frame
 
     def __enter__(self) -> LandmarkOverlay:
@@ -570,9 +593,10 @@ class LandmarkOverlay:
         self.close()
 
     def close(self) -> None:
-        if self._landmarker is not None:
-            self._landmarker.close()
-            self._landmarker = None
+        with self._lock:
+            if self._landmarker is not None:
+                self._landmarker.close()
+                self._landmarker = None
 
     def _ensure(self):
         if self._landmarker is None:
@@ -594,7 +618,8 @@ class LandmarkOverlay:
         ms = ms if ms > self._last_ms else self._last_ms + 1
         self._last_ms = ms
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(small))
-        result = self._ensure().detect_for_video(image, ms)
+        with self._lock:
+            result = self._ensure().detect_for_video(image, ms)
         found = result.hand_landmarks if self.kind == "hand" else result.pose_landmarks
         return [np.array([[p.x, p.y] for p in person], dtype=np.float32) for person in found]
 

@@ -252,6 +252,11 @@ def test_audio_recorder_discards_a_clip_when_the_connection_drops_or_the_page_is
     dropped.add_samples(chunk, 48000, now=4.1)  # late frames do not revive it
     assert dropped.take_clip() is None and dropped.recorded_seconds == 0.0
 
+    silent = AudioClipRecorder(2.0, countdown_s=1.0)  # no frame ever arrives
+    silent.arm(now=0.0)
+    assert silent.poll(now=2.0) == "countdown"
+    assert silent.poll(now=4.0) == "aborted" and "Nothing arrives" in silent.reason
+
     left = AudioClipRecorder(2.0, countdown_s=0.0)
     left.arm(now=0.0)
     left.add_samples(chunk, 48000, now=0.0)

@@ -1,0 +1,112 @@
+"""Capture at the bedside for one visit (?visit=<id>): the checklist of the standard tasks with
+their status, patient instructions, camera placement and a retake button; the browser recorder
+of the chosen task; and the upload of clinic clips. Every clip, recorded or uploaded, goes
+through core.capture.add_clip (stored, analysed, explained in one transaction)."""
+from pathlib import Path
+
+import streamlit as st
+
+from core.capture import STATUS_LABELS, Slot, add_clip, checklist
+from core.config import settings
+from core.store import repository
+from core.tasks import TASKS
+from dashboard import state
+from dashboard.formatting import escape_markdown
+from dashboard.widgets import recorder, upload
+
+STATIC = Path(__file__).resolve().parent.parent / "static" / "capture"
+DIAGRAMS = {"voice": STATIC / "voice.svg", "hand": STATIC / "hand.svg", "body": STATIC / "body.svg"}
+BADGES = {"todo": "gray", "recorded": "blue", "analysed": "green", "needs_retake": "orange"}
+CHOSEN_KEY = "capture-chosen-slot"
+
+visit_id = state.id_from_query("visit")
+visit = None
+if visit_id is not None:
+    visit = state.read(lambda s, actor: repository.get_visit(s, actor, visit_id))
+if visit is None:
+    st.title("Capture")
+    st.info("No visit chosen, or this visit does not exist. Open a patient and choose one of their visits.")
+    st.page_link(state.PATIENTS_PAGE, label="Back to patients", icon=":material/arrow_back:")
+    st.stop()
+
+with state.session() as s:
+    patient = repository.get_patient(s, state.actor(s), visit.patient_id)
+    recordings = repository.list_recordings(s, visit.id)
+    actor_id = state.actor(s).id
+items = checklist(recordings)
+
+
+def save(source, name: str, task: str, side: str | None, source_kind: str, size: int | None = None):
+    return add_clip(state.store(), actor_id, visit.id, source, name, task, side, source_kind,
+                    settings().data_dir, size=size)
+
+
+st.page_link(state.VISIT_PAGE, label="Back to the visit", icon=":material/arrow_back:",
+             query_params={"visit": str(visit.id)})
+st.title(f"Capture: visit of {visit.visit_date.isoformat()}")
+st.caption(f"{escape_markdown(patient.name)} · MRN {escape_markdown(patient.mrn)}")
+
+if (last := st.session_state.pop(f"capture-last-{visit.id}", None)) is not None:
+    shown = {"stored": st.success if last.quality_ok else st.warning, "duplicate": st.info, "failed": st.error}
+    shown[last.status](escape_markdown(last.message))
+
+done = sum(i.status == "analysed" for i in items)
+st.progress(done / len(items), text=f"{done} of {len(items)} tasks analysed")
+
+# --- checklist ----------------------------------------------------------------------------------
+chosen_key = st.session_state.get(CHOSEN_KEY, {}).get(visit.id)
+st.subheader("Tasks")
+for item in items:
+    row = st.columns([4, 2, 2], vertical_alignment="center")
+    row[0].markdown(f"**{escape_markdown(item.slot.label)}**"
+                    + (f"  \n{escape_markdown(' '.join(item.problems))}" if item.problems else ""))
+    row[1].markdown(f":{BADGES[item.status]}-badge[{STATUS_LABELS[item.status]}]")
+    verb = "Record" if item.status == "todo" else "Retake"
+    if row[2].button(verb, key=f"choose-{visit.id}-{item.slot.key}", icon=":material/videocam:"
+                     if TASKS[item.slot.task].modality == "movement" else ":material/mic:",
+                     type="primary" if chosen_key == item.slot.key else "secondary"):
+        st.session_state.setdefault(CHOSEN_KEY, {})[visit.id] = item.slot.key
+        chosen_key = item.slot.key
+        recorder.abort_other_recordings(visit.id, item.slot)
+        st.rerun()
+
+# --- the chosen task -------------------------------------------------------------------------------
+chosen = next((i for i in items if i.slot.key == chosen_key), None)
+if chosen is None:
+    recorder.abort_other_recordings(visit.id, None)
+    st.info("Choose **Record** beside a task to see its instructions and record it in the browser, "
+            "or upload clips below.", icon=":material/checklist:")
+else:
+    slot: Slot = chosen.slot
+    spec = TASKS[slot.task]
+    st.subheader(slot.label)
+    if chosen.status != "todo":
+        st.caption(f"Currently: {STATUS_LABELS[chosen.status].lower()} ({chosen.attempts} recording(s)). "
+                   "A new clip becomes the one used for this task; earlier clips stay in the record.")
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Tell the patient**")
+        st.markdown(escape_markdown(spec.instructions))
+        side_text = f" Test the **{slot.side}** hand." if slot.side else ""
+        st.markdown(f"Clip length: **{spec.target_seconds:.0f} s** (at least {spec.min_seconds:.0f} s).{side_text}")
+    with right:
+        diagram = "voice" if spec.modality == "voice" else ("body" if slot.task == "gait" else "hand")
+        st.image(str(DIAGRAMS[diagram]), caption="Where to place the device", width=320)
+
+    def save_recorded(clip: bytes, suffix: str):
+        outcome = save(clip, f"browser-{slot.key}{suffix}", slot.task, slot.side, "browser")
+        st.session_state[f"capture-last-{visit.id}"] = outcome  # shown after the checklist refreshes
+        return outcome
+
+    outcome = recorder.browser_recorder(visit.id, slot, save_recorded)
+    if outcome is None:
+        outcome = recorder.fallback(visit.id, slot, save_recorded)
+    if outcome is not None:
+        st.rerun()
+
+# --- upload ------------------------------------------------------------------------------------------
+st.subheader("Upload clips")
+added = upload.upload_panel(
+    visit.id, lambda f, name, task, side, size: save(f, name, task, side, "upload", size=size))
+if added:
+    st.rerun()  # the checklist shows the new clips; the results table stays under the uploader

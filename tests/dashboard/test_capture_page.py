@@ -1,0 +1,247 @@
+"""The capture page through AppTest on a real SQLite clinic: checklist statuses from real rows,
+retake, instructions and diagram, the WebRTC streams it asks for, and a voice clip recorded
+through the page's own recording loop. webrtc_streamer is replaced (DESIGN.md: it cannot run
+under AppTest); the fake feeds a real public vowel recording into the page's audio sink as 48 kHz
+frames, as the browser would. The real WebRTC path is tested in tests/e2e/test_capture_browser.py.
+
+The page is not registered in dashboard/app.py yet (the lead does that), so a harness app in
+tmp_path mirrors app.py with the capture page added."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+
+import av
+import numpy as np
+import pytest
+import streamlit_webrtc
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from core.config import settings
+from core.media.audio import load_audio
+from core.store import Recording, close_store, open_store, repository, transaction
+from dashboard.formatting import escape_markdown
+from dashboard.widgets import recorder as recorder_widget
+
+VIEWS = Path(__file__).resolve().parents[2] / "dashboard" / "views"
+VOICE = Path(__file__).resolve().parents[1] / "fixtures" / "voice"
+PD_VOWEL = next(VOICE.glob("PD_sample__AH_545692309*.wav"))  # public recording (Iyer 2023)
+ADMIN = {"username": "admin", "display_name": "Synthetic Admin", "password": "correct-horse-battery"}
+HARNESS = '''
+import streamlit as st
+from dashboard import state
+st.set_page_config(page_title="pdlens", layout="wide")
+with state.session() as s:
+    who = state.refresh_signed_in(s)
+if who is None:
+    pages = [st.Page("views/login.py", title="Sign in", default=True)]
+else:
+    pages = [st.Page("views/patients.py", title="Patients", default=True), st.Page("views/patient.py", title="Patient"),
+             st.Page("views/visit.py", title="Visit"), st.Page("views/capture.py", title="Capture")]
+st.navigation(pages, position="hidden").run()
+'''
+RTC = '{"iceServers": [{"urls": "stun:stun.clinic.example:3478"}]}'
+
+
+class FakeStreamer:
+    """Stands in for streamlit_webrtc: records what the page asks for; when `playing`, a thread
+    pushes `audio` (int16 mono, 48 kHz) into the page's audio sink faster than real time."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+        self.playing = False
+        self.audio: np.ndarray | None = None
+        self.drop_after_s: float | None = None  # stop feeding once this much is recorded (a dropped link)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def create_audio_sink_track(self, callback, key):
+        return SimpleNamespace(callback=callback, key=key)
+
+    def webrtc_streamer(self, key, **kwargs):
+        self.calls.append({"key": key, **kwargs})
+        sink = kwargs.get("sink_audio_track")
+        if self.playing and sink is not None and self.audio is not None and self._thread is None:
+            self._thread = threading.Thread(target=self._feed, args=(sink.callback,), daemon=True)
+            self._thread.start()
+        return SimpleNamespace(state=SimpleNamespace(playing=self.playing, signalling=False))
+
+    def _feed(self, callback):
+        step, i = 960, 0  # 20 ms frames
+        recorder = callback.__self__  # the page's AudioClipRecorder (its add_frame is the sink callback)
+        while not self._stop.is_set():
+            if self.drop_after_s is not None and recorder.recorded_seconds >= self.drop_after_s:
+                return
+            chunk = np.take(self.audio, range(i, i + step), mode="wrap")
+            frame = av.AudioFrame.from_ndarray(chunk[None, :].astype(np.int16), format="s16", layout="mono")
+            frame.sample_rate = 48000
+            callback(frame)
+            i += step
+            time.sleep(0.005)  # 4x real time
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+
+
+@pytest.fixture
+def fake_webrtc(monkeypatch):
+    fake = FakeStreamer()
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake.webrtc_streamer)
+    monkeypatch.setattr(streamlit_webrtc, "create_audio_sink_track", fake.create_audio_sink_track)
+    monkeypatch.setattr(recorder_widget, "IDLE_PREVIEW_S", 0.3)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def clinic(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'clinic.sqlite'}"
+    monkeypatch.setenv("PDLENS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PDLENS_DEMO_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.sqlite'}")
+    monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")
+    monkeypatch.setenv("PDLENS_RTC_CONFIGURATION", RTC)
+    settings.cache_clear()
+    with transaction(open_store(url)) as s:
+        admin = repository.create_clinician(s, None, role="admin", **ADMIN)
+        patient = repository.create_patient(s, admin, mrn="SYN-CAP-7", name="Synthetic Capture Patient",
+                                            birth_date=date(1948, 6, 1), sex="unknown", diagnosis="unknown",
+                                            more_affected_side="unknown")
+        visit = repository.create_visit(s, admin, patient.id, visit_date=date(2024, 5, 2), medication_state="on")
+        ids = SimpleNamespace(admin=admin.id, visit=visit.id, url=url)
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "views").symlink_to(VIEWS)
+    (app_dir / "harness.py").write_text(HARNESS)
+    ids.harness = app_dir / "harness.py"
+    yield ids
+    close_store(url)
+    settings.cache_clear()
+
+
+def open_capture(clinic) -> AppTest:
+    at = AppTest.from_file(str(clinic.harness), default_timeout=60)
+    at.run()
+    form = at.get("form")[0]
+    form.text_input[0].input(ADMIN["username"])
+    form.text_input[1].input(ADMIN["password"])
+    form.button[0].click()
+    at.run()
+    at.switch_page("views/capture.py")
+    at.query_params["visit"] = str(clinic.visit)
+    return at.run()
+
+
+def add_row(clinic, task, side, status, quality_ok, problems=(), n=0):
+    with transaction(open_store(clinic.url)) as s:
+        admin = s.get(repository.Clinician, clinic.admin)
+        checks = [{"name": "detection", "passed": False, "value": None, "unit": "", "message": m} for m in problems]
+        repository.add_recording(s, admin, clinic.visit, task=task, side=side,
+                                 stored_path=f"recordings/00/{n:064x}.mp4", sha256=f"{n:064x}", duration_s=10.0,
+                                 format="mp4", source="upload", quality_ok=quality_ok,
+                                 quality_json={"ok": quality_ok, "checks": checks}, status=status)
+
+
+def badge_texts(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if "-badge[" in m.value]
+
+
+def test_checklist_shows_each_task_status_from_the_visit_recordings(clinic, fake_webrtc):
+    add_row(clinic, "vowel", None, "analysed", True, n=1)
+    add_row(clinic, "finger_tapping", "left", "needs_retake", False, ["No hand was found in 62% of the frames."], n=2)
+    add_row(clinic, "gait", None, "recorded", False, n=3)
+    at = open_capture(clinic)
+    assert not at.exception
+    assert at.title[0].value == "Capture: visit of 2024-05-02"
+    assert badge_texts(at) == [":green-badge[Analysed]", ":gray-badge[To do]", ":orange-badge[Needs retake]",
+                               ":gray-badge[To do]", ":gray-badge[To do]", ":gray-badge[To do]", ":blue-badge[Recorded]"]
+    labels = [b.label for b in at.button if b.key and b.key.startswith("choose-")]
+    assert labels == ["Retake", "Record", "Retake", "Record", "Record", "Record", "Retake"]
+    page = "\n".join(m.value for m in at.markdown)
+    assert escape_markdown("No hand was found in 62% of the frames.") in page  # why a retake is needed
+    assert "1 of 7 tasks analysed" in at.get("progress")[0].proto.text
+    assert fake_webrtc.calls == []  # no stream until a task is chosen
+
+
+def test_retake_opens_the_task_with_instructions_diagram_and_a_video_only_stream(clinic, fake_webrtc):
+    add_row(clinic, "finger_tapping", "left", "needs_retake", False, ["Too dark."], n=4)
+    at = open_capture(clinic)
+    at.button(key=f"choose-{clinic.visit}-finger_tapping_left").click()
+    at.run()
+    assert not at.exception
+    assert at.subheader[1].value == "Finger tapping (3.4), left hand"
+    page = "\n".join(m.value for m in at.markdown)
+    assert escape_markdown("Tap the index finger on the thumb 10 times") in page
+    assert "Test the **left** hand" in page
+    assert at.get("image")  # the camera placement diagram
+    call = fake_webrtc.calls[-1]
+    assert call["key"] == f"capture-{clinic.visit}-finger_tapping_left"
+    assert call["mode"] == streamlit_webrtc.WebRtcMode.SENDRECV
+    assert call["media_stream_constraints"]["audio"] is False and call["media_stream_constraints"]["video"]
+    assert call["rtc_configuration"] == {"iceServers": [{"urls": "stun:stun.clinic.example:3478"}]}  # from settings
+    assert callable(call["queued_video_frames_callback"])
+    assert "upload" in "\n".join(c.value for c in at.caption).lower()  # no photo camera fallback for video
+
+
+def test_voice_task_asks_for_an_audio_only_stream_and_offers_the_browser_recorder(clinic, fake_webrtc):
+    at = open_capture(clinic)
+    at.button(key=f"choose-{clinic.visit}-vowel").click()
+    at.run()
+    assert not at.exception
+    call = fake_webrtc.calls[-1]
+    assert call["mode"] == streamlit_webrtc.WebRtcMode.SENDONLY
+    assert call["media_stream_constraints"] == {"audio": True, "video": False}
+    assert call["sink_audio_track"].key == call["key"]
+    assert any("browser's recorder" in e.label for e in at.expander)  # st.audio_input fallback
+
+
+def _vowel_48k() -> np.ndarray:
+    samples, rate = load_audio(PD_VOWEL)
+    from scipy.signal import resample_poly
+
+    return np.clip(resample_poly(samples, 3, 1) * 32767, -32768, 32767).astype(np.int16)
+
+
+@pytest.mark.slow
+def test_voice_clip_recorded_through_the_page_is_stored_analysed_and_checked_off(clinic, fake_webrtc):
+    fake_webrtc.audio = _vowel_48k()
+    at = open_capture(clinic)
+    at.button(key=f"choose-{clinic.visit}-vowel").click()
+    fake_webrtc.playing = True
+    at.run()
+    assert not at.exception
+    assert "Microphone level" in at.get("progress")[-1].proto.text  # the live level meter
+    at.button(key=f"record-{clinic.visit}-vowel").click()
+    at.run(timeout=90)
+    assert not at.exception
+    with transaction(open_store(clinic.url)) as s:
+        recs = s.scalars(select(Recording)).all()
+        assert [(r.task, r.source, r.format) for r in recs] == [("vowel", "browser", "wav")]
+        assert recs[0].duration_s == pytest.approx(5.0, abs=0.1)  # the timer stopped at the target
+        assert recs[0].status in ("analysed", "needs_retake")
+    assert badge_texts(at)[0] in (":green-badge[Analysed]", ":orange-badge[Needs retake]")
+    assert any(escape_markdown("Sustained vowel /a/") in el.value for el in [*at.success, *at.warning])
+
+
+@pytest.mark.slow
+def test_a_stream_that_stops_mid_recording_saves_nothing(clinic, fake_webrtc):
+    fake_webrtc.audio = _vowel_48k()
+    fake_webrtc.drop_after_s = 1.5  # 1.5 s of the 5 s clip, then nothing arrives
+    at = open_capture(clinic)
+    at.button(key=f"choose-{clinic.visit}-vowel").click()
+    fake_webrtc.playing = True
+    at.run()
+    at.button(key=f"record-{clinic.visit}-vowel").click()
+    at.run(timeout=60)
+    assert not at.exception
+    assert any("connection dropped during the recording: nothing was saved" in w.value for w in at.warning)
+    with transaction(open_store(clinic.url)) as s:
+        assert s.scalars(select(Recording)).all() == []
+    root = settings().data_dir / "recordings"
+    assert not root.exists() or not [p for p in root.rglob("*") if p.is_file()]
