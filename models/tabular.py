@@ -148,6 +148,7 @@ def train_ensemble(X: np.ndarray, y: np.ndarray, groups: np.ndarray, log_mask: n
     """Fit the transform on X, then `cfg.n_members` members, each on a subject-bootstrap sample
     (expressed as row weights, so all members train together in one batched full-batch Adam)."""
     torch.set_num_threads(1)  # determinism and fairness on a shared 2-core machine
+    X, y = np.array(X, dtype=np.float64), np.array(y, dtype=np.float64)  # writable copies for torch
     transform = FeatureTransform.fit(X, log_mask)
     with torch.no_grad():
         Z = transform(torch.as_tensor(X, dtype=DTYPE))
