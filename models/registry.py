@@ -84,7 +84,7 @@ class ShippedModel:
         return self._severity is not None
 
     def _as_tensor(self, X: np.ndarray | torch.Tensor) -> torch.Tensor:
-        x = torch.as_tensor(X, dtype=DTYPE)
+        x = X.to(DTYPE) if isinstance(X, torch.Tensor) else torch.as_tensor(np.array(X, dtype=np.float64))
         if x.ndim == 1:
             x = x.unsqueeze(0)
         if x.shape[-1] != len(self.feature_names):

@@ -1,0 +1,57 @@
+"""Retraining is one deterministic command that reproduces the shipped voice model, and the shared
+tabular pieces do what the model cards say."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core.config import MODELS_DIR, PROJECT_ROOT
+from models import tabular as T
+
+
+@pytest.mark.slow
+def test_voice_retrain_reproduces_shipped_weights_and_metrics(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "models.train", "voice", "--out", str(tmp_path)],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    new = json.loads((tmp_path / "voice" / "metrics.json").read_text())
+    shipped = json.loads((MODELS_DIR / "voice" / "metrics.json").read_text())
+    assert new["version"] == shipped["version"]  # the version carries a hash of the weight values
+    for key in ("cv", "baselines", "calibration", "threshold", "chosen", "candidates", "data"):
+        assert new[key] == shipped[key], key
+    assert (tmp_path / "voice" / "MODEL_CARD.md").read_text() == (MODELS_DIR / "voice" / "MODEL_CARD.md").read_text()
+
+
+def test_platt_recovers_a_known_calibration():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, 20000)
+    y = (rng.random(20000) < T.sigmoid(0.5 * logits - 1.0)).astype(float)
+    a, b = T.fit_platt(logits, y)
+    assert abs(a - 0.5) < 0.05 and abs(b + 1.0) < 0.06
+
+
+def test_subject_bootstrap_draws_whole_subjects_from_each_class():
+    groups = np.repeat(np.arange(10), 3)
+    strata = (groups >= 7).astype(int)  # 3 subjects of class 1
+    counts = T._bootstrap_counts(groups, strata, np.random.default_rng(1))
+    for g in range(10):
+        assert len(set(counts[groups == g])) == 1  # all rows of a subject drawn together
+    assert counts[strata == 1].sum() == 9 and counts[strata == 0].sum() == 21  # classes keep their size
+
+
+def test_ensemble_learns_a_separable_rule_and_is_deterministic():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(120, 3))
+    X[:, 2] = np.exp(X[:, 2])  # a skewed positive feature, logged inside the model
+    y = (X[:, 0] + np.log(X[:, 2]) > 0).astype(float)
+    groups = np.arange(120) // 2
+    mask = np.array([False, False, True])
+    cfg = T.NetConfig(hidden=0, weight_decay=0.001, n_members=4, epochs=200)
+    a = T.train_ensemble(X, y, groups, mask, "binary", cfg, seed=5)
+    b = T.train_ensemble(X, y, groups, mask, "binary", cfg, seed=5)
+    assert np.array_equal(a.raw_mean(X), b.raw_mean(X))
+    assert T.auc(y, a.raw_mean(X)) > 0.97
