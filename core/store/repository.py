@@ -719,7 +719,7 @@ def measure_series(s: Session, patient_id: int, names: list[str] | None = None) 
     )
     if names is not None:
         query = query.where(MeasureValue.name.in_(list(names)))
-    frame = pd.DataFrame(s.execute(query).all(), columns=MEASURE_SERIES_COLUMNS)
+    frame = pd.DataFrame([tuple(row) for row in s.execute(query)], columns=MEASURE_SERIES_COLUMNS)
     frame["visit_date"] = pd.to_datetime(frame["visit_date"])
     frame["value"] = frame["value"].astype(float)
     return frame
