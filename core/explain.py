@@ -473,7 +473,7 @@ def explain_finger_tapping(result: Any, model: Any, window_s: float = DEFAULT_WI
 
 
 def tapping_sentences(measures: Mapping[str, float]) -> list[str]:
-    """'Tapping amplitude fell 40% over 10 taps.' and the rate, from the tapping measures."""
+    """'Tapping amplitude fell 40% over 10 taps.' (the other measures have their own sentences)."""
     out = []
     dec, n = measures.get("amplitude_decrement_pct"), measures.get("tap_count")
     if dec is not None and math.isfinite(dec) and n:
@@ -484,9 +484,6 @@ def tapping_sentences(measures: Mapping[str, float]) -> list[str]:
             out.append(f"Tapping amplitude rose {-dec:.0f}% over {taps}.")
         else:
             out.append(f"Tapping amplitude held steady over {taps} (change {dec:+.0f}%).")
-    rate = measures.get("tap_frequency")
-    if rate is not None and math.isfinite(rate):
-        out.append(f"Tapping rate {rate:.1f} taps per second.")
     return out
 
 

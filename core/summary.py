@@ -30,6 +30,15 @@ def measure_dict(m: Any) -> dict[str, Any]:
             "normal_range": list(m.normal_range) if m.normal_range else None}
 
 
+def readable(name: str) -> str:
+    """A model feature name a clinician can read when no measure label exists:
+    'amplitude_decrement_slope_denoised' -> 'amplitude decrement slope (denoised)'."""
+    for suffix in ("_denoised", "_trimmed"):
+        if name.endswith(suffix):
+            return readable(name[: -len(suffix)]) + f" ({suffix[1:]})"
+    return name.replace("_", " ").replace("mvmnt", "movement")
+
+
 def fmt(value: float | None, unit: str = "") -> str:
     """3 significant figures, with the unit ("1.2%", "5.31 Hz", "0.842")."""
     if value is None or not math.isfinite(float(value)):
@@ -84,7 +93,7 @@ def attribution_sentence(explanation: Mapping[str, Any] | None, labels: Mapping[
     pairs = [(n, a) for n, a in pairs if abs(a) >= 0.05]
     if not pairs:
         return "No single measure moved this score much away from the healthy reference."
-    parts = [f"{labels.get(n, n)} ({'towards' if a > 0 else 'away from'} a Parkinson-like pattern, "
+    parts = [f"{labels.get(n, readable(n))} ({'towards' if a > 0 else 'away from'} a Parkinson-like pattern, "
              f"{a:+.2f} log-odds)" for n, a in pairs]
     return "Measures that moved the score most: " + "; ".join(parts) + "."
 
@@ -130,6 +139,8 @@ def recording_summary(task_label: str, measures: Iterable[Any], explanation: Map
         return [f"{task_label}: not scored, the clip failed its quality check. " + " ".join(problems)]
     ms = [measure_dict(m) for m in measures]
     labels = {m["name"]: m.get("label") or m["name"] for m in ms}
+    for feature, measure in ((explanation or {}).get("feature_measures") or {}).items():
+        labels.setdefault(feature, labels.get(measure, measure))  # model feature -> measure label
     lines = [s for s in (out_of_range_sentence(m) for m in ms) if s]
     lines.extend(extra)
     if explanation:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.summary import BRANCH_LABELS, NOT_A_DIAGNOSIS, fused_summary, range_text, recording_summary
+from core.summary import BRANCH_LABELS, NOT_A_DIAGNOSIS, fused_summary, range_text, readable, recording_summary
 from core.tasks import TASKS
 from dashboard.formatting import escape_markdown
 from dashboard.widgets import explanations as ex
@@ -62,7 +62,8 @@ def stored_measures(assessment: Any) -> list[dict[str, Any]]:
 def feature_labels(explanation: Mapping[str, Any], measures: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Model feature name -> what a clinician reads (the voice model's UCI columns map to measures)."""
     by_name = {m["name"]: m.get("label") or m["name"] for m in measures}
-    labels = {}
+    attr = explanation.get("measure_attributions") or {}
+    labels = {n: by_name.get(n, readable(n)) for n in attr.get("names", [])}
     for feature, measure in (explanation.get("feature_measures") or {}).items():
         labels[feature] = by_name.get(measure, measure)
     return labels
