@@ -93,8 +93,9 @@ def fused_panel(assessment: Any | None, branch_rows: Sequence[Mapping[str, Any]]
     else:
         band = (f"uncertainty {assessment.interval_low:.2f} to {assessment.interval_high:.2f}"
                 if assessment.interval_low is not None else None)
-        cols[0].metric("Combined score (0 = healthy reference, 1 = Parkinson-like)",
-                       f"{assessment.probability:.2f}", help=band)
+        cols[0].metric("Combined score", f"{assessment.probability:.2f}",
+                       help="Probability of a Parkinson-like pattern: 0 = the healthy reference, 1 = "
+                            "Parkinson-like. " + (band or ""))
         if band:
             cols[0].caption(band)
         cols[0].caption(f"Model {assessment.model_version}")
