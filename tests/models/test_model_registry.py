@@ -111,7 +111,7 @@ def test_scores_real_rows_plausibly(name):
 def test_torch_logit_matches_predict_proba_and_has_gradients(name):
     model = load_model(name)
     X, _, _ = _real_rows(name)
-    x = torch.as_tensor(X[:4], dtype=torch.float64).requires_grad_(True)
+    x = torch.tensor(np.array(X[:4]), dtype=torch.float64, requires_grad=True)
     logit = model.torch_logit(x)
     assert np.allclose(torch.sigmoid(logit).detach().numpy(), model.predict_proba(X[:4]), atol=1e-5)
     logit.sum().backward()
