@@ -99,6 +99,8 @@ def _stream(visit_id: int, slot: Slot, rec: ClipRecorder):
         key=key, mode=webrtc.WebRtcMode.SENDRECV, rtc_configuration=rtc,
         media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
         queued_video_frames_callback=frames_callback, on_video_ended=overlay.close, async_processing=True,
+        video_html_attrs={"autoPlay": True, "muted": True, "playsInline": True, "controls": False,
+                          "style": {"width": "100%", "maxWidth": "640px"}},
         translations={"start": "Start camera", "stop": "Stop camera"},
     )
 

@@ -126,7 +126,10 @@ def clinic(tmp_path, monkeypatch):
 
 
 def open_capture(clinic) -> AppTest:
-    at = AppTest.from_file(str(clinic.harness), default_timeout=60)
+    return open_capture_with(AppTest.from_file(str(clinic.harness), default_timeout=60), clinic)
+
+
+def open_capture_with(at: AppTest, clinic) -> AppTest:
     at.run()
     form = at.get("form")[0]
     form.text_input[0].input(ADMIN["username"])
@@ -245,3 +248,31 @@ def test_a_stream_that_stops_mid_recording_saves_nothing(clinic, fake_webrtc):
         assert s.scalars(select(Recording)).all() == []
     root = settings().data_dir / "recordings"
     assert not root.exists() or not [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_a_clip_that_ended_while_the_page_was_left_or_a_stopped_stream_saves_nothing(clinic, fake_webrtc):
+    """Leaving the page mid-recording: the recorder may finish in the background, but only the
+    page run that watched it end saves a clip; a stream found stopped mid-recording is dropped."""
+    from core.capture import AudioClipRecorder
+
+    finished = AudioClipRecorder(5.0, countdown_s=0.0)
+    finished.arm(now=0.0)
+    finished.add_samples(np.full(5 * 48000, 1000, np.int16), 48000, now=0.1)
+    assert finished.state == "complete"
+    stopped = AudioClipRecorder(30.0, countdown_s=0.0)
+    stopped.arm(now=0.0)
+    stopped.add_samples(np.full(48000, 1000, np.int16), 48000, now=0.1)
+    assert stopped.state == "recording"
+    at = AppTest.from_file(str(clinic.harness), default_timeout=60)
+    at.session_state["capture_recorders"] = {(clinic.visit, "vowel"): finished, (clinic.visit, "reading"): stopped}
+    at.session_state["capture-chosen-slot"] = {clinic.visit: "vowel"}
+    at = open_capture_with(at, clinic)
+    assert not at.exception
+    assert any("finished while this page was not watching it: it was not saved" in w.value for w in at.warning)
+    assert finished.take_clip() is None
+    at.session_state["capture-chosen-slot"] = {clinic.visit: "reading"}
+    at.run()
+    assert any("stream stopped during the recording: nothing was saved" in w.value for w in at.warning)
+    assert stopped.state == "idle" and stopped.take_clip() is None
+    with transaction(open_store(clinic.url)) as s:
+        assert s.scalars(select(Recording)).all() == []

@@ -218,15 +218,15 @@ def write_fake_media(folder: Path) -> tuple[Path, Path]:
     return wav, y4m
 
 
-def record_task(page, visit_id: int, slot_key: str, start_label: str, seconds: int, shots: Path) -> None:
+def record_task(page, visit_id: int, slot_key: str, what: str, seconds: int, shots: Path) -> None:
     from playwright.sync_api import expect
 
     from tests.e2e.conftest import wait_until_idle
 
-    page.locator(f'.st-key-choose-{visit_id}-{slot_key} button').click()
+    page.locator(f'.st-key-choose-{visit_id}-{slot_key} button').first.click()
     wait_until_idle(page)
     component = page.frame_locator('iframe[title*="webrtc"]').first
-    component.get_by_role("button", name=start_label).click()
+    component.get_by_role("button", name=f"Start {what}").click()
     record = page.get_by_role("button", name=f"Record {seconds} s")
     expect(record).to_be_visible(timeout=60_000)  # connected: the page offers to record
     page.wait_for_timeout(1500)  # a moment of live preview (level meter / overlay)
@@ -236,8 +236,9 @@ def record_task(page, visit_id: int, slot_key: str, start_label: str, seconds: i
     message = page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]')
     expect(message.filter(has_text="analys").or_(message.filter(has_text="quality check"))).to_be_visible(
         timeout=180_000)
-    wait_until_idle(page, timeout_ms=60_000)
     page.screenshot(path=shots / f"{slot_key}-saved.png", full_page=True)
+    component.get_by_role("button", name=f"Stop {what}").click()  # the live preview ends, the run too
+    wait_until_idle(page, timeout_ms=60_000)
 
 
 def run_webrtc_session(out: Path) -> None:
@@ -264,8 +265,8 @@ def run_webrtc_session(out: Path) -> None:
             page = context.new_page()
             try:
                 sign_in_and_open_capture(page, url, ids["visit"])
-                record_task(page, ids["visit"], "vowel", "Start microphone", 5, out)
-                record_task(page, ids["visit"], "finger_tapping_left", "Start camera", 10, out)
+                record_task(page, ids["visit"], "vowel", "microphone", 5, out)
+                record_task(page, ids["visit"], "finger_tapping_left", "camera", 10, out)
                 page.get_by_role("link", name="Back to the visit").click()
                 page.get_by_role("heading", name="Recordings").wait_for()
                 wait_until_idle(page)
