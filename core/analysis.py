@@ -17,7 +17,9 @@ _TASK_MODULES = {
 }
 
 
-def analyze_recording(path: str | Path, task: str, side: str | None = None) -> TaskResult:
+def analyze_recording(path: str | Path, task: str, side: str | None = None,
+                      cache_path: str | Path | None = None) -> TaskResult:
+    """cache_path: where movement tasks keep (and reuse) the clip's landmark series (.npz)."""
     spec = task_spec(task)
     if spec.sided and side not in ("left", "right"):
         raise UnusableInput(f"{spec.label} is recorded per hand: say which side (left or right) was tested.")
@@ -27,4 +29,7 @@ def analyze_recording(path: str | Path, task: str, side: str | None = None) -> T
     if path.stat().st_size == 0:
         raise UnusableInput("The file is empty (0 bytes): record or export it again.")
     module = importlib.import_module(_TASK_MODULES[task])
-    return module.analyze(path, side=side if spec.sided else None)
+    side = side if spec.sided else None
+    if cache_path is not None and spec.modality == "movement":
+        return module.analyze(path, side=side, cache_path=Path(cache_path))
+    return module.analyze(path, side=side)

@@ -60,32 +60,36 @@ def _analyze(args: argparse.Namespace) -> int:
         print("error: give --voice FILE and/or --movement FILE", file=sys.stderr)
         return EXIT_UNUSABLE
 
-    results, status = [], 0
-    for path, task, side in jobs:
-        try:
-            result = analyze_recording(path, task, side)
-        except UnusableInput as exc:
-            print(f"unusable input ({task}): {exc}", file=sys.stderr)
-            return EXIT_UNUSABLE
-        if not result.quality.ok:
-            print(f"quality check failed ({task}): " + " ".join(result.quality.problems), file=sys.stderr)
-            status = EXIT_QUALITY
-        results.append(result_to_json(result))
+    from core.visits import analyze_files
 
-    payload: Any = results[0] if len(results) == 1 else {"recordings": results}
+    try:
+        payload = analyze_files(jobs)
+    except UnusableInput as exc:
+        print(f"unusable input: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    status = 0
+    for r in payload["recordings"]:
+        if not r["quality"]["ok"]:
+            problems = [c["message"] for c in r["quality"]["checks"] if not c["passed"]]
+            print(f"quality check failed ({r['task']}): " + " ".join(problems), file=sys.stderr)
+            status = EXIT_QUALITY
+    if len(payload["recordings"]) == 1:  # one recording: its fields at the top level
+        payload = {**payload["recordings"][0], "fused": payload["fused"]}
     if args.json:
         print(json.dumps(payload, indent=2, default=float))
-    else:
-        for r in results:
-            score = r["score"]
-            print(f"{r['task']}{' (' + r['side'] + ')' if r['side'] else ''}: "
-                  f"quality {'ok' if r['quality']['ok'] else 'FAILED'}")
-            for m in r["measures"]:
-                print(f"  {m['label']:<34} {m['value']!s:>12} {m['unit']}")
-            if score:
-                p = score.get("probability")
-                print(f"  score ({score['model']} {score['model_version']}): "
-                      + (f"{p:.2f}" if p is not None else f"abstained: {score.get('abstained')}"))
+        return status
+    for r in payload.get("recordings", [payload]):
+        score = r["score"]
+        print(f"{r['task']}{' (' + r['side'] + ')' if r['side'] else ''}: "
+              f"quality {'ok' if r['quality']['ok'] else 'FAILED'}")
+        for m in r["measures"]:
+            print(f"  {m['label']:<34} {m['value']!s:>12} {m['unit']}")
+        if score:
+            p = score.get("probability")
+            print(f"  score ({score['model']} {score['model_version']}): "
+                  + (f"{p:.2f}" if p is not None else f"abstained: {score.get('abstained')}"))
+    for line in payload["fused"].get("summary", []):
+        print(line)
     return status
 
 

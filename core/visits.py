@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
-import inspect
 import json
 import logging
 import math
@@ -97,19 +95,9 @@ def key_frame_path(clip: Path) -> Path:
 
 
 def _analyze(path: Path, task: str, side: str | None, cache_path: Path | None) -> TaskResult:
-    """core.analysis.analyze_recording, with the landmark cache for movement tasks."""
-    from core import analysis
+    from core.analysis import analyze_recording
 
-    if cache_path is None or task_spec(task).modality != "movement":
-        return analysis.analyze_recording(path, task, side)
-    if "cache_path" in inspect.signature(analysis.analyze_recording).parameters:
-        return analysis.analyze_recording(path, task, side, cache_path=cache_path)
-    if task_spec(task).sided and side not in ("left", "right"):
-        raise UnusableInput(f"{task_spec(task).label} is recorded per hand: say which side (left or right) was tested.")
-    if not path.is_file() or path.stat().st_size == 0:
-        raise UnusableInput("The file is empty (0 bytes): record or export it again.")
-    module = importlib.import_module(analysis._TASK_MODULES[task])
-    return module.analyze(path, side=side, cache_path=cache_path)
+    return analyze_recording(path, task, side, cache_path=cache_path)
 
 
 def analyze_and_explain(path: str | Path, task: str, side: str | None = None, explain: bool = True,
