@@ -1,8 +1,7 @@
 """The trends, overview, ratings and reports pages through AppTest: a real demo database built
 from the public UCI telemonitoring data (core.demo) and a synthetic clinic (no patient data).
 
-The pages are not registered in dashboard/app.py yet (the lead does that), so a harness app in
-tmp_path mirrors app.py with these pages added; `views/` there links to dashboard/views."""
+Runs the real dashboard/app.py."""
 from __future__ import annotations
 
 import base64
@@ -21,41 +20,18 @@ from core.trends import load_patient_series
 from core.store import AuditEvent, ClinicianRating, Patient, Visit, close_store, open_store, transaction
 from tests.core.trends_synthetic import ADMIN, STEP_AT, build_synthetic_clinic
 
-VIEWS = Path(__file__).resolve().parents[2] / "dashboard" / "views"
-HARNESS = '''
-import streamlit as st
-from dashboard import state
-from dashboard.widgets import chrome
-from core.store import repository
-
-st.set_page_config(page_title="pdlens", layout="wide")
-with state.session() as s:
-    who = state.refresh_signed_in(s)
-if who is None:
-    pages = [st.Page("views/login.py", title="Sign in", default=True)]
-else:
-    pages = [st.Page("views/patients.py", title="Patients", default=True),
-             st.Page("views/patient.py", title="Patient"), st.Page("views/visit.py", title="Visit"),
-             st.Page("views/trends.py", title="Patient trends"), st.Page("views/overview.py", title="Clinic overview"),
-             st.Page("views/ratings.py", title="Clinician ratings"),
-             st.Page("views/reports.py", title="Reports and exports")]
-page = st.navigation(pages, position="hidden")
-page.run()
-'''
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
 @pytest.fixture
 def harness(tmp_path, monkeypatch) -> Path:
+    """The real dashboard app on databases in tmp_path."""
     monkeypatch.setenv("PDLENS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'clinic.sqlite'}")
     monkeypatch.setenv("PDLENS_DEMO_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.sqlite'}")
     monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")
     settings.cache_clear()
-    app_dir = tmp_path / "app"
-    app_dir.mkdir()
-    (app_dir / "views").symlink_to(VIEWS)
-    (app_dir / "harness.py").write_text(HARNESS)
-    yield app_dir / "harness.py"
+    yield APP
     close_store(settings().database_url)
     close_store(settings().demo_database_url)
     settings.cache_clear()
