@@ -14,27 +14,19 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from core.config import settings
 from core.demo import DEMO_PASSWORD, DEMO_USERNAME, build_demo_database
 from core.trends import load_patient_series
 from core.store import AuditEvent, ClinicianRating, Patient, Visit, close_store, open_store, transaction
+from core.config import settings
 from tests.core.trends_synthetic import ADMIN, STEP_AT, build_synthetic_clinic
-
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+from tests.dashboard.conftest import APP
 
 
 @pytest.fixture
-def harness(tmp_path, monkeypatch) -> Path:
-    """The real dashboard app on databases in tmp_path."""
-    monkeypatch.setenv("PDLENS_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'clinic.sqlite'}")
-    monkeypatch.setenv("PDLENS_DEMO_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.sqlite'}")
-    monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")
-    settings.cache_clear()
+def harness(clinic_db) -> Path:
+    """The real dashboard app on databases in tmp_path (clinic_db: tests/dashboard/conftest.py)."""
     yield APP
-    close_store(settings().database_url)
     close_store(settings().demo_database_url)
-    settings.cache_clear()
 
 
 def sign_in(at: AppTest, username: str, password: str, demo: bool = False) -> AppTest:
