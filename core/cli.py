@@ -94,6 +94,11 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "batch":  # batch import has its own parser (core/batch.py)
+        from core.batch import main as batch_main
+
+        return batch_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m core.cli", description="pdlens command line")
     sub = parser.add_subparsers(dest="command", required=True)
     analyze = sub.add_parser("analyze", help="analyse one voice and/or one movement recording")
@@ -104,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("--voice-task", choices=["vowel", "reading"], help="voice task when --task names the movement task")
     analyze.add_argument("--side", choices=["left", "right"], help="tested side for finger tapping and tremor")
     analyze.add_argument("--json", action="store_true", help="print JSON")
+    sub.add_parser("batch", help="import a folder or manifest of clinic recordings (see: batch --help)")
     args = parser.parse_args(argv)
     if args.command == "analyze":
         # --task applies to the single recording given; with both, --task is the movement task.

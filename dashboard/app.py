@@ -35,6 +35,7 @@ SIGNED_IN_PAGES = [
     (state.PATIENTS_PAGE, "Patients", False),
     (state.PATIENT_PAGE, "Patient", False),
     (state.VISIT_PAGE, "Visit", False),
+    (state.CAPTURE_PAGE, "Capture", False),
     (state.RESULTS_PAGE, "Visit results", False),
     (state.RATINGS_PAGE, "Clinician ratings", False),
     (state.TRENDS_PAGE, "Patient trends", False),

@@ -31,6 +31,7 @@ TRENDS_PAGE = "views/trends.py"
 REPORTS_PAGE = "views/reports.py"
 OVERVIEW_PAGE = "views/overview.py"
 MODELS_PAGE = "views/models.py"
+CAPTURE_PAGE = "views/capture.py"
 
 CLINIC = "clinic"
 DEMO = "demo"

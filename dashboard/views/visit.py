@@ -42,12 +42,13 @@ if visit.notes:
     st.markdown("**Notes**")
     st.text(visit.notes)
 
+visit_query = {"visit": str(visit.id)}
 st.subheader("Recordings")
+st.page_link(state.CAPTURE_PAGE, label="Record or upload clips for this visit", icon=":material/videocam:",
+             query_params=visit_query)
 if not recordings:
-    st.info(
-        "No recordings in this visit yet. Capture and analysis arrive with the capture issue.",
-        icon=":material/mic:",
-    )
+    st.info("No recordings in this visit yet: record the standard tasks or upload clinic clips.",
+            icon=":material/mic:")
 else:
     st.dataframe(
         pd.DataFrame(
@@ -63,7 +64,6 @@ else:
         width="stretch",
     )
 
-visit_query = {"visit": str(visit.id)}
 results_link, ratings_link = st.columns(2)
 results_link.page_link(state.RESULTS_PAGE, label="Results and explanations", icon=":material/insights:",
                        query_params=visit_query)

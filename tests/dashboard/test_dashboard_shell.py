@@ -245,7 +245,7 @@ def test_create_visit_opens_the_visit_page(app, admin_db):
     assert not at.exception
     assert [t.value for t in at.title] == ["Visit of 2026-01-15"]
     page = texts(at)
-    assert "Capture and analysis arrive with the capture issue" in page
+    assert "No recordings in this visit yet" in page
     assert "Synthetic note: walked with a cane." in page
     assert "**OFF**" in page and "**12\\.5 h**" in page
     with transaction(open_store(admin_db)) as s:
