@@ -3,21 +3,42 @@ this Python), in the forms and units of the UCI Parkinsons table (RPDE, DFA, D2,
 spread2, PPE).
 
 References
-- Little MA, McSharry PE, Roberts SJ, Costello DAE, Moroz IM. Exploiting nonlinear recurrence
+- [L07] Little MA, McSharry PE, Roberts SJ, Costello DAE, Moroz IM. Exploiting nonlinear recurrence
   and fractal scaling properties for voice disorder detection. BioMed Eng OnLine 2007;6:23.
-  (RPDE: embedding m=4, delay 35 samples, radius 0.12 on a signal scaled to [-1, 1], at 25 kHz;
-  DFA: scaling exponent over window sizes 50-100 samples, mapped by a logistic function.)
-- Little MA, McSharry PE, Hunter EJ, Spielman J, Ramig LO. Suitability of dysphonia measurements
-  for telemonitoring of Parkinson's disease. IEEE TBME 2009;56:1015-1022. (PPE: entropy of the
-  linear-prediction residual of the semitone pitch contour; D2: correlation dimension.)
+- [L09] Little MA, McSharry PE, Hunter EJ, Spielman J, Ramig LO. Suitability of dysphonia
+  measurements for telemonitoring of Parkinson's disease. IEEE TBME 2009;56:1015-1022.
+- [ML] Max Little's own MEX code, public in benfulcher/hctsa (Toolboxes/Max_Little):
+  fastdfa_core.c (DFA) and ML_close_ret.c (RPDE close returns).
+- [VAT] Tsanas A., Voice Analysis Toolbox (github ThanasisTsanas/VoiceAnalysisToolbox, 2014), from
+  Little's group: resamples to 25 kHz for RPDE (m=4, delay 50, radius 0.2, Tmax 1000) but computes
+  DFA at the recording's own rate (windows 50:20:200); its PPE is a later variant ("PPE2").
 
-The published descriptions leave details open, so these are re-implementations, not copies of
-the original code. On the four real 16 kHz recordings in the tests, RPDE, D2, spread2 and PPE
-fall inside the UCI ranges; DFA lands at or just below the UCI minimum (the UCI recordings were
-sampled at 44.1 kHz and kept energy above 8 kHz that shapes the 2-4 ms scales DFA uses) and
-spread1 below it. spread1 and spread2 are not defined in detail in the papers; here
-spread1 = ln(variance of ln F0) and spread2 = SD (semitones) of the whitened pitch contour, both
-from the cycle-by-cycle F0. Treat DFA and spread1 as not interchangeable with the UCI columns.
+What each measure follows, and what could not be recovered
+- RPDE [L07]: close returns exactly as ML_close_ret.c (first return into the radius-ball after
+  having left it), histogram up to Tmax, entropy / ln(Tmax). Parameters m=4, delay 35 samples,
+  radius 0.12 on a signal scaled to [-1, 1] at 25 kHz, Tmax 1000 (as read from [L07] when this
+  module was first written; [VAT] uses delay 50, radius 0.2); a subsample of reference points.
+- DFA [L07]: the algorithm is fastdfa_core.c line for line (see `dfa`), alpha mapped by the logistic
+  function. Windows 50-100 samples at 25 kHz, the rate of [L07]. [L09]'s recordings were made at
+  44.1 kHz and neither paper nor the UCI files say at which rate DFA was taken for the UCI table;
+  computing it at 44.1 kHz raises the four real 16 kHz recordings of the tests from 0.52-0.59 to
+  0.56-0.64 (still partly below the UCI minimum 0.574), so the rate alone does not explain the
+  gap. Kept at 25 kHz: DFA is not interchangeable with the UCI column.
+- D2: Grassberger-Procaccia correlation dimension; the embedding and scaling range behind the UCI
+  column could not be recovered, the ones here (m=10, delay 35 at 25 kHz, 0.1%-10% of pair
+  distances) are this module's choice.
+- PPE [L09]: pitch-period sequence -> semitones relative to 127.09 Hz -> linear-prediction
+  (whitening) residual -> entropy of its distribution. [L09] does not give the predictor order
+  or the bins; here order 2 and 0.1-semitone bins over +/-6 semitones, normalised by ln(bins).
+- spread1, spread2: no published definition could be found: the UCI parkinsons.names says only
+  "nonlinear measures of fundamental frequency variation", [L07] does not treat them, the
+  accounts of [L09] available here describe PPE only, and no code of Little's group computes
+  them (the full texts of [L07]/[L09] could not be re-read offline when this was checked). The versions here are stand-ins: spread1 = ln(variance of ln F0),
+  spread2 = SD (semitones) of the whitened pitch contour, both from the cycle-by-cycle F0. In the
+  UCI table spread1 is almost a linear function of PPE (r = 0.98), which suggests it is a log
+  spread of the same whitened semitone distribution rather than of raw F0; that is an inference
+  from the data, not a published definition, so it is not implemented. spread1 as computed here
+  lands below the UCI range on real recordings: not interchangeable with the UCI column.
 
 Speed: recurrence and correlation sums use a few thousand reference points of the signal,
 not all pairs, so the whole set takes tens of milliseconds on a 5 s vowel.
@@ -93,8 +114,14 @@ def rpde(x: np.ndarray, dimension: int = RPDE_DIMENSION, delay: int = RPDE_DELAY
 
 
 def dfa(x: np.ndarray, windows: np.ndarray = DFA_WINDOWS) -> float:
-    """Detrended fluctuation analysis exponent alpha, reported as 1 / (1 + exp(-alpha)) (Little 2007)."""
-    y = np.cumsum(x - np.mean(x))
+    """Detrended fluctuation analysis, reported as 1 / (1 + exp(-alpha)) (Little 2007, eq. for DFA).
+
+    As Little's fastdfa_core.c computes it: y = cumulative sum of x; at each window size L, y is
+    cut into consecutive non-overlapping windows, a least-squares line is removed from each, and
+    F(L) = sqrt(sum of squared residuals / len(y)); the samples of an incomplete last window count
+    in len(y) with zero residual. alpha is the slope of log F(L) against log L.
+    """
+    y = np.cumsum(np.asarray(x, np.float64) - np.mean(x))  # the mean is removed by the line fit anyway
     fluctuations = []
     for size in windows:
         n_win = y.size // size
@@ -104,7 +131,7 @@ def dfa(x: np.ndarray, windows: np.ndarray = DFA_WINDOWS) -> float:
         t = np.arange(size) - (size - 1) / 2
         slope = seg @ t / np.sum(t * t)
         resid = seg - seg.mean(axis=1, keepdims=True) - slope[:, None] * t[None, :]
-        fluctuations.append(np.sqrt(np.mean(resid ** 2)))
+        fluctuations.append(np.sqrt(np.sum(resid ** 2) / y.size))
     alpha = np.polyfit(np.log(windows), np.log(fluctuations), 1)[0]
     return float(1 / (1 + np.exp(-alpha)))
 

@@ -44,9 +44,10 @@ def test_real_recordings_pass_quality(real_results):
 # Measures compared with the range of the UCI table, widened where the recording set differs:
 # F0: the UCI speakers' mean F0 spans 88-260 Hz, one real PD speaker here (female) has ~295 Hz,
 # so F0 gets 30% margin; perturbation and noise measures get 50% of the UCI span (Praat is not
-# MDVP); nonlinear measures 10% of the span. DFA and spread1 are known not to match (16 kHz
-# recordings vs the 44.1 kHz UCI ones; spread1's definition is not published): see
-# core/voice/nonlinear.py. They are checked for being finite and correctly signed only.
+# MDVP); nonlinear measures 10% of the span. DFA and spread1 are known not to match: spread1's
+# definition is not published, and DFA's analysis rate for the UCI table is not known (see
+# core/voice/nonlinear.py). Here they are checked for being finite and correctly signed only;
+# test_real_dfa_and_spread1_fall_in_uci_ranges records the gap and fails once it is closed.
 IN_UCI_RANGE = {
     "f0_mean_hz": 0.3, "f0_max_hz": 0.3, "f0_min_hz": 0.3,
     "jitter_local_pct": 0.5, "jitter_abs_s": 0.5, "jitter_rap": 0.5, "jitter_ppq5": 0.5, "jitter_ddp": 0.5,
@@ -68,6 +69,19 @@ def test_real_measures_fall_in_uci_ranges(real_results, uci):
             value = features[column]
             assert lo - pad <= value <= hi + pad, f"{name} {column}={value:.5g} outside UCI {lo:.5g}..{hi:.5g}"
         assert 0 < features["DFA"] < 1 and features["spread1"] < 0
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known Praat/pdlens-vs-UCI transfer gap: spread1 is below the UCI "
+                   "minimum on all four real vowels (definition unpublished) and DFA partly below it")
+def test_real_dfa_and_spread1_fall_in_uci_ranges(real_results, uci):
+    """When this passes (strict xfail turns it into a failure), move DFA and spread1 into
+    IN_UCI_RANGE above and remove this test."""
+    for name, result in real_results.items():
+        features = vowel.uci_features(result.measures)
+        for column in ("DFA", "spread1"):
+            lo, hi = uci[column].min(), uci[column].max()
+            assert lo <= features[column] <= hi, f"{name} {column}={features[column]:.4g} outside UCI {lo:.4g}..{hi:.4g}"
 
 
 def test_uci_features_convert_jitter_percent_to_the_table_fraction():
