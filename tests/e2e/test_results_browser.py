@@ -11,7 +11,6 @@ from playwright.sync_api import expect
 
 from core.store import close_store, open_store, repository, transaction
 from core.visits import add_recording_and_analyze
-from tests.e2e.conftest import chromium, page, screenshot_dir  # noqa: F401  (fixtures, defined for tests/e2e)
 from tests.e2e.conftest import start_dashboard, stop_dashboard, wait_until_idle
 from tests.fixtures.fused.clips import write_tapping_clip
 
