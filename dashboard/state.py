@@ -6,15 +6,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import streamlit as st
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import settings
-from core.store import NotFound, PermissionDenied, ValidationError, open_store, transaction
-from core.store.models import Clinician
+from core.store import NotFound, PermissionDenied, ValidationError, open_store, repository, transaction
+from core.store.models import Clinician, Patient, Visit
 
 T = TypeVar("T")
 
@@ -209,3 +209,47 @@ def id_from_query(name: str) -> int | None:
     except ValueError:
         return None
 
+
+NO_PATIENT = "No patient chosen, or this patient does not exist. Choose one on the Patients page."
+NO_VISIT = "No visit chosen, or this visit does not exist. Open a patient and choose one of their visits."
+
+
+def _nothing_to_show(title: str, message: str) -> NoReturn:
+    """The page's title, why there is nothing to show, a way back; ends the page run."""
+    st.title(title)
+    st.info(message)
+    st.page_link(PATIENTS_PAGE, label="Back to patients", icon=":material/arrow_back:")
+    st.stop()
+
+
+def patient_from_query() -> Patient | None:
+    """The patient of ?patient=ID (the view is audited), or None when there is no such patient."""
+    patient_id = id_from_query("patient")
+    if patient_id is None:
+        return None
+    return read(lambda s, actor: repository.get_patient(s, actor, patient_id))
+
+
+def require_patient(title: str) -> Patient:
+    """The patient of ?patient=ID; otherwise the page says "No patient chosen" and stops."""
+    patient = patient_from_query()
+    if patient is None:
+        _nothing_to_show(title, NO_PATIENT)
+    return patient
+
+
+def require_visit(title: str) -> tuple[Visit, Patient]:
+    """The visit of ?visit=ID and its patient (both views audited); otherwise the page says
+    "No visit chosen" and stops."""
+    visit_id = id_from_query("visit")
+    found = None
+    if visit_id is not None:
+
+        def fetch(s: Session, actor: Clinician) -> tuple[Visit, Patient]:
+            visit = repository.get_visit(s, actor, visit_id)
+            return visit, repository.get_patient(s, actor, visit.patient_id)
+
+        found = read(fetch)
+    if found is None:
+        _nothing_to_show(title, NO_VISIT)
+    return found

@@ -12,25 +12,16 @@ from core.store import repository
 from core.tasks import TASKS
 from dashboard import state
 from dashboard.formatting import escape_markdown
-from dashboard.widgets import recorder, upload
+from dashboard.widgets import chrome, recorder, upload
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "capture"
 DIAGRAMS = {"voice": STATIC / "voice.svg", "hand": STATIC / "hand.svg", "body": STATIC / "body.svg"}
 BADGES = {"todo": "gray", "recorded": "blue", "analysed": "green", "needs_retake": "orange"}
 CHOSEN_KEY = "capture-chosen-slot"
 
-visit_id = state.id_from_query("visit")
-visit = None
-if visit_id is not None:
-    visit = state.read(lambda s, actor: repository.get_visit(s, actor, visit_id))
-if visit is None:
-    st.title("Capture")
-    st.info("No visit chosen, or this visit does not exist. Open a patient and choose one of their visits.")
-    st.page_link(state.PATIENTS_PAGE, label="Back to patients", icon=":material/arrow_back:")
-    st.stop()
+visit, patient = state.require_visit("Capture")
 
 with state.session() as s:
-    patient = repository.get_patient(s, state.actor(s), visit.patient_id)
     recordings = repository.list_recordings(s, visit.id)
     actor_id = state.actor(s).id
 items = checklist(recordings)
@@ -41,10 +32,9 @@ def save(source, name: str, task: str, side: str | None, source_kind: str, size:
                     settings().data_dir, size=size)
 
 
-st.page_link(state.VISIT_PAGE, label="Back to the visit", icon=":material/arrow_back:",
-             query_params={"visit": str(visit.id)})
+chrome.back_to_visit(visit)
 st.title(f"Capture: visit of {visit.visit_date.isoformat()}")
-st.caption(f"{escape_markdown(patient.name)} · MRN {escape_markdown(patient.mrn)}")
+chrome.patient_caption(patient)
 
 if (last := st.session_state.pop(f"capture-last-{visit.id}", None)) is not None:
     shown = {"stored": st.success if last.quality_ok else st.warning, "duplicate": st.info, "failed": st.error}

@@ -22,15 +22,7 @@ from dashboard.widgets.patient_form import patient_fields
 
 MAX_NOTES = 10_000
 
-patient_id = state.id_from_query("patient")
-patient = None
-if patient_id is not None:
-    patient = state.read(lambda s, actor: repository.get_patient(s, actor, patient_id))
-if patient is None:
-    st.title("Patient")
-    st.info("No patient chosen, or this patient does not exist. Choose one on the Patients page.")
-    st.page_link(state.PATIENTS_PAGE, label="Back to patients", icon=":material/arrow_back:")
-    st.stop()
+patient = state.require_patient("Patient")
 
 with state.session() as s:
     visits = repository.list_visits(s, patient.id)

@@ -7,18 +7,19 @@ from datetime import date
 import streamlit as st
 
 from core.reports import audit_export, export_chunks, export_salt, fhir_json, patient_pdf, write_csv, write_parquet
-from core.store import repository
 from dashboard import state
-from dashboard.formatting import escape_markdown
+from dashboard.widgets import chrome
 
-patient_id = state.id_from_query("patient")
-patient = state.read(lambda s, actor: repository.get_patient(s, actor, patient_id)) if patient_id is not None else None
+patient = state.patient_from_query()
 
+if patient is not None:
+    chrome.back_to_patient(patient)
 st.title("Reports and exports")
 if patient is not None:
-    st.caption(f"Patient: {escape_markdown(patient.name)} · MRN {escape_markdown(patient.mrn)}")
+    chrome.patient_caption(patient)
 else:
-    st.caption("No patient chosen: clinic-wide exports only. Open a patient's trends for their report.")
+    st.caption("No patient chosen: clinic-wide exports only. For one patient's PDF report or FHIR export, "
+               "open the patient and choose Reports and exports.")
 
 scope_options = (["patient", "clinic"] if patient is not None else ["clinic"])
 scope = st.radio("Table export of", scope_options, horizontal=True, key="reports_scope",

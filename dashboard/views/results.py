@@ -8,21 +8,12 @@ from core.config import settings
 from core.store import repository
 from core.visits import latest_visit_score, score_visit
 from dashboard import state
-from dashboard.formatting import escape_markdown
+from dashboard.widgets import chrome
 from dashboard.widgets import results as panels
 
-visit_id = state.id_from_query("visit")
-visit = None
-if visit_id is not None:
-    visit = state.read(lambda s, actor: repository.get_visit(s, actor, visit_id))
-if visit is None:
-    st.title("Visit results")
-    st.info("No visit chosen, or this visit does not exist. Open a patient and choose one of their visits.")
-    st.page_link(state.PATIENTS_PAGE, label="Back to patients", icon=":material/arrow_back:")
-    st.stop()
+visit, patient = state.require_visit("Visit results")
 
 with state.session() as s:
-    patient = repository.get_patient(s, state.actor(s), visit.patient_id)
     recordings = repository.list_recordings(s, visit.id)
     latest = {}
     for a in repository.list_assessments(s, visit.id):
@@ -31,10 +22,9 @@ with state.session() as s:
             latest[a.recording_id] = a
     fused = latest_visit_score(s, visit.id)
 
-st.page_link(state.VISIT_PAGE, label="Back to the visit", icon=":material/arrow_back:",
-             query_params={"visit": str(visit.id)})
+chrome.back_to_visit(visit)
 st.title(f"Results of the visit of {visit.visit_date.isoformat()}")
-st.caption(f"{escape_markdown(patient.name)} · MRN {escape_markdown(patient.mrn)}")
+chrome.patient_caption(patient)
 
 if recordings and st.button("Recompute the visit score", icon=":material/refresh:",
                             help="Fuse the latest score of every recording of this visit again."):

@@ -3,15 +3,12 @@ clinician ratings on the same charts, baseline and normal-variation band, flagge
 medication state, left vs right. Clicking a point (or picking a visit) opens that visit."""
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
 from core.ratings import MODEL_RATING_ITEMS, RATING_ITEMS, rating_label
-from core.store import repository
 from core.tasks import TASKS
 from core.trends import (
     DEFAULT_BASELINE_VISITS,
@@ -25,6 +22,7 @@ from core.trends import (
 )
 from dashboard import state
 from dashboard.formatting import MEDICATION_LABELS, escape_markdown, label
+from dashboard.widgets import chrome
 
 MEDICATION_SYMBOLS = {"on": "circle", "off": "x", "unknown": "circle-open"}
 FLAG_COLOR = "#c0392b"
@@ -182,19 +180,12 @@ def chart(fig: go.Figure, key: str) -> None:
 
 # ------------------------------------------------------------------------------------------ page
 
-patient_id = state.id_from_query("patient")
-patient = state.read(lambda s, actor: repository.get_patient(s, actor, patient_id)) if patient_id is not None else None
-if patient is None:
-    st.title("Patient trends")
-    st.info("No patient chosen, or this patient does not exist. Choose one on the Patients page.")
-    st.page_link(state.PATIENTS_PAGE, label="Back to patients", icon=":material/arrow_back:")
-    st.stop()
+patient = state.require_patient("Patient trends")
 
 with state.session() as s:
     series = load_patient_series(s, patient.id)
 
-st.page_link(state.PATIENT_PAGE, label=f"Back to {escape_markdown(patient.name)}", icon=":material/arrow_back:",
-             query_params={"patient": str(patient.id)})
+chrome.back_to_patient(patient)
 st.title(f"Trends · {escape_markdown(patient.name)}")
 visits = series.visits
 if visits.empty:

@@ -1,35 +1,24 @@
-"""One visit: its details and recordings. Capture, results and ratings are added by later work."""
+"""One visit: its details and recordings, and the way to its capture, results and ratings."""
 import pandas as pd
 import streamlit as st
 
 from core.store import repository
 from core.tasks import TASKS
 from dashboard import state
-from dashboard.formatting import MEDICATION_LABELS, escape_markdown, hours_text, label
+from dashboard.formatting import MEDICATION_LABELS, hours_text, label
+from dashboard.widgets import chrome
 from dashboard.widgets.facts import facts
 
-visit_id = state.id_from_query("visit")
-visit = None
-if visit_id is not None:
-    visit = state.read(lambda s, actor: repository.get_visit(s, actor, visit_id))
-if visit is None:
-    st.title("Visit")
-    st.info("No visit chosen, or this visit does not exist. Open a patient and choose one of their visits.")
-    st.page_link(state.PATIENTS_PAGE, label="Back to patients", icon=":material/arrow_back:")
-    st.stop()
+visit, patient = state.require_visit("Visit")
 
 with state.session() as s:
-    patient = repository.get_patient(s, state.actor(s), visit.patient_id)
     recordings = repository.list_recordings(s, visit.id)
     clinician = s.merge(visit, load=True).clinician
     clinician_name = clinician.display_name if clinician else "not recorded"
 
-st.page_link(
-    state.PATIENT_PAGE, label=f"Back to {escape_markdown(patient.name)}", icon=":material/arrow_back:",
-    query_params={"patient": str(patient.id)},
-)
+chrome.back_to_patient(patient)
 st.title(f"Visit of {visit.visit_date.isoformat()}")
-st.caption(f"{escape_markdown(patient.name)} · MRN {escape_markdown(patient.mrn)}")
+chrome.patient_caption(patient)
 
 facts(
     [

@@ -1,5 +1,5 @@
-"""What surrounds every page: the sidebar (who, which database, navigation, log out) and the
-DEMO banner."""
+"""What surrounds every page: the sidebar (who, which database, navigation, log out), the
+DEMO banner, and the back links and patient line at the top of a record's pages."""
 from __future__ import annotations
 
 import streamlit as st
@@ -48,3 +48,18 @@ def sidebar(who: state.SignedIn | None) -> None:
         if st.button("Log out", icon=":material/logout:", key="logout"):
             state.sign_out()
             st.rerun()
+
+
+def back_to_patient(patient) -> None:
+    st.page_link(state.PATIENT_PAGE, label=f"Back to {escape_markdown(patient.name)}", icon=":material/arrow_back:",
+                 query_params={"patient": str(patient.id)})
+
+
+def back_to_visit(visit) -> None:
+    st.page_link(state.VISIT_PAGE, label=f"Back to the visit of {visit.visit_date.isoformat()}",
+                 icon=":material/arrow_back:", query_params={"visit": str(visit.id)})
+
+
+def patient_caption(patient, *more: str) -> None:
+    """Whose record this page shows: name and MRN (escaped), then any further plain phrases."""
+    st.caption(" · ".join([escape_markdown(patient.name), f"MRN {escape_markdown(patient.mrn)}", *more]))
