@@ -1,7 +1,12 @@
-"""AppTest fixtures: the real dashboard script against a real SQLite file in tmp_path."""
+"""AppTest fixtures and helpers: the real dashboard script (dashboard/app.py, every page
+registered) against a real SQLite file in tmp_path."""
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -29,7 +34,7 @@ def clinic_db(tmp_path, monkeypatch) -> str:
 
 @pytest.fixture
 def app(clinic_db) -> AppTest:
-    return AppTest.from_file(str(APP), default_timeout=30)
+    return AppTest.from_file(str(APP), default_timeout=60)
 
 
 @pytest.fixture
@@ -40,7 +45,16 @@ def admin_db(clinic_db) -> str:
     return clinic_db
 
 
-def sign_in(at: AppTest, username: str = ADMIN["username"], password: str = ADMIN["password"]) -> AppTest:
+def signed_in_app(timeout: float = 60) -> AppTest:
+    """A fresh AppTest of the real dashboard, signed in as the administrator of `admin_db`."""
+    return sign_in(AppTest.from_file(str(APP), default_timeout=timeout))
+
+
+def sign_in(at: AppTest, username: str = ADMIN["username"], password: str = ADMIN["password"],
+            demo: bool = False) -> AppTest:
+    """Fill and submit the sign-in form (of the demo database when `demo`)."""
+    if demo:
+        at.session_state["database"] = "demo"
     at.run()
     form = at.get("form")[0]
     form.text_input[0].input(username)
@@ -55,3 +69,23 @@ def texts(at: AppTest) -> str:
     for kind in ("title", "header", "subheader", "markdown", "caption", "success", "info", "warning", "error", "text"):
         parts.extend(str(el.value) for el in at.get(kind))
     return "\n".join(parts)
+
+
+def open_page(at: AppTest, page: str, **query) -> AppTest:
+    """Switch a signed-in AppTest to `page` (e.g. "views/results.py") with ?key=value and run it."""
+    at.switch_page(page)
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    return at.run()
+
+
+def charts(at: AppTest) -> list[dict]:
+    """The plotly figures of the page (AppTest shows them as unknown elements with a JSON spec)."""
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def values(data) -> list:
+    """A plotly array from the spec: a plain list, or plotly's typed array {"dtype", "bdata"}."""
+    if isinstance(data, dict) and "bdata" in data:
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"])).tolist()
+    return list(data)

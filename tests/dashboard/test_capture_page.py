@@ -3,9 +3,7 @@ retake, instructions and diagram, the WebRTC streams it asks for, and a voice cl
 through the page's own recording loop. webrtc_streamer is replaced (DESIGN.md: it cannot run
 under AppTest); the fake feeds a real public vowel recording into the page's audio sink as 48 kHz
 frames, as the browser would. The real WebRTC path is tested in tests/e2e/test_capture_browser.py.
-
-The page is not registered in dashboard/app.py yet (the lead does that), so a harness app in
-tmp_path mirrors app.py with the capture page added."""
+Runs the real dashboard/app.py."""
 from __future__ import annotations
 
 import threading
@@ -23,27 +21,13 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import settings
 from core.media.audio import load_audio
-from core.store import Recording, close_store, open_store, repository, transaction
+from core.store import Clinician, Recording, open_store, repository, transaction
 from dashboard.formatting import escape_markdown
 from dashboard.widgets import recorder as recorder_widget
+from tests.dashboard.conftest import APP, open_page, sign_in
 
-VIEWS = Path(__file__).resolve().parents[2] / "dashboard" / "views"
 VOICE = Path(__file__).resolve().parents[1] / "fixtures" / "voice"
 PD_VOWEL = next(VOICE.glob("PD_sample__AH_545692309*.wav"))  # public recording (Iyer 2023)
-ADMIN = {"username": "admin", "display_name": "Synthetic Admin", "password": "correct-horse-battery"}
-HARNESS = '''
-import streamlit as st
-from dashboard import state
-st.set_page_config(page_title="pdlens", layout="wide")
-with state.session() as s:
-    who = state.refresh_signed_in(s)
-if who is None:
-    pages = [st.Page("views/login.py", title="Sign in", default=True)]
-else:
-    pages = [st.Page("views/patients.py", title="Patients", default=True), st.Page("views/patient.py", title="Patient"),
-             st.Page("views/visit.py", title="Visit"), st.Page("views/capture.py", title="Capture")]
-st.navigation(pages, position="hidden").run()
-'''
 RTC = '{"iceServers": [{"urls": "stun:stun.clinic.example:3478"}]}'
 
 
@@ -100,45 +84,26 @@ def fake_webrtc(monkeypatch):
 
 
 @pytest.fixture
-def clinic(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'clinic.sqlite'}"
-    monkeypatch.setenv("PDLENS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("PDLENS_DEMO_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.sqlite'}")
-    monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")
+def clinic(admin_db, monkeypatch):
+    """The administrator, a synthetic patient and one visit; STUN settings the page must pass on."""
     monkeypatch.setenv("PDLENS_RTC_CONFIGURATION", RTC)
     settings.cache_clear()
-    with transaction(open_store(url)) as s:
-        admin = repository.create_clinician(s, None, role="admin", **ADMIN)
+    with transaction(open_store(admin_db)) as s:
+        admin = s.scalar(select(Clinician))
         patient = repository.create_patient(s, admin, mrn="SYN-CAP-7", name="Synthetic Capture Patient",
                                             birth_date=date(1948, 6, 1), sex="unknown", diagnosis="unknown",
                                             more_affected_side="unknown")
         visit = repository.create_visit(s, admin, patient.id, visit_date=date(2024, 5, 2), medication_state="on")
-        ids = SimpleNamespace(admin=admin.id, visit=visit.id, url=url)
-    app_dir = tmp_path / "app"
-    app_dir.mkdir()
-    (app_dir / "views").symlink_to(VIEWS)
-    (app_dir / "harness.py").write_text(HARNESS)
-    ids.harness = app_dir / "harness.py"
-    yield ids
-    close_store(url)
-    settings.cache_clear()
+        return SimpleNamespace(admin=admin.id, visit=visit.id, url=admin_db)
 
 
-def open_capture(clinic) -> AppTest:
-    return open_capture_with(AppTest.from_file(str(clinic.harness), default_timeout=60), clinic)
-
-
-def open_capture_with(at: AppTest, clinic) -> AppTest:
-    at.run()
-    form = at.get("form")[0]
-    form.text_input[0].input(ADMIN["username"])
-    form.text_input[1].input(ADMIN["password"])
-    form.button[0].click()
-    at.run()
-    at.switch_page("views/capture.py")
-    at.query_params["visit"] = str(clinic.visit)
-    return at.run()
+def open_capture(clinic, at: AppTest | None = None) -> AppTest:
+    """Sign in to the real app (a given AppTest keeps the session state a test put in it) and
+    open the capture page of the clinic's visit."""
+    if at is None:  # not `at or ...`: an AppTest that has not run yet is falsy
+        at = AppTest.from_file(str(APP), default_timeout=60)
+    at = sign_in(at)
+    return open_page(at, "views/capture.py", visit=clinic.visit)
 
 
 def add_row(clinic, task, side, status, quality_ok, problems=(), n=0):
@@ -263,10 +228,10 @@ def test_a_clip_that_ended_while_the_page_was_left_or_a_stopped_stream_saves_not
     stopped.arm(now=0.0)
     stopped.add_samples(np.full(48000, 1000, np.int16), 48000, now=0.1)
     assert stopped.state == "recording"
-    at = AppTest.from_file(str(clinic.harness), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=60)
     at.session_state["capture_recorders"] = {(clinic.visit, "vowel"): finished, (clinic.visit, "reading"): stopped}
     at.session_state["capture-chosen-slot"] = {clinic.visit: "vowel"}
-    at = open_capture_with(at, clinic)
+    at = open_capture(clinic, at)
     assert not at.exception
     assert any("finished while this page was not watching it: it was not saved" in w.value for w in at.warning)
     assert finished.take_clip() is None

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from core.store import Clinician, Patient, Visit, open_store, repository, transaction
 from dashboard.formatting import escape_markdown
-from tests.dashboard.conftest import ADMIN, sign_in, texts
+from tests.dashboard.conftest import ADMIN, open_page, sign_in, texts
 
 SYNTHETIC_PATIENT = {
     "mrn": "SYN-0001",
@@ -31,6 +31,15 @@ def add_patients(url: str, *patients: dict) -> list[int]:
         return [repository.create_patient(s, admin, **patient).id for patient in patients]
 
 
+def add_clinician(url: str) -> None:
+    """A second account, role clinician: username "clin", password "clinician-pass"."""
+    with transaction(open_store(url)) as s:
+        admin = s.scalar(select(Clinician).where(Clinician.username == ADMIN["username"]))
+        repository.create_clinician(
+            s, admin, username="clin", display_name="Synthetic Clinician", password="clinician-pass", role="clinician"
+        )
+
+
 def fill_patient_form(at, prefix: str, patient: dict) -> None:
     at.text_input(key=f"{prefix}_mrn").input(patient["mrn"])
     at.text_input(key=f"{prefix}_name").input(patient["name"])
@@ -51,9 +60,7 @@ def table_column(at, index: int, column: str) -> list:
 
 
 def open_patient(at, patient_id: int):
-    at.switch_page("views/patient.py")
-    at.query_params["patient"] = str(patient_id)
-    return at.run()
+    return open_page(at, "views/patient.py", patient=patient_id)
 
 
 # --- first run, login, logout -----------------------------------------------------------------
@@ -116,11 +123,7 @@ def test_login_shows_who_and_role_then_logout_returns_to_sign_in(app, admin_db):
 
 
 def test_deactivated_clinician_is_signed_out_on_next_click(app, admin_db):
-    with transaction(open_store(admin_db)) as s:
-        admin = s.scalar(select(Clinician))
-        repository.create_clinician(
-            s, admin, username="clin", display_name="Synthetic Clinician", password="clinician-pass", role="clinician"
-        )
+    add_clinician(admin_db)
     at = sign_in(app, "clin", "clinician-pass")
     assert [t.value for t in at.title] == ["Patients"]
     assert not any(link.label == "Administration" for link in at.sidebar.get("page_link"))
@@ -337,11 +340,7 @@ def test_admin_adds_and_deactivates_a_clinician_and_sees_the_audit_trail(app, ad
 
 
 def test_clinician_cannot_open_the_admin_page(app, admin_db):
-    with transaction(open_store(admin_db)) as s:
-        admin = s.scalar(select(Clinician))
-        repository.create_clinician(
-            s, admin, username="clin", display_name="Synthetic Clinician", password="clinician-pass", role="clinician"
-        )
+    add_clinician(admin_db)
     at = sign_in(app, "clin", "clinician-pass")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("views/admin.py")  # the page is not even registered for a clinician

@@ -1,95 +1,35 @@
-"""The visit results page and the Models page through AppTest, for a real analysed visit: a real
-SQLite store in tmp_path, a real vowel recording (public Iyer 2023 sample) and, in the slow test,
-a synthetic 10 s finger-tapping video analysed with real MediaPipe.
-
-The pages are registered in dashboard/app.py by the lead; until then a harness app in tmp_path
-mirrors app.py with these pages added (views/ links to dashboard/views)."""
+"""The visit results page and the Models page through AppTest of the real dashboard/app.py, for a
+real analysed visit: a real SQLite store in tmp_path, a real vowel recording (public Iyer 2023
+sample) and, in the slow test, a synthetic 10 s finger-tapping video analysed with real MediaPipe."""
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from sqlalchemy import select
 
 from core.config import settings
-from core.store import close_store, open_store, repository, transaction
+from core.store import Clinician, open_store, repository, transaction
 from core.visits import add_recording_and_analyze
+from models.registry import load_model
+from tests.dashboard.conftest import charts, open_page, signed_in_app, texts
 
-VIEWS = Path(__file__).resolve().parents[2] / "dashboard" / "views"
 VOWEL = next((Path(__file__).resolve().parents[1] / "fixtures" / "voice").glob("PD_sample__AH_545692309*.wav"))
-ADMIN = {"username": "admin", "display_name": "Synthetic Admin", "password": "correct-horse-battery"}
-HARNESS = '''
-import streamlit as st
-from dashboard import state
-
-st.set_page_config(page_title="pdlens", layout="wide")
-with state.session() as s:
-    who = state.refresh_signed_in(s)
-if who is None:
-    pages = [st.Page("views/login.py", title="Sign in", default=True)]
-else:
-    pages = [st.Page("views/patients.py", title="Patients", default=True),
-             st.Page("views/patient.py", title="Patient"), st.Page("views/visit.py", title="Visit"),
-             st.Page("views/results.py", title="Visit results"), st.Page("views/models.py", title="Models")]
-page = st.navigation(pages, position="hidden")
-page.run()
-'''
 
 
 @pytest.fixture
-def clinic(tmp_path, monkeypatch):
-    """A synthetic clinic: admin, one synthetic patient, one visit; returns (sessions, admin id, visit id)."""
-    monkeypatch.setenv("PDLENS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'clinic.sqlite'}")
-    monkeypatch.setenv("PDLENS_DEMO_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.sqlite'}")
-    monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")
-    settings.cache_clear()
-    sessions = open_store(settings().database_url)
+def clinic(admin_db):
+    """A synthetic clinic: the administrator, one synthetic patient, one visit; returns (sessions, admin id, visit id)."""
+    sessions = open_store(admin_db)
     with transaction(sessions) as s:
-        admin = repository.create_clinician(s, None, role="admin", **ADMIN)
+        admin = s.scalar(select(Clinician))
         patient = repository.create_patient(s, admin, mrn="SYN-042", name="Synthetic <b>Patient</b>",
                                             birth_date=date(1948, 3, 1), sex="unknown", diagnosis="unknown",
                                             more_affected_side="unknown")
         visit = repository.create_visit(s, admin, patient.id, visit_date=date(2024, 2, 1), medication_state="off")
-        ids = admin.id, visit.id
-    app_dir = tmp_path / "app"
-    app_dir.mkdir()
-    (app_dir / "views").symlink_to(VIEWS)
-    (app_dir / "harness.py").write_text(HARNESS)
-    yield sessions, ids[0], ids[1], app_dir / "harness.py"
-    close_store(settings().database_url)
-    settings.cache_clear()
-
-
-def signed_in(harness: Path) -> AppTest:
-    at = AppTest.from_file(str(harness), default_timeout=60)
-    at.run()
-    form = at.get("form")[0]
-    form.text_input[0].input(ADMIN["username"])
-    form.text_input[1].input(ADMIN["password"])
-    form.button[0].click()
-    return at.run()
-
-
-def open_page(at: AppTest, page: str, **query) -> AppTest:
-    at.switch_page(page)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    return at.run()
-
-
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-
-
-def texts(at: AppTest) -> str:
-    parts = []
-    for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error"):
-        parts.extend(str(el.value) for el in at.get(kind))
-    return "\n".join(parts)
+        return sessions, admin.id, visit.id
 
 
 def trace_types(figure: dict) -> set[str]:
@@ -97,10 +37,10 @@ def trace_types(figure: dict) -> set[str]:
 
 
 def test_results_page_renders_every_voice_panel(clinic):
-    sessions, admin_id, visit_id, harness = clinic
+    sessions, admin_id, visit_id = clinic
     outcome = add_recording_and_analyze(sessions, admin_id, visit_id, VOWEL, "<img src=x onerror=alert(1)>.wav", "vowel",
                                         None, "upload", settings().data_dir)
-    at = open_page(signed_in(harness), "views/results.py", visit=visit_id)
+    at = open_page(signed_in_app(), "views/results.py", visit=visit_id)
     assert not at.exception, at.exception
     page = texts(at)
     # fused score equals the voice score (one branch) and is shown with its band
@@ -117,7 +57,8 @@ def test_results_page_renders_every_voice_panel(clinic):
     kinds = [trace_types(f) for f in figs]
     assert any("heatmap" in k for k in kinds), kinds  # spectrogram with saliency strip
     bars = [f for f in figs if f["data"][0].get("orientation") == "h"]
-    assert bars and len(bars[0]["data"][0]["y"]) >= 5  # attribution bars, labelled by measure
+    # attribution bars, labelled by measure: one for every input of the shipped voice model
+    assert bars and len(bars[0]["data"][0]["y"]) == len(load_model("voice").feature_names)
     assert any("Jitter" in str(y) or "Shimmer" in str(y) or "spread" in str(y).lower() for y in bars[0]["data"][0]["y"])
     score_fig = next(f for f in figs if "error_x" in f["data"][0])
     assert outcome.score.probability == pytest.approx(score_fig["data"][0]["x"][0], abs=1e-9)
@@ -129,17 +70,16 @@ def test_results_page_renders_every_voice_panel(clinic):
 
 
 def test_results_page_without_a_visit_says_so(clinic):
-    *_, harness = clinic
-    at = open_page(signed_in(harness), "views/results.py", visit=999)
+    at = open_page(signed_in_app(), "views/results.py", visit=999)
     assert not at.exception
     assert "No visit chosen" in texts(at)
 
 
 def test_models_page_shows_cards_metrics_calibration_and_versions(clinic):
-    sessions, admin_id, visit_id, harness = clinic
+    sessions, admin_id, visit_id = clinic
     add_recording_and_analyze(sessions, admin_id, visit_id, VOWEL, "v.wav", "vowel", None, "upload",
                               settings().data_dir)
-    at = open_page(signed_in(harness), "views/models.py")
+    at = open_page(signed_in_app(), "views/models.py")
     assert not at.exception, at.exception
     page = texts(at)
     assert "Visit score (fusion)" in [h.value for h in at.get("header")]
@@ -154,7 +94,7 @@ def test_models_page_shows_cards_metrics_calibration_and_versions(clinic):
 def test_results_page_with_finger_tapping_has_signal_and_key_frame(clinic, tmp_path):
     from tests.fixtures.fused.clips import write_tapping_clip
 
-    sessions, admin_id, visit_id, harness = clinic
+    sessions, admin_id, visit_id = clinic
     clip = write_tapping_clip(tmp_path / "synthetic_tapping.mp4", seconds=10.0)
     add_recording_and_analyze(sessions, admin_id, visit_id, VOWEL, "v.wav", "vowel", None, "upload",
                               settings().data_dir)
@@ -164,7 +104,7 @@ def test_results_page_with_finger_tapping_has_signal_and_key_frame(clinic, tmp_p
     stored = list((settings().data_dir / "recordings").rglob("*.mp4*"))
     assert any(p.name.endswith(".landmarks.npz") for p in stored)
     assert any(p.name.endswith(".keyframe.jpg") for p in stored)
-    at = open_page(signed_in(harness), "views/results.py", visit=visit_id)
+    at = open_page(signed_in_app(), "views/results.py", visit=visit_id)
     assert not at.exception, at.exception
     figs = charts(at)
     assert any("image" in trace_types(f) for f in figs)  # key frame with coloured landmarks

@@ -1,78 +1,37 @@
-"""The trends, overview, ratings and reports pages through AppTest: a real demo database built
-from the public UCI telemonitoring data (core.demo) and a synthetic clinic (no patient data).
-
-Runs the real dashboard/app.py."""
+"""The trends, overview, ratings and reports pages through AppTest of the real dashboard/app.py:
+a real demo database built from the public UCI telemonitoring data (core.demo) and a synthetic
+clinic (no patient data)."""
 from __future__ import annotations
 
-import base64
-import json
 from datetime import date
-from pathlib import Path
 
-import numpy as np
 import pytest
 from sqlalchemy import func, select
-from streamlit.testing.v1 import AppTest
 
-from core.demo import DEMO_PASSWORD, DEMO_USERNAME, build_demo_database
-from core.trends import load_patient_series
-from core.store import AuditEvent, ClinicianRating, Patient, Visit, close_store, open_store, transaction
 from core.config import settings
-from tests.core.trends_synthetic import ADMIN, STEP_AT, build_synthetic_clinic
-from tests.dashboard.conftest import APP
+from core.demo import DEMO_PASSWORD, DEMO_USERNAME, build_demo_database
+from core.store import AuditEvent, ClinicianRating, Visit, close_store, open_store, transaction
+from core.trends import load_patient_series
+from tests.core.trends_synthetic import STEP_AT, build_synthetic_clinic
+from tests.dashboard.conftest import charts, open_page, sign_in, texts, values
 
 
 @pytest.fixture
-def harness(clinic_db) -> Path:
-    """The real dashboard app on databases in tmp_path (clinic_db: tests/dashboard/conftest.py)."""
-    yield APP
-    close_store(settings().demo_database_url)
-
-
-def sign_in(at: AppTest, username: str, password: str, demo: bool = False) -> AppTest:
-    if demo:
-        at.session_state["database"] = "demo"
-    at.run()
-    form = at.get("form")[0]
-    form.text_input[0].input(username)
-    form.text_input[1].input(password)
-    form.button[0].click()
-    return at.run()
-
-
-def open_page(at: AppTest, page: str, **query) -> AppTest:
-    at.switch_page(page)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    return at.run()
-
-
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-
-
-def values(data) -> list:
-    """A plotly array from the spec: a plain list, or plotly's typed array {"dtype", "bdata"}."""
-    if isinstance(data, dict) and "bdata" in data:
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"])).tolist()
-    return list(data)
-
-
-def texts(at: AppTest) -> str:
-    parts = []
-    for kind in ("title", "subheader", "markdown", "caption", "success", "info", "warning", "error"):
-        parts.extend(str(el.value) for el in at.get(kind))
-    return "\n".join(parts)
+def demo_db(clinic_db) -> str:
+    """The demo database built from the public data, in tmp_path beside the clinic's."""
+    url = settings().demo_database_url
+    build_demo_database(url)
+    yield url
+    close_store(url)
 
 
 @pytest.mark.slow
-def test_trends_page_with_a_real_demo_patient(harness):
-    build_demo_database(settings().demo_database_url)
-    with transaction(open_store(settings().demo_database_url)) as s:
+def test_trends_page_with_a_real_demo_patient(app, demo_db):
+    with transaction(open_store(demo_db)) as s:
         patient_id, visits = s.execute(
             select(Visit.patient_id, func.count(Visit.id)).group_by(Visit.patient_id).order_by(Visit.patient_id).limit(1)
         ).one()
-    at = sign_in(AppTest.from_file(str(harness), default_timeout=60), DEMO_USERNAME, DEMO_PASSWORD, demo=True)
+    at = sign_in(app, DEMO_USERNAME, DEMO_PASSWORD, demo=True)
     at = open_page(at, "views/trends.py", patient=patient_id)
     assert not at.exception, at.exception
     assert "Trends" in at.title[0].value and f"{visits} visits" in texts(at)
@@ -82,7 +41,7 @@ def test_trends_page_with_a_real_demo_patient(harness):
     jitter = next(spec for spec in specs if spec["layout"]["title"]["text"].startswith("jitter_local_pct"))
     main = jitter["data"][0]
     assert len(main["x"]) == visits and len(values(main["customdata"])) == visits
-    with transaction(open_store(settings().demo_database_url)) as s:
+    with transaction(open_store(demo_db)) as s:
         stored = load_patient_series(s, patient_id).measures
     stored = stored[stored["name"] == "jitter_local_pct"]["value"].tolist()
     assert values(main["y"]) == pytest.approx(stored)
@@ -94,9 +53,9 @@ def test_trends_page_with_a_real_demo_patient(harness):
     assert "No model scores stored" in texts(at)  # the demo holds measures and ratings only
 
 
-def test_trends_page_synthetic_scores_flags_and_visit_link(harness):
-    ids = build_synthetic_clinic(settings().database_url)
-    at = sign_in(AppTest.from_file(str(harness), default_timeout=30), ADMIN["username"], ADMIN["password"])
+def test_trends_page_synthetic_scores_flags_and_visit_link(app, clinic_db):
+    ids = build_synthetic_clinic(clinic_db)
+    at = sign_in(app)
     at = open_page(at, "views/trends.py", patient=ids["patient"])
     assert not at.exception, at.exception
     specs = charts(at)
@@ -119,9 +78,9 @@ def test_trends_page_synthetic_scores_flags_and_visit_link(harness):
     assert at.title[0].value.startswith("Visit of 2024-03-08")
 
 
-def test_overview_page_lists_change_overdue_and_retake(harness):
-    ids = build_synthetic_clinic(settings().database_url)
-    at = sign_in(AppTest.from_file(str(harness), default_timeout=30), ADMIN["username"], ADMIN["password"])
+def test_overview_page_lists_change_overdue_and_retake(app, clinic_db):
+    ids = build_synthetic_clinic(clinic_db)
+    at = sign_in(app)
     at = open_page(at, "views/overview.py")
     at.date_input(key="overview_as_of").set_value(date(2024, 9, 1))
     at = at.run()
@@ -133,9 +92,9 @@ def test_overview_page_lists_change_overdue_and_retake(harness):
     assert list(retakes["Task"]) == ["Gait (3.10)"]
 
 
-def test_ratings_page_saves_a_rating(harness):
-    ids = build_synthetic_clinic(settings().database_url)
-    at = sign_in(AppTest.from_file(str(harness), default_timeout=30), ADMIN["username"], ADMIN["password"])
+def test_ratings_page_saves_a_rating(app, clinic_db):
+    ids = build_synthetic_clinic(clinic_db)
+    at = sign_in(app)
     visit_id = ids["visits"][0]
     at = open_page(at, "views/ratings.py", visit=visit_id)
     assert not at.exception, at.exception
@@ -144,7 +103,7 @@ def test_ratings_page_saves_a_rating(harness):
     at.button(key=f"rating_save_{visit_id}").click()
     at = at.run()
     assert not at.exception, at.exception
-    with transaction(open_store(settings().database_url)) as s:
+    with transaction(open_store(clinic_db)) as s:
         saved = {(r.item, r.side): r.score for r in s.scalars(select(ClinicianRating).where(ClinicianRating.visit_id == visit_id))}
     assert saved[("3.1", None)] == 2.0 and saved[("3.17", "left")] == 1.0
     assert saved[("3.4", "left")] == 1.0  # untouched ratings stay
@@ -153,9 +112,9 @@ def test_ratings_page_saves_a_rating(harness):
     assert "rating" in " ".join(table.columns).lower()
 
 
-def test_reports_page_builds_exports_and_audits(harness):
-    ids = build_synthetic_clinic(settings().database_url)
-    at = sign_in(AppTest.from_file(str(harness), default_timeout=60), ADMIN["username"], ADMIN["password"])
+def test_reports_page_builds_exports_and_audits(app, clinic_db):
+    ids = build_synthetic_clinic(clinic_db)
+    at = sign_in(app)
     at = open_page(at, "views/reports.py", patient=ids["patient"])
     assert not at.exception, at.exception
     at.checkbox(key="reports_deidentified").check()
@@ -165,7 +124,7 @@ def test_reports_page_builds_exports_and_audits(harness):
     at.button(key="reports_prepare_fhir").click()
     at = at.run()
     assert not at.exception, at.exception
-    with transaction(open_store(settings().database_url)) as s:
+    with transaction(open_store(clinic_db)) as s:
         details = list(s.scalars(select(AuditEvent.detail).where(AuditEvent.action == "export")))
     assert any("kind=csv" in d and "deidentified=yes" in d for d in details)
     assert any("kind=fhir" in d for d in details)
