@@ -7,7 +7,9 @@ with its own data dir, and Debian's Chromium driven by Playwright.
 
 `dashboard` is a fresh server with an empty SQLite database per test; `start_dashboard()` is
 there for tests that need their own environment (extra env vars, a command prefix such as
-`unshare --net ...` for WebRTC, see DESIGN.md). Never `playwright install`: the browser is
+`unshare --net ...` for WebRTC, see DESIGN.md). `synthetic_clinic(data_dir)` fills the database
+that `start_dashboard(data_dir)` serves with an administrator, a synthetic patient and a visit,
+and `sign_in(page)` signs in as that administrator. Never `playwright install`: the browser is
 /usr/bin/chromium from apt.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -36,6 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 STARTUP_TIMEOUT_S = 60
+ADMIN_USERNAME, ADMIN_PASSWORD = "admin", "synthetic-admin-pass"
 
 
 @dataclass
@@ -171,3 +175,38 @@ def wait_until_idle(page, timeout_ms: int = 20_000) -> None:
     replaced loses the keystrokes."""
     page.wait_for_timeout(250)
     page.locator(IDLE_APP).wait_for(state="attached", timeout=timeout_ms)
+
+
+def sign_in(page, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> None:
+    """Fill and submit the sign-in form the page shows."""
+    wait_until_idle(page)
+    page.get_by_role("textbox", name="Username", exact=True).fill(username)
+    page.get_by_role("textbox", name="Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@dataclass
+class SyntheticClinic:
+    database_url: str
+    admin_id: int
+    patient_id: int
+    visit_id: int
+
+
+def synthetic_clinic(data_dir: Path, *, mrn: str = "SYN-E2E-1", name: str = "Synthetic Browser Patient",
+                     visit_date: date = date(2024, 6, 1), medication_state: str = "on") -> SyntheticClinic:
+    """The clinic database that `start_dashboard(data_dir)` serves, with the administrator
+    (ADMIN_USERNAME / ADMIN_PASSWORD), one synthetic patient and one visit."""
+    from core.store import close_store, open_store, repository, transaction
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{data_dir / 'clinic.sqlite'}"
+    with transaction(open_store(url)) as s:
+        admin = repository.create_clinician(s, None, username=ADMIN_USERNAME, display_name="Synthetic Admin",
+                                            password=ADMIN_PASSWORD, role="admin")
+        patient = repository.create_patient(s, admin, mrn=mrn, name=name, birth_date=date(1951, 3, 3),
+                                            sex="unknown", diagnosis="unknown", more_affected_side="unknown")
+        visit = repository.create_visit(s, admin, patient.id, visit_date=visit_date, medication_state=medication_state)
+        clinic = SyntheticClinic(url, admin.id, patient.id, visit.id)
+    close_store(url)
+    return clinic

@@ -7,23 +7,16 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import wait_until_idle
+from tests.e2e.conftest import ADMIN_PASSWORD as PASSWORD
+from tests.e2e.conftest import sign_in, wait_until_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PASSWORD = "synthetic-admin-pass"
 PATIENT_NAME = "Synthetic Patient <b>Alpha</b> **bold**"  # must appear literally, never rendered
 
 
 def textbox(page, label: str):
     return page.get_by_role("textbox", name=label, exact=True)
-
-
-def sign_in(page, username: str, password: str) -> None:
-    wait_until_idle(page)
-    textbox(page, "Username").fill(username)
-    textbox(page, "Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_admin_creates_a_patient_and_finds_it_by_search(dashboard, page, screenshot_dir):

@@ -10,8 +10,8 @@ recording, clips built from the real hand photo; no patient data).
   network namespace: this file re-runs itself there as a script
   (`unshare --net sh -c 'ip link set lo up && ip addr add 127.0.0.2/8 dev lo && python THIS record OUT'`).
 
-The capture page is not registered in dashboard/app.py yet (the lead does that), so the server
-runs a harness app that mirrors app.py with the capture page added.
+Both run the real dashboard/app.py and open the capture page by its address
+(/capture?visit=ID: the sign-in form, then the page).
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import traceback
-from datetime import date
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -31,96 +30,35 @@ if str(PROJECT_ROOT) not in sys.path:  # when run as a script inside the namespa
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _wait_healthy, free_port, stop_dashboard  # noqa: E402
+from tests.e2e.conftest import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    sign_in,
+    start_dashboard,
+    stop_dashboard,
+    synthetic_clinic,
+    wait_until_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-VIEWS = PROJECT_ROOT / "dashboard" / "views"
 VOICE = PROJECT_ROOT / "tests" / "fixtures" / "voice"
 PD_VOWEL = next(VOICE.glob("PD_sample__AH_545692309*.wav"))  # public recording (Iyer 2023)
-USERNAME, PASSWORD = "admin", "synthetic-admin-pass"
-HARNESS = '''
-import sys
-from pathlib import Path
-sys.path.insert(0, {root!r})
-import streamlit as st
-from dashboard import state
-st.set_page_config(page_title="pdlens", layout="wide")
-with state.session() as s:
-    who = state.refresh_signed_in(s)
-if who is None:
-    pages = [st.Page("views/login.py", title="Sign in", default=True)]
-else:
-    pages = [st.Page("views/patients.py", title="Patients", default=True), st.Page("views/patient.py", title="Patient"),
-             st.Page("views/visit.py", title="Visit"), st.Page("views/capture.py", title="Capture")]
-page = st.navigation(pages, position="hidden")
-if who is not None:  # a deep link reloads the session (signed out): the test follows this link instead
-    st.sidebar.page_link("views/capture.py", label="Capture (harness)", query_params={{"visit": {visit!r}}})
-page.run()
-'''
 WEBRTC_TIMEOUT_S = 420
 
 
 # ---------------------------------------------------------------- shared set-up
 
-def prepare_clinic(data_dir: Path) -> dict:
-    """A clinic database with an administrator, a synthetic patient and one visit."""
-    from core.store import close_store, open_store, repository, transaction
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{data_dir / 'clinic.sqlite'}"
-    os.environ["PDLENS_BCRYPT_ROUNDS"] = "4"
-    with transaction(open_store(url)) as s:
-        admin = repository.create_clinician(s, None, username=USERNAME, display_name="Synthetic Admin",
-                                            password=PASSWORD, role="admin")
-        patient = repository.create_patient(s, admin, mrn="SYN-E2E-1", name="Synthetic Browser Patient",
-                                            birth_date=date(1951, 3, 3), sex="unknown", diagnosis="unknown",
-                                            more_affected_side="unknown")
-        visit = repository.create_visit(s, admin, patient.id, visit_date=date(2024, 6, 1), medication_state="on")
-        ids = {"visit": visit.id, "url": url}
-    close_store(url)
-    return ids
-
-
-def start_harness(data_dir: Path, visit_id: int):
-    """The dashboard (harness app) on a free port, its own data dir; returns (url, process, log)."""
-    app_dir = data_dir / "app"
-    app_dir.mkdir(exist_ok=True)
-    if not (app_dir / "views").exists():
-        (app_dir / "views").symlink_to(VIEWS)
-    (app_dir / "harness.py").write_text(HARNESS.format(root=str(PROJECT_ROOT), visit=str(visit_id)))
-    port = free_port()
-    env = dict(os.environ, PDLENS_DATA_DIR=str(data_dir), DATABASE_URL=f"sqlite:///{data_dir / 'clinic.sqlite'}",
-               PDLENS_DEMO_DATABASE_URL=f"sqlite:///{data_dir / 'demo.sqlite'}", PDLENS_BCRYPT_ROUNDS="4",
-               NUMBA_CACHE_DIR=os.environ.get("NUMBA_CACHE_DIR", "/tmp/numba_cache"), PYTHONUNBUFFERED="1",
-               PDLENS_RTC_CONFIGURATION='{"iceServers": []}')
-    log_path = data_dir / "streamlit.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(app_dir / "harness.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=PROJECT_ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log_path)
-    except BaseException:
-        stop_dashboard(process)
-        raise
-    return url, process, log_path
+def start_server(data_dir: Path):
+    """The real dashboard on a free port with its own data dir (no ICE servers: a clinic LAN)."""
+    return start_dashboard(data_dir, env={"PDLENS_RTC_CONFIGURATION": '{"iceServers": []}'})
 
 
 def sign_in_and_open_capture(page, url: str, visit_id: int) -> None:
     from playwright.sync_api import expect
 
-    from tests.e2e.conftest import wait_until_idle
-
-    page.goto(url)
-    wait_until_idle(page)
-    page.get_by_role("textbox", name="Username", exact=True).fill(USERNAME)
-    page.get_by_role("textbox", name="Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Patients")).to_be_visible()
-    page.get_by_role("link", name="Capture (harness)").click()
+    page.goto(f"{url}/capture?visit={visit_id}")
+    sign_in(page)
     expect(page.get_by_role("heading", name="Capture: visit of 2024-06-01")).to_be_visible()
     wait_until_idle(page)
 
@@ -141,8 +79,12 @@ def recordings(db_url: str) -> list[dict]:
     return rows
 
 
-def grid_cells(page) -> list[str]:
-    return [t.strip() for t in page.locator('[data-testid="stDataFrame"] td').all_inner_texts()]
+def grid_cells(page, showing: str) -> list[str]:
+    """The text of every table cell on the page, once a cell shows `showing`. The grids draw on
+    a canvas and fill their offscreen cell table (what this reads) a moment later."""
+    cells = page.locator('[data-testid="stDataFrame"] td')
+    cells.filter(has_text=showing).first.wait_for(state="attached")
+    return [t.strip() for t in cells.all_inner_texts()]
 
 
 # ---------------------------------------------------------------- upload through the page
@@ -150,44 +92,42 @@ def grid_cells(page) -> list[str]:
 def test_upload_several_files_through_the_page(chromium, tmp_path):
     from playwright.sync_api import expect
 
-    from tests.e2e.conftest import wait_until_idle
-
     data_dir = tmp_path / "data"
-    ids = prepare_clinic(data_dir)
+    clinic = synthetic_clinic(data_dir)
     files = tmp_path / "phone"
     files.mkdir()
     shutil.copy(PD_VOWEL, files / "vowel.wav")
     shutil.copy(PD_VOWEL, files / "vowel again.wav")  # the same content under another name
     (files / "tap_L.mp4").write_bytes(b"this is a text file renamed to mp4\n" * 20)
-    url, process, log_path = start_harness(data_dir, ids["visit"])
+    server = start_server(data_dir)
     context = chromium.new_context(viewport={"width": 1400, "height": 1600})
     context.set_default_timeout(30_000)
     page = context.new_page()
     try:
-        sign_in_and_open_capture(page, url, ids["visit"])
+        sign_in_and_open_capture(page, server.url, clinic.visit_id)
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
             [files / "vowel.wav", files / "vowel again.wav", files / "tap_L.mp4"])
         expect(page.get_by_role("button", name="Add 3 files to the visit")).to_be_visible()
         wait_until_idle(page)
-        cells = grid_cells(page)  # the editable task/side table, guessed from the names
+        cells = grid_cells(page, "Sustained vowel /a/")  # the editable task/side table, guessed from the names
         assert "Sustained vowel /a/" in cells and "Finger tapping (3.4)" in cells and "left" in cells, cells
         page.get_by_role("button", name="Add 3 files to the visit").click()
         expect(page.get_by_text("Last upload")).to_be_visible(timeout=120_000)
         wait_until_idle(page, timeout_ms=120_000)
         page.screenshot(path=tmp_path / "upload-results.png", full_page=True)
-        cells = grid_cells(page)
+        cells = grid_cells(page, "Already on this visit")
         assert "Stored" in cells and "Already on this visit" in cells and "Failed" in cells, cells
         assert any("not a supported audio or video file" in c and "Supported formats" in c for c in cells), cells
         assert any("already on this visit" in c for c in cells)
         expect(page.get_by_text("1 of 7 tasks analysed").or_(page.get_by_text("0 of 7 tasks analysed"))).to_be_visible()
     except BaseException:
         page.screenshot(path=tmp_path / "failure.png", full_page=True)
-        print(log_path.read_text(errors="replace")[-4000:])
+        print(server.log()[-4000:])
         raise
     finally:
         context.close()
-        stop_dashboard(process)
-    rows = recordings(ids["url"])
+        stop_dashboard(server.process)
+    rows = recordings(clinic.database_url)
     assert [(r["task"], r["source"], r["format"]) for r in rows] == [("vowel", "upload", "wav")]
     assert rows[0]["assessed"] and rows[0]["measures"] > 5
     stored = [p for p in (data_dir / "recordings").rglob("*") if p.is_file() and "tmp" not in p.relative_to(data_dir).parts]
@@ -221,8 +161,6 @@ def write_fake_media(folder: Path) -> tuple[Path, Path]:
 def record_task(page, visit_id: int, slot_key: str, what: str, seconds: int, shots: Path) -> None:
     from playwright.sync_api import expect
 
-    from tests.e2e.conftest import wait_until_idle
-
     page.locator(f'.st-key-choose-{visit_id}-{slot_key} button').first.click()
     wait_until_idle(page)
     component = page.frame_locator('iframe[title*="webrtc"]').first
@@ -245,14 +183,12 @@ def run_webrtc_session(out: Path) -> None:
     """Inside the network namespace: server + Chromium with fake devices, record two clips."""
     from playwright.sync_api import sync_playwright
 
-    from tests.e2e.conftest import wait_until_idle
-
     result: dict = {"ok": False}
     data_dir = out / "data"
-    ids = prepare_clinic(data_dir)
-    result["db_url"] = ids["url"]
+    clinic = synthetic_clinic(data_dir)
+    result["db_url"] = clinic.database_url
     wav, y4m = write_fake_media(out)
-    url, process, log_path = start_harness(data_dir, ids["visit"])
+    server = start_server(data_dir)
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + [
@@ -264,14 +200,14 @@ def run_webrtc_session(out: Path) -> None:
             context.set_default_timeout(30_000)
             page = context.new_page()
             try:
-                sign_in_and_open_capture(page, url, ids["visit"])
-                record_task(page, ids["visit"], "vowel", "microphone", 5, out)
-                record_task(page, ids["visit"], "finger_tapping_left", "camera", 10, out)
+                sign_in_and_open_capture(page, server.url, clinic.visit_id)
+                record_task(page, clinic.visit_id, "vowel", "microphone", 5, out)
+                record_task(page, clinic.visit_id, "finger_tapping_left", "camera", 10, out)
                 page.get_by_role("link", name="Back to the visit").click()
                 page.get_by_role("heading", name="Recordings").wait_for()
                 wait_until_idle(page)
                 page.screenshot(path=out / "visit.png", full_page=True)
-                result["visit_cells"] = grid_cells(page)
+                result["visit_cells"] = grid_cells(page, "browser")
                 result["ok"] = True
             except BaseException:
                 page.screenshot(path=out / "failure.png", full_page=True)
@@ -281,8 +217,8 @@ def run_webrtc_session(out: Path) -> None:
     except BaseException:
         result["error"] = traceback.format_exc()
     finally:
-        stop_dashboard(process)
-        result["server_log_tail"] = log_path.read_text(errors="replace")[-6000:]
+        stop_dashboard(server.process)
+        result["server_log_tail"] = server.log()[-6000:]
         (out / "result.json").write_text(json.dumps(result, indent=2))
 
 

@@ -9,35 +9,26 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from core.store import close_store, open_store, repository, transaction
+from core.store import close_store, open_store
 from core.visits import add_recording_and_analyze
-from tests.e2e.conftest import start_dashboard, stop_dashboard, wait_until_idle
+from tests.e2e.conftest import sign_in, start_dashboard, stop_dashboard, synthetic_clinic, wait_until_idle
 from tests.fixtures.fused.clips import write_tapping_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 VOWEL = next((Path(__file__).resolve().parents[1] / "fixtures" / "voice").glob("PD_sample__AH_545692309*.wav"))
-PASSWORD = "synthetic-admin-pass"
 
 
 def analysed_visit(data_dir: Path) -> int:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{data_dir / 'clinic.sqlite'}"
-    sessions = open_store(url)
-    with transaction(sessions) as s:
-        admin = repository.create_clinician(s, None, username="admin", display_name="Synthetic Admin",
-                                            password=PASSWORD, role="admin")
-        patient = repository.create_patient(s, admin, mrn="SYN-0100", name="Synthetic Patient",
-                                            birth_date=date(1952, 5, 1), sex="unknown", diagnosis="unknown",
-                                            more_affected_side="unknown")
-        visit = repository.create_visit(s, admin, patient.id, visit_date=date(2024, 3, 1), medication_state="on")
-        admin_id, visit_id = admin.id, visit.id
-    add_recording_and_analyze(sessions, admin_id, visit_id, VOWEL, "vowel.wav", "vowel", None, "upload", data_dir)
-    clip = write_tapping_clip(data_dir.parent / "synthetic_tapping.mp4", seconds=10.0)
-    add_recording_and_analyze(sessions, admin_id, visit_id, clip, "tapping.mp4", "finger_tapping", "left",
+    clinic = synthetic_clinic(data_dir, mrn="SYN-0100", name="Synthetic Patient", visit_date=date(2024, 3, 1))
+    sessions = open_store(clinic.database_url)
+    add_recording_and_analyze(sessions, clinic.admin_id, clinic.visit_id, VOWEL, "vowel.wav", "vowel", None,
                               "upload", data_dir)
-    close_store(url)
-    return visit_id
+    clip = write_tapping_clip(data_dir.parent / "synthetic_tapping.mp4", seconds=10.0)
+    add_recording_and_analyze(sessions, clinic.admin_id, clinic.visit_id, clip, "tapping.mp4", "finger_tapping",
+                              "left", "upload", data_dir)
+    close_store(clinic.database_url)
+    return clinic.visit_id
 
 
 def test_results_page_draws_every_panel_in_chromium(tmp_path, page, screenshot_dir):
@@ -46,10 +37,7 @@ def test_results_page_draws_every_panel_in_chromium(tmp_path, page, screenshot_d
     server = start_dashboard(data_dir)
     try:
         page.goto(f"{server.url}/results?visit={visit_id}")
-        wait_until_idle(page)
-        page.get_by_role("textbox", name="Username", exact=True).fill("admin")
-        page.get_by_role("textbox", name="Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page)
         expect(page.get_by_role("heading", name="Visit score")).to_be_visible(timeout=60_000)
         wait_until_idle(page, 60_000)
         expect(page.get_by_text("Decision support, not a diagnosis").first).to_be_visible()
