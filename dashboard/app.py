@@ -5,6 +5,7 @@ pages) and draws the frame around them. The pages themselves live in dashboard/v
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 # `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the project root.
@@ -54,25 +55,26 @@ def _signed_in_pages(who: state.SignedIn) -> list[st.Page]:
     ]
 
 
-def _sign_in_pages() -> list[st.Page]:
-    """The sign-in page, also under the address of every signed-in page: a bookmarked or
-    reloaded link (/patient?patient=12; streamlit keeps no login across page loads) shows the
-    sign-in form instead of "page not found", and after sign-in the same address opens the record."""
-    pages = [st.Page(state.LOGIN_PAGE, title="Sign in", default=True)]
-    for file, _title, _admin_only in SIGNED_IN_PAGES:
-        pages.append(st.Page(state.LOGIN_PAGE, title="Sign in", url_path=Path(file).stem))
+def _at_every_address(page: str | Callable[[], None], title: str) -> list[st.Page]:
+    """`page` as the default page and also under the address of every signed-in page: a
+    bookmarked or reloaded link (/patient?patient=12; streamlit keeps no login across page loads)
+    shows the sign-in (or first-run) form instead of "page not found", and after sign-in the same
+    address opens the record."""
+    pages = [st.Page(page, title=title, default=True)]
+    for page_file, _title, _admin_only in SIGNED_IN_PAGES:
+        pages.append(st.Page(page, title=title, url_path=Path(page_file).stem))
     return pages
 
 
 def _pages() -> list[st.Page]:
     if state.is_demo() and state.demo_database_missing():
-        return [st.Page(_demo_missing_page, title="Demo database not built", url_path="demo-missing")]
+        return _at_every_address(_demo_missing_page, "Demo database not built")
     with state.session() as s:
         who = state.refresh_signed_in(s)
         if who is None:
             if not repository.has_any_clinician(s):
-                return [st.Page(state.SETUP_PAGE, title="Create administrator account", default=True)]
-            return _sign_in_pages()
+                return _at_every_address(state.SETUP_PAGE, "Create administrator account")
+            return _at_every_address(state.LOGIN_PAGE, "Sign in")
     return _signed_in_pages(who)
 
 

@@ -8,8 +8,10 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from core.demo import IMPORT_MODEL_NAME
 from core.ratings import MODEL_RATING_ITEMS, RATING_ITEMS, rating_label
 from core.tasks import TASKS
+from core.voice.vowel import MEASURES as VOWEL_MEASURES
 from core.trends import (
     DEFAULT_BASELINE_VISITS,
     DEFAULT_CONFIRM_VISITS,
@@ -27,6 +29,11 @@ from dashboard.widgets import chrome
 MEDICATION_SYMBOLS = {"on": "circle", "off": "x", "unknown": "circle-open"}
 FLAG_COLOR = "#c0392b"
 SCORE_COLORS = {"fused": "#1f4e79", "voice": "#2e8b57", "finger_tapping": "#8e44ad", "gait": "#d35400"}
+# Measures stored without a recording belong to the model that imported them (core.trends).
+IMPORTED_TASK_LABELS = {IMPORT_MODEL_NAME: "Voice, imported (UCI telemonitoring)"}
+# The clinical labels of the voice measures (the demo data stores these names too); other
+# measures are shown by their stored name.
+MEASURE_LABELS = {m.name: m.label for m in VOWEL_MEASURES}
 
 
 def task_label(task) -> str:
@@ -34,12 +41,16 @@ def task_label(task) -> str:
         return "Visit"
     if task in TASKS:
         return TASKS[task].label
-    return task.replace("_", " ").capitalize()
+    return IMPORTED_TASK_LABELS.get(task, task.replace("_", " ").capitalize())
+
+
+def measure_label(name: str) -> str:
+    return MEASURE_LABELS.get(name, name)
 
 
 def series_option(task, name: str, side) -> str:
     side_text = f" · {side}" if isinstance(side, str) and side else ""
-    return f"{task_label(task)} · {name}{side_text}"
+    return f"{task_label(task)} · {measure_label(name)}{side_text}"
 
 
 def _hover(points: pd.DataFrame, value_format: str = ".3g") -> list[str]:
@@ -75,7 +86,7 @@ def _add_band(fig: go.Figure, analysis: SeriesAnalysis, secondary: bool | None =
     band, base = analysis.band, analysis.baseline
     kwargs = {} if secondary is None else {"secondary_y": secondary}
     fig.add_hrect(y0=band.low, y1=band.high, fillcolor="#9ecae1", opacity=0.25, line_width=0,
-                  annotation_text="normal variation", annotation_position="top left", **kwargs)
+                  annotation_text="normal variation", annotation_position="top right", **kwargs)
     fig.add_hline(y=base.mean, line_dash="dash", line_color="#1f4e79", line_width=1,
                   annotation_text=f"baseline {base.mean:.3g}", annotation_position="bottom left", **kwargs)
     fig.add_vrect(x0=pd.Timestamp(base.first_date), x1=pd.Timestamp(base.last_date), fillcolor="#dddddd",
@@ -173,6 +184,14 @@ def open_visit_on_select(event, key: str) -> None:
             st.switch_page(state.VISIT_PAGE, query_params={"visit": str(int(visit_id))})
 
 
+def band_caption(analysis: SeriesAnalysis) -> None:
+    """How the chart's band of normal variation was set (or why there is none)."""
+    if analysis.band is not None:
+        st.caption(f"Band: {analysis.band.method}, {analysis.band.source}.")
+    elif analysis.note:
+        st.caption(analysis.note)
+
+
 def chart(fig: go.Figure, key: str) -> None:
     event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points", width="stretch")
     open_visit_on_select(event, key)
@@ -255,7 +274,8 @@ for option in chosen:
     task, name, side, unit = option_keys[option]
     rows = measures[(measures["name"] == name) & (measures["task"].fillna("") == (task if isinstance(task, str) else ""))]
     rows = rows[rows["side"].isna()] if side is None else rows[rows["side"] == side]
-    analysis = analyse_series(rows, name, name + (f" ({side})" if side else ""), unit, side, **options)
+    analysis = analyse_series(rows, name, measure_label(name) + (f" ({side})" if side else ""), unit, side,
+                              **options)
     all_events += [(analysis, e) for e in analysis.events]
     rating_item = next((k for k, item in RATING_ITEMS.items() if item.task == task), None)
     rating = None
@@ -264,10 +284,7 @@ for option in chosen:
                          ((ratings["side"] == side) if side else ratings["side"].isna())]
     chart(series_figure(analysis, rating, rating_label(rating_item, side) if rating_item else ""),
           f"trends_measure_{task}_{name}_{side}")
-    if analysis.band is not None:
-        st.caption(f"Band: {analysis.band.method}, {analysis.band.source}.")
-    elif analysis.note:
-        st.caption(analysis.note)
+    band_caption(analysis)
 
 # --- ratings ----------------------------------------------------------------------------------
 st.subheader("Clinician ratings")
@@ -280,19 +297,18 @@ else:
                                   rating_label(item, side), "points", side, **options)
         all_events += [(analysis, e) for e in analysis.events]
         chart(series_figure(analysis), f"trends_rating_{item}_{side}")
-        if analysis.band is not None:
-            st.caption(f"Band: {analysis.band.method}, {analysis.band.source}.")
+        band_caption(analysis)
 
 # --- left vs right ----------------------------------------------------------------------------
 sided_names = sorted(set(catalogue.loc[catalogue["side"].isin(["left", "right"]), "name"]))
 if sided_names:
     st.subheader("Left vs right")
-    name = st.selectbox("Sided measure", sided_names, key="trends_sided")
+    name = st.selectbox("Sided measure", sided_names, format_func=measure_label, key="trends_sided")
     table = side_comparison(measures, name)
     if table.empty:
         st.info("No visit has both sides of this measure.")
     else:
-        chart(sides_figure(table, name), "trends_sides")
+        chart(sides_figure(table, measure_label(name)), "trends_sides")
         st.dataframe(table.assign(visit_date=table["visit_date"].dt.date)
                      .drop(columns=["visit_id"]).rename(columns=lambda c: c.replace("_", " ")),
                      hide_index=True, width="stretch")
@@ -310,7 +326,8 @@ else:
         "Threshold": [e.threshold for _, e in all_events],
         "Confirmed": [e.confirmed for _, e in all_events],
         "Threshold source": [e.source for _, e in all_events],
-    }).sort_values("Visit"), hide_index=True, width="stretch")
+    }).sort_values("Visit"), hide_index=True, width="stretch",
+        column_config={c: st.column_config.NumberColumn(format="%.3g") for c in ("Change from baseline", "Threshold")})
 
 # --- rating vs score, open a visit ------------------------------------------------------------
 comparison = rating_vs_score(series)

@@ -37,8 +37,8 @@ def test_trends_page_with_a_real_demo_patient(app, demo_db):
     assert "Trends" in at.title[0].value and f"{visits} visits" in texts(at)
     specs = charts(at)
     titles = [spec["layout"]["title"]["text"] for spec in specs]
-    assert any(t.startswith("jitter_local_pct") for t in titles)
-    jitter = next(spec for spec in specs if spec["layout"]["title"]["text"].startswith("jitter_local_pct"))
+    assert any(t.startswith("Jitter (local) (%)") for t in titles)
+    jitter = next(spec for spec in specs if spec["layout"]["title"]["text"].startswith("Jitter (local) (%)"))
     main = jitter["data"][0]
     assert len(main["x"]) == visits and len(values(main["customdata"])) == visits
     with transaction(open_store(demo_db)) as s:

@@ -177,6 +177,18 @@ def wait_until_idle(page, timeout_ms: int = 20_000) -> None:
     page.locator(IDLE_APP).wait_for(state="attached", timeout=timeout_ms)
 
 
+def screenshot_whole_page(page, path: Path, max_height: int = 12_000) -> None:
+    """A screenshot of the whole page. Streamlit scrolls inside its main section, so Playwright's
+    full_page stops at the viewport: the viewport grows to the content for the shot, then back."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(0, ...Array.from(document.querySelectorAll('[data-testid=\"stMain\"]'), e => e.scrollHeight))")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, max_height))})
+    page.wait_for_timeout(500)  # charts redraw at the new size
+    page.screenshot(path=path, full_page=True)
+    page.set_viewport_size(size)
+
+
 def sign_in(page, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> None:
     """Fill and submit the sign-in form the page shows."""
     wait_until_idle(page)

@@ -11,7 +11,14 @@ from playwright.sync_api import expect
 
 from core.store import close_store, open_store
 from core.visits import add_recording_and_analyze
-from tests.e2e.conftest import sign_in, start_dashboard, stop_dashboard, synthetic_clinic, wait_until_idle
+from tests.e2e.conftest import (
+    screenshot_whole_page,
+    sign_in,
+    start_dashboard,
+    stop_dashboard,
+    synthetic_clinic,
+    wait_until_idle,
+)
 from tests.fixtures.fused.clips import write_tapping_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,7 +52,7 @@ def test_results_page_draws_every_panel_in_chromium(tmp_path, page, screenshot_d
         expect(plots.nth(6)).to_be_attached(timeout=30_000)  # scores, contributions, 2 x attribution, spectrogram, signal, key frame
         assert plots.count() >= 7
         expect(page.locator(".js-plotly-plot image").first).to_be_attached()  # the key frame picture
-        page.screenshot(path=screenshot_dir / "visit-results.png", full_page=True)
+        screenshot_whole_page(page, screenshot_dir / "visit-results.png")
         assert (screenshot_dir / "visit-results.png").stat().st_size > 50_000
     finally:
         stop_dashboard(server.process)
