@@ -9,6 +9,7 @@ import streamlit as st
 from core.visits import model_versions_in_use
 from dashboard import state
 from dashboard.widgets.explanations import calibration_figure
+from dashboard.widgets.facts import facts
 from models.fused import FUSED_DIR, FUSED_VERSION, PARAMETERS_FILE
 from models.registry import MODEL_NAMES, ModelUnavailable, load_model
 
@@ -49,13 +50,14 @@ def model_section(name: str) -> None:
         return
     metrics = model.metrics
     data = metrics.get("data", {})
-    cols = st.columns(4)
-    cols[0].metric("Version", model.version)
-    cols[1].metric("Subjects", f"{data.get('subjects', 'n/a')}",
-                   help=f"{data.get('pd_subjects', '?')} PD, {data.get('control_subjects', '?')} control")
-    cols[2].metric("Rows", f"{data.get('rows', 'n/a')}")
     rep = (metrics.get("cv") or {}).get("auc_over_repeats", {})
-    cols[3].metric("CV AUC", f"{_fmt(rep.get('mean'), 2)} ± {_fmt(rep.get('sd'), 2)}")
+    facts([  # not st.metric: it cuts long version strings short
+        ("Version", model.version),
+        ("Subjects", f"{data.get('subjects', 'n/a')} ({data.get('pd_subjects', '?')} PD, "
+                     f"{data.get('control_subjects', '?')} control)"),
+        ("Rows", f"{data.get('rows', 'n/a')}"),
+        ("CV AUC (subject-grouped)", f"{_fmt(rep.get('mean'), 2)} ± {_fmt(rep.get('sd'), 2)}"),
+    ], per_row=4)
     if data.get("source"):
         st.caption("Data: " + data["source"])
     if metrics.get("split"):
@@ -79,7 +81,7 @@ def model_section(name: str) -> None:
 
 def fused_section() -> None:
     st.header("Visit score (fusion)")
-    st.metric("Version", FUSED_VERSION)
+    facts([("Version", FUSED_VERSION)], per_row=4)
     if PARAMETERS_FILE.is_file():
         params = json.loads(PARAMETERS_FILE.read_text())
         st.dataframe(pd.DataFrame([{"Branch": k.replace("_", " "), "Training prior": params["prior"][k],
@@ -89,7 +91,7 @@ def fused_section() -> None:
                    f"({params.get('hand_correlation_source', '')}).")
     card = FUSED_DIR / "MODEL_CARD.md"
     if card.is_file():
-        with st.expander("Model card", expanded=True):
+        with st.expander("Model card of the visit score"):
             st.markdown(card.read_text())
 
 

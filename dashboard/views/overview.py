@@ -6,12 +6,13 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import func, select
 
+from core.capture import STATUS_LABELS
 from core.store import Patient, Visit
 from core.tasks import TASKS
 from core.trends import overdue_followups, patients_with_recent_change, recordings_needing_retake
 from dashboard import state
-
-TRENDS_PAGE = "views/trends.py"
+from dashboard.formatting import label
+from dashboard.widgets.tables import table_opening
 
 st.title("Clinic overview")
 with state.session() as s:
@@ -42,47 +43,49 @@ def mrn_of(pid: int) -> str:
     return people.get(pid, ("", ""))[1]
 
 
-def open_on_select(selection, patient_ids: list[int], page: str = TRENDS_PAGE, param: str = "patient") -> None:
-    if selection and selection.selection.rows:
-        st.switch_page(page, query_params={param: str(patient_ids[selection.selection.rows[0]])})
-
-
 st.subheader("Recent significant change")
-st.caption("Changes beyond the normal variation of each patient's baseline, flagged at a visit in the period. "
-           "Select a row to open the patient's trends.")
-changed = pd.DataFrame({
-    "Patient": [name_of(f.patient_id) for f in flagged],
-    "MRN": [mrn_of(f.patient_id) for f in flagged],
-    "Visit": [f.event.visit_date for f in flagged],
-    "Series": [f.series_label for f in flagged],
-    "Direction": [f.event.direction for f in flagged],
-    "Confirmed": [f.event.confirmed for f in flagged],
-    "What changed": [f.summary for f in flagged],
-}, columns=["Patient", "MRN", "Visit", "Series", "Direction", "Confirmed", "What changed"])
-selection = st.dataframe(changed, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                         key="overview_changed")
-open_on_select(selection, [f.patient_id for f in flagged])
+if not flagged:
+    st.info(f"No patient has a change beyond their normal variation in the {int(recent_days)} days up to "
+            f"{as_of:%Y-%m-%d}.", icon=":material/check_circle:")
+else:
+    st.caption("Changes beyond the normal variation of each patient's baseline, flagged at a visit in the period. "
+               "Select a row to open the patient's trends.")
+    changed = pd.DataFrame({
+        "Patient": [name_of(f.patient_id) for f in flagged],
+        "MRN": [mrn_of(f.patient_id) for f in flagged],
+        "Visit": [f.event.visit_date for f in flagged],
+        "Series": [f.series_label for f in flagged],
+        "Direction": [f.event.direction for f in flagged],
+        "Confirmed": [f.event.confirmed for f in flagged],
+        "What changed": [f.summary for f in flagged],
+    })
+    table_opening(changed, [f.patient_id for f in flagged], state.TRENDS_PAGE, "patient", "overview_changed")
 
 st.subheader("Overdue follow-ups")
-overdue_table = pd.DataFrame({
-    "Patient": [name_of(p) for p in overdue["patient_id"]],
-    "MRN": [mrn_of(p) for p in overdue["patient_id"]],
-    "Last visit": overdue["last_visit"],
-    "Days since": overdue["days_since"],
-}, columns=["Patient", "MRN", "Last visit", "Days since"])
-selection = st.dataframe(overdue_table, hide_index=True, width="stretch", on_select="rerun",
-                         selection_mode="single-row", key="overview_overdue")
-open_on_select(selection, list(overdue["patient_id"]), "views/patient.py")
+if overdue.empty:
+    st.info(f"Every patient has had a visit in the {int(overdue_days)} days up to {as_of:%Y-%m-%d}.",
+            icon=":material/check_circle:")
+else:
+    st.caption(f"No visit for more than {int(overdue_days)} days. Select a row to open the patient.")
+    overdue_table = pd.DataFrame({
+        "Patient": [name_of(p) for p in overdue["patient_id"]],
+        "MRN": [mrn_of(p) for p in overdue["patient_id"]],
+        "Last visit": overdue["last_visit"],
+        "Days since": overdue["days_since"],
+    })
+    table_opening(overdue_table, list(overdue["patient_id"]), state.PATIENT_PAGE, "patient", "overview_overdue")
 
 st.subheader("Clips needing a retake")
-retake_table = pd.DataFrame({
-    "Patient": [name_of(p) for p in retakes["patient_id"]],
-    "Visit": retakes["visit_date"],
-    "Task": [TASKS[t].label if t in TASKS else t for t in retakes["task"]],
-    "Side": retakes["side"].fillna(""),
-    "Status": retakes["status"].str.replace("_", " "),
-    "Problems": retakes["problems"],
-}, columns=["Patient", "Visit", "Task", "Side", "Status", "Problems"])
-selection = st.dataframe(retake_table, hide_index=True, width="stretch", on_select="rerun",
-                         selection_mode="single-row", key="overview_retakes")
-open_on_select(selection, list(retakes["visit_id"]), state.VISIT_PAGE, "visit")
+if retakes.empty:
+    st.info("No clip needs a retake.", icon=":material/check_circle:")
+else:
+    st.caption("Clips whose quality check failed: record the task again. Select a row to open the visit.")
+    retake_table = pd.DataFrame({
+        "Patient": [name_of(p) for p in retakes["patient_id"]],
+        "Visit": retakes["visit_date"],
+        "Task": [TASKS[t].label if t in TASKS else t for t in retakes["task"]],
+        "Side": retakes["side"].fillna(""),
+        "Status": [label(STATUS_LABELS, s) for s in retakes["status"]],
+        "Problems": retakes["problems"],
+    })
+    table_opening(retake_table, list(retakes["visit_id"]), state.VISIT_PAGE, "visit", "overview_retakes")

@@ -19,6 +19,7 @@ from dashboard.formatting import (
 )
 from dashboard.widgets.facts import facts
 from dashboard.widgets.patient_form import patient_fields
+from dashboard.widgets.tables import table_opening
 
 MAX_NOTES = 10_000
 
@@ -63,18 +64,8 @@ else:
         }
     )
     st.caption("Select a row to open the visit.")
-    selection = st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        on_select="rerun",
-        selection_mode="single-row",
-        key="visit_table",
-        column_config={"Date": st.column_config.DateColumn("Date", format="YYYY-MM-DD")},
-    )
-    if selection and selection.selection.rows:
-        chosen = visits[selection.selection.rows[0]]
-        st.switch_page(state.VISIT_PAGE, query_params={"visit": str(chosen.id)})
+    table_opening(table, [visit.id for visit in visits], state.VISIT_PAGE, "visit", "visit_table",
+                  column_config={"Date": st.column_config.DateColumn("Date", format="YYYY-MM-DD")})
 
 with st.expander("New visit", expanded=not visits, icon=":material/event:"):
     with st.form("new_visit"):

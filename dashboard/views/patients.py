@@ -8,6 +8,7 @@ from core.store import repository
 from dashboard import state
 from dashboard.formatting import DIAGNOSIS_LABELS, age_years, escape_markdown, label
 from dashboard.widgets.patient_form import patient_fields
+from dashboard.widgets.tables import table_opening
 
 PAGE_SIZE = 25
 
@@ -59,21 +60,8 @@ else:
         + (" matching the search" if query else "")
         + " · select a row to open the patient"
     )
-    selection = st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        on_select="rerun",
-        selection_mode="single-row",
-        key="patient_table",
-        column_config={
-            "Age": st.column_config.NumberColumn("Age", format="%d"),
-        },
-    )
-    selected_rows = selection.selection.rows if selection else []
-    if selected_rows:
-        chosen = rows[selected_rows[0]]
-        st.switch_page(state.PATIENT_PAGE, query_params={"patient": str(chosen.id)})
+    table_opening(table, [row.id for row in rows], state.PATIENT_PAGE, "patient", "patient_table",
+                  column_config={"Age": st.column_config.NumberColumn("Age", format="%d")})
 
     if page_count > 1:
         previous_column, position_column, next_column = st.columns([1, 2, 1], vertical_alignment="center")

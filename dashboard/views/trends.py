@@ -25,6 +25,7 @@ from core.trends import (
 from dashboard import state
 from dashboard.formatting import MEDICATION_LABELS, escape_markdown, label
 from dashboard.widgets import chrome
+from dashboard.widgets.ratings import readable_rating_vs_score
 
 MEDICATION_SYMBOLS = {"on": "circle", "off": "x", "unknown": "circle-open"}
 FLAG_COLOR = "#c0392b"
@@ -90,7 +91,7 @@ def _add_band(fig: go.Figure, analysis: SeriesAnalysis, secondary: bool | None =
     fig.add_hline(y=base.mean, line_dash="dash", line_color="#1f4e79", line_width=1,
                   annotation_text=f"baseline {base.mean:.3g}", annotation_position="bottom left", **kwargs)
     fig.add_vrect(x0=pd.Timestamp(base.first_date), x1=pd.Timestamp(base.last_date), fillcolor="#dddddd",
-                  opacity=0.3, line_width=0, annotation_text="baseline visits", annotation_position="top right")
+                  opacity=0.3, line_width=0, annotation_text="baseline visits", annotation_position="top left")
 
 
 def score_figure(series, analyses: dict[tuple, SeriesAnalysis]) -> go.Figure:
@@ -333,8 +334,7 @@ else:
 comparison = rating_vs_score(series)
 if not comparison.empty:
     st.subheader("Rating vs app score per visit")
-    st.dataframe(comparison.assign(visit_date=comparison["visit_date"].dt.date).drop(columns=["visit_id"])
-                 .rename(columns=lambda c: c.replace("_", " ")), hide_index=True, width="stretch")
+    st.dataframe(readable_rating_vs_score(comparison), hide_index=True, width="stretch")
 
 st.subheader("Open a visit")
 visit_choices = {int(v.visit_id): f"{v.visit_date:%Y-%m-%d} · {label(MEDICATION_LABELS, v.medication_state)}"

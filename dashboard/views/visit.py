@@ -2,6 +2,7 @@
 import pandas as pd
 import streamlit as st
 
+from core.capture import STATUS_LABELS
 from core.store import repository
 from core.tasks import TASKS
 from dashboard import state
@@ -44,13 +45,14 @@ else:
             {
                 "Task": [TASKS[r.task].label if r.task in TASKS else r.task for r in recordings],
                 "Side": [r.side or "" for r in recordings],
-                "Status": [r.status.replace("_", " ") for r in recordings],
+                "Status": [label(STATUS_LABELS, r.status) for r in recordings],
                 "Duration (s)": [r.duration_s for r in recordings],
                 "Source": [r.source for r in recordings],
             }
         ),
         hide_index=True,
         width="stretch",
+        column_config={"Duration (s)": st.column_config.NumberColumn(format="%.1f")},
     )
 
 results_link, ratings_link = st.columns(2)

@@ -9,6 +9,7 @@ from core.ratings import RATING_ITEMS, SIDES, entered_items, rating_label, valid
 from core.store import ValidationError, repository
 from core.trends import load_patient_series, rating_vs_score
 from dashboard import state
+from dashboard.formatting import MEDICATION_LABELS, label
 
 KEY_ITEMS = ("3.1", "3.4", "3.10", "3.17", "3.18", "hoehn_yahr")  # what pdlens measures, shown first
 NOT_RATED = None
@@ -80,7 +81,14 @@ def rating_vs_score_table(patient_id: int, visit_id: int | None = None) -> pd.Da
         table = rating_vs_score(load_patient_series(s, patient_id))
     if visit_id is not None:
         table = table[table["visit_id"] == visit_id]
+    return readable_rating_vs_score(table)
+
+
+def readable_rating_vs_score(table: pd.DataFrame) -> pd.DataFrame:
+    """core.trends.rating_vs_score's table with column names and values a clinician reads."""
     table = table.assign(visit_date=pd.to_datetime(table["visit_date"]).dt.date,
+                         medication_state=[label(MEDICATION_LABELS, m) for m in table["medication_state"]],
+                         side=[s if isinstance(s, str) else "" for s in table["side"]],
                          rating_item=[rating_label(i) if isinstance(i, str) else "" for i in table["rating_item"]])
     return table.drop(columns=["visit_id"]).rename(columns={
         "visit_date": "Visit", "medication_state": "Medication", "model": "Model", "side": "Side",
