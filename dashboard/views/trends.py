@@ -250,7 +250,8 @@ all_events: list[tuple[SeriesAnalysis, object]] = []
 st.subheader("Model scores")
 scores = keep(series.scores)
 if scores.empty:
-    st.info("No model scores stored for this patient yet (imported data carries measures and ratings only).")
+    st.info("No model scores stored for this patient yet: they appear once a visit's clips are analysed "
+            "(imported data, such as the demo's, carries measures and ratings only).")
 else:
     for (model, side), group in scores.groupby(["model", "side"], dropna=False, sort=False):
         side = side if isinstance(side, str) else None
