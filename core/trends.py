@@ -480,6 +480,8 @@ def rating_vs_score(series: PatientSeries) -> pd.DataFrame:
     scores["rating_item"] = scores["model"].map(lambda m: fused_item if m == "fused" else MODEL_RATING_ITEMS.get(m))
     ratings = series.ratings.rename(columns={"item": "rating_item", "score": "rating"})[
         ["visit_id", "rating_item", "side", "rating"]]
+    # An all-None side column loads as float64: merging it with text sides raises in pandas.
+    scores["side"], ratings["side"] = scores["side"].astype(object), ratings["side"].astype(object)
     # Unsided ratings match every side of a score; sided ratings match their side only.
     sided = scores.merge(ratings.dropna(subset=["side"]), on=["visit_id", "rating_item", "side"], how="left")
     unsided = scores.merge(ratings[ratings["side"].isna()].drop(columns="side"), on=["visit_id", "rating_item"],
