@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.config import settings
 from core.store import NotFound, PermissionDenied, ValidationError, open_store, repository, transaction
 from core.store.models import Clinician, Patient, Visit
+from dashboard.formatting import escape_markdown
 
 T = TypeVar("T")
 
@@ -167,12 +168,13 @@ def actor(s: Session) -> Clinician:
 
 def write(change: Callable[[Session, Clinician], T]) -> T | None:
     """Run `change(session, actor)` in one transaction. A ValidationError or PermissionDenied
-    is shown as st.error with its message and nothing is written; returns None then."""
+    is shown as st.error with its message (escaped: it may quote what the user typed, e.g. an MRN) and
+    nothing is written; returns None then."""
     try:
         with session() as s:
             return change(s, actor(s))
     except (ValidationError, PermissionDenied) as problem:
-        st.error(str(problem))
+        st.error(escape_markdown(str(problem)))
         return None
 
 
@@ -183,7 +185,7 @@ def read(fetch: Callable[[Session, Clinician], T]) -> T | None:
         with session() as s:
             return fetch(s, actor(s))
     except PermissionDenied as problem:
-        st.error(str(problem))
+        st.error(escape_markdown(str(problem)))
         return None
     except NotFound:
         return None

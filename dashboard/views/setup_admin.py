@@ -3,6 +3,7 @@ import streamlit as st
 
 from core.store import ValidationError, repository
 from dashboard import state
+from dashboard.formatting import escape_markdown
 
 st.title("Create administrator account")
 st.write(
@@ -29,7 +30,7 @@ if submitted:
                     s, None, username=username, display_name=display_name, password=password, role="admin"
                 )
         except ValidationError as problem:
-            st.error(str(problem))
+            st.error(escape_markdown(str(problem)))
         else:
             state.flash("Administrator account created. Sign in with it.")
             st.rerun()
