@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.capture import MAX_UPLOAD_BYTES, SUPPORTED_TEXT, ClipOutcome, guess_task_and_side
 from core.tasks import TASKS
+from dashboard.formatting import escape_markdown
 
 TASK_BY_LABEL = {spec.label: key for key, spec in TASKS.items()}
 SIDE_CHOICES = ["", "left", "right"]
@@ -75,7 +76,7 @@ def upload_panel(visit_id: int, add_file: AddFile) -> list[ClipOutcome] | None:
     bar = st.progress(0.0, text="Starting...")
     with st.status(f"Analysing {len(files)} file(s)...", expanded=False) as status:
         for i, (f, row) in enumerate(zip(files, edited.itertuples(index=False))):
-            bar.progress(i / len(files), text=f"Analysing {f.name} ({i + 1} of {len(files)})")
+            bar.progress(i / len(files), text=f"Analysing {escape_markdown(f.name)} ({i + 1} of {len(files)})")
             task = TASK_BY_LABEL.get(row.Task) if isinstance(row.Task, str) else None
             side = row.Side or None
             if f.size > limit:  # refused by its declared size, before its bytes are touched
@@ -85,7 +86,7 @@ def upload_panel(visit_id: int, add_file: AddFile) -> list[ClipOutcome] | None:
             else:
                 outcome = add_file(f, f.name, task, side, f.size)
             outcomes.append(outcome)
-            status.write(outcome.message)
+            status.write(escape_markdown(outcome.message))  # quotes the file name: shown literally
         failed = sum(o.status == "failed" for o in outcomes)
         status.update(label=f"{len(outcomes) - failed} of {len(outcomes)} file(s) added",
                       state="error" if failed else "complete")
