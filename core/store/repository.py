@@ -71,10 +71,10 @@ def _active_actor(s: Session, actor: Clinician | None) -> Clinician:
     return current
 
 
-def _admin(s: Session, actor: Clinician | None) -> Clinician:
+def _admin(s: Session, actor: Clinician | None, what: str = "manage clinician accounts") -> Clinician:
     current = _active_actor(s, actor)
     if current.role != "admin":
-        raise PermissionDenied("Only an administrator can manage clinician accounts.")
+        raise PermissionDenied(f"Only an administrator can {what}.")
     return current
 
 
@@ -230,7 +230,9 @@ def authenticate(s: Session, username: str, password: str) -> Clinician | None:
     return clinician
 
 
-def list_clinicians(s: Session) -> list[Clinician]:
+def list_clinicians(s: Session, actor: Clinician) -> list[Clinician]:
+    """Administrators only (the Administration page)."""
+    _admin(s, actor)
     return list(s.scalars(select(Clinician).order_by(Clinician.username)))
 
 
@@ -762,8 +764,9 @@ def list_ratings(s: Session, visit_id: int) -> list[ClinicianRating]:
 # ---------------------------------------------------------------- audit
 
 
-def list_audit(s: Session, limit: int = 200, patient_id: int | None = None) -> list[AuditEvent]:
-    """Newest first."""
+def list_audit(s: Session, actor: Clinician, limit: int = 200, patient_id: int | None = None) -> list[AuditEvent]:
+    """Newest first. Administrators only: the trail says who opened which patient."""
+    _admin(s, actor, "read the audit trail")
     query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(max(0, int(limit)))
     if patient_id is not None:
         query = query.where(AuditEvent.patient_id == patient_id)

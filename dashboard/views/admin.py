@@ -16,8 +16,8 @@ if who is None or not who.is_admin:
     st.stop()
 
 with state.session() as s:
-    clinicians = repository.list_clinicians(s)
-    audit = repository.list_audit(s, AUDIT_ROWS)
+    clinicians = repository.list_clinicians(s, state.actor(s))
+    audit = repository.list_audit(s, state.actor(s), AUDIT_ROWS)
     usernames = {c.id: c.username for c in clinicians}
 
 st.subheader("Clinicians")

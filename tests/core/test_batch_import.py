@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from core import batch
 from core.config import settings
-from core.store import AuditEvent, Recording, Visit, close_store, open_store, repository, transaction
+from core.store import AuditEvent, Clinician, Recording, Visit, close_store, open_store, repository, transaction
 from tests.fixtures.movement.clips import write_video
 
 VOICE = Path(__file__).resolve().parents[1] / "fixtures" / "voice"
@@ -86,7 +86,7 @@ def test_folder_import_then_rerun_imports_nothing_new_and_bad_files_are_reported
         recs = s.scalars(select(Recording).order_by(Recording.id)).all()
         assert {(r.task, r.side, r.source, r.original_name) for r in recs} == {
             ("vowel", None, "import", "vowel.wav"), ("vowel", None, "import", "Vowel 2.WAV")}
-        therapist = repository.list_clinicians(s)[1]
+        therapist = s.scalar(select(Clinician).where(Clinician.username == "therapist"))
         actions = s.scalars(select(AuditEvent.action).where(AuditEvent.clinician_id == therapist.id)).all()
         assert actions.count("add_recording") == 2 and "create_visit" in actions
 

@@ -92,7 +92,7 @@ def test_first_run_offers_only_admin_creation_then_login(app, clinic_db):
     assert [t.value for t in at.title] == ["Sign in to pdlens"]
     assert "Administrator account created" in at.success[0].value
     with transaction(open_store(clinic_db)) as s:
-        [admin] = repository.list_clinicians(s)
+        [admin] = s.scalars(select(Clinician)).all()
         assert (admin.username, admin.role) == ("admin", "admin")
 
 
@@ -283,7 +283,7 @@ def test_bad_patient_input_shows_the_error_keeps_the_form_and_writes_nothing(app
         assert at.text_input(key="new_patient_mrn").value == patient["mrn"]  # kept for correction
         assert count(admin_db, Patient) == 1
     with transaction(open_store(admin_db)) as s:
-        events = [e.action for e in repository.list_audit(s, 50)]
+        events = [e.action for e in repository.list_audit(s, s.scalar(select(Clinician)), 50)]
     assert events.count("create_patient") == 1
 
 

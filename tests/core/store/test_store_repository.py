@@ -55,7 +55,7 @@ def test_first_run_admin_then_only_admins_add_clinicians(sessions, row_counts):
         with transaction(sessions) as s:
             repo.set_clinician_active(s, pt, admin.id, False)
     with transaction(sessions) as s:
-        assert [c.username for c in repo.list_clinicians(s)] == ["chief", "pt1"]
+        assert [c.username for c in repo.list_clinicians(s, admin)] == ["chief", "pt1"]
 
 
 def test_first_account_must_be_admin(sessions):
@@ -79,7 +79,7 @@ def test_authenticate_audits_without_password(sessions, admin):
         assert repo.authenticate(s, "admin", "wrong-password") is None
         assert repo.authenticate(s, "nobody", "admin-password") is None
     with transaction(sessions) as s:
-        events = repo.list_audit(s)
+        events = repo.list_audit(s, admin)
     assert [e.action for e in events[:3]] == ["login_failed", "login_failed", "login"]
     assert events[0].clinician_id is None and events[1].clinician_id == admin.id
     assert all("password" not in e.detail.replace("wrong_password", "") for e in events)
@@ -116,7 +116,7 @@ def test_create_and_get_patient_audits_without_names(sessions, admin, patient):
         opened = repo.get_patient(s, admin, patient.id)
         assert (opened.mrn, opened.name, opened.birth_date) == ("SYN-0001", "Synthetic Patient One", date(1950, 5, 17))
     with transaction(sessions) as s:
-        events = repo.list_audit(s)
+        events = repo.list_audit(s, admin)
     assert [(e.action, e.patient_id, e.clinician_id) for e in events[:2]] == [
         ("view_patient", patient.id, admin.id), ("create_patient", patient.id, admin.id)]
     assert not any("Synthetic" in e.detail or "SYN-0001" in e.detail for e in events)
@@ -156,7 +156,7 @@ def test_update_patient_changes_fields_and_audits_field_names(sessions, admin, p
         repo.update_patient(s, admin, patient.id, name="Synthetic Renamed", diagnosis="unknown")
     with transaction(sessions) as s:
         assert [r.name for r in repo.search_patients(s, "renamed")] == ["Synthetic Renamed"]
-        event = repo.list_audit(s, limit=1)[0]
+        event = repo.list_audit(s, admin, limit=1)[0]
     assert (event.action, event.detail) == ("update_patient", "fields=name,diagnosis")
     with transaction(sessions) as s:
         other = new_patient(s, admin)
@@ -232,7 +232,7 @@ def test_visits_newest_first_and_view_audited(sessions, admin, patient):
         opened = repo.get_visit(s, admin, older.id)
         assert (opened.hours_since_dose, opened.clinician_id, opened.notes) == (12.0, admin.id, "")
     with transaction(sessions) as s:
-        event = repo.list_audit(s, limit=1)[0]
+        event = repo.list_audit(s, admin, limit=1)[0]
     assert (event.action, event.patient_id, event.detail) == ("view_visit", patient.id, f"visit={older.id}")
 
 
@@ -375,8 +375,8 @@ def test_every_write_is_audited(sessions, admin, patient, visit):
         repo.save_assessment(s, admin, **assessment_fields(visit.id, recording.id))
         repo.set_rating(s, admin, visit.id, "3.1", None, 1)
     with transaction(sessions) as s:
-        actions = [e.action for e in reversed(repo.list_audit(s))]
-        patient_events = repo.list_audit(s, patient_id=patient.id)
+        actions = [e.action for e in reversed(repo.list_audit(s, admin))]
+        patient_events = repo.list_audit(s, admin, patient_id=patient.id)
     assert actions == ["create_clinician", "create_patient", "create_visit", "add_recording", "save_assessment", "set_rating"]
     assert all(e.clinician_id == admin.id for e in patient_events) and len(patient_events) == 5
 
