@@ -8,7 +8,8 @@ from pathlib import Path
 from core.pipeline import TaskResult, UnusableInput
 from core.tasks import task_spec
 
-_TASK_MODULES = {
+# task -> its pipeline module (also read by core.vocabulary for each module's measure_infos())
+TASK_MODULES = {
     "vowel": "core.voice.vowel",
     "reading": "core.voice.reading",
     "finger_tapping": "core.movement.finger_tapping",
@@ -28,7 +29,7 @@ def analyze_recording(path: str | Path, task: str, side: str | None = None,
         raise UnusableInput(f"File not found: {path.name}")
     if path.stat().st_size == 0:
         raise UnusableInput("The file is empty (0 bytes): record or export it again.")
-    module = importlib.import_module(_TASK_MODULES[task])
+    module = importlib.import_module(TASK_MODULES[task])
     side = side if spec.sided else None
     if cache_path is not None and spec.modality == "movement":
         return module.analyze(path, side=side, cache_path=Path(cache_path))

@@ -26,6 +26,7 @@ variable rate, so we resample every series onto a uniform 30 Hz grid first (ANAL
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from statistics import median
@@ -35,6 +36,7 @@ from scipy.signal import find_peaks
 from scipy.stats import iqr
 
 from core.movement.landmarks import INDEX_TIP, THUMB_TIP, WRIST, resample_uniform
+from core.vocabulary import MeasureInfo
 
 ANALYSIS_RATE_HZ = 30.0
 THUMB_CMC = 1
@@ -335,38 +337,70 @@ def decrement_percent(amplitudes: np.ndarray) -> float:
     return float(100.0 * (first - last) / first) if first > 0 else float("nan")
 
 
+RATED_0 = "5th-95th percentile of recordings rated 0 by experts (Islam et al. 2023)"
+# Direction: MDS-UPDRS 3.4 scores slowing, smaller taps, decrement, hesitations and halts
+# (Goetz et al., Mov Disord 2008); the number of taps in the 10-tap task has no direction.
+_UPDRS_34 = "MDS-UPDRS 3.4 (Goetz et al., Mov Disord 2008)"
+
+
+def _tapping(name: str, label: str, unit: str, higher_is_worse: bool | None, description: str = "") -> MeasureInfo:
+    return MeasureInfo(name, label, unit, "finger_tapping", None, _UPDRS_34 if higher_is_worse is not None else "",
+                       higher_is_worse, description)
+
+
+MEASURES: tuple[MeasureInfo, ...] = (
+    _tapping("tap_count", "Number of taps", "taps", None),
+    _tapping("tap_frequency", "Tapping rate", "taps/s", False, "Median taps per second."),
+    _tapping("tap_amplitude", "Tap amplitude", "°", False,
+             "Mean largest opening angle between thumb and index at the wrist."),
+    _tapping("amplitude_decrement_pct", "Amplitude decrement (first to last tap)", "%", True,
+             "Straight-line fit over the tap amplitudes; positive means the taps get smaller."),
+    _tapping("tap_speed", "Opening/closing speed", "°/s", False, "Mean angular speed of the thumb-index opening."),
+    _tapping("tap_rhythm_cv", "Rhythm variability (CV of tap intervals)", "%", True),
+    _tapping("interruptions", "Interruptions (>= 0.2 s)", "", True, "Pauses in the movement of at least 0.2 s."),
+    _tapping("freezes", "Freezes (>= 0.3 s)", "", True, "Pauses of at least 0.3 s."),
+    _tapping("longest_freeze", "Longest pause", "s", True),
+)
+# measure -> the feature of the Islam et al. table whose rated-0 recordings give its normal range
+REFERENCE_FEATURES = {
+    "tap_count": "num_peaks_denoised", "tap_frequency": "frequency_median_denoised",
+    "tap_amplitude": "amplitude_mean_denoised", "tap_speed": "speed_mean_denoised",
+    "interruptions": "numInterruptions_denoised", "freezes": "numFreeze_denoised",
+    "longest_freeze": "maxFreezeDuration_denoised",
+}
+
+
+@lru_cache(maxsize=1)
+def measure_infos() -> tuple[MeasureInfo, ...]:
+    """This pipeline's measures with their normal ranges from the public table (gathered by
+    core.vocabulary); without the table the ranges are None."""
+    ref = normal_reference()
+    out = []
+    for info in MEASURES:
+        rng = ref.get(REFERENCE_FEATURES.get(info.name, ""))
+        if rng:
+            info = replace(info, normal_range=rng, source=f"{RATED_0}; direction: {info.source}" if info.source
+                           else RATED_0, description=f"{info.description} Normal range: {RATED_0}.".strip())
+        out.append(info)
+    return tuple(out)
+
+
 def tapping_measures(features: dict[str, float], signal: dict[str, np.ndarray]):
     """The handful of measures a therapist reads, from the features and the denoised signal."""
-    from core.pipeline import Measure
-
-    ref = normal_reference()
     amps = signal["angle"][signal["peaks"]]
-    rated0 = "5th-95th percentile of recordings rated 0 by experts (Islam et al. 2023)"
-
-    def m(name, value, unit, label, column=None, description=""):
-        rng = ref.get(column) if column else None
-        return Measure(name, float(value), unit, label, rng,
-                       description + (f" Normal range: {rated0}." if rng else ""))
-
-    return [
-        m("tap_count", features["num_peaks_denoised"], "taps", "Number of taps", "num_peaks_denoised"),
-        m("tap_frequency", features["frequency_median_denoised"], "taps/s", "Tapping rate",
-          "frequency_median_denoised", "Median taps per second."),
-        m("tap_amplitude", features["amplitude_mean_denoised"], "°", "Tap amplitude",
-          "amplitude_mean_denoised", "Mean largest opening angle between thumb and index at the wrist."),
-        m("amplitude_decrement_pct", decrement_percent(amps), "%", "Amplitude decrement (first to last tap)",
-          None, "Straight-line fit over the tap amplitudes; positive means the taps get smaller."),
-        m("tap_speed", features["speed_mean_denoised"], "°/s", "Opening/closing speed",
-          "speed_mean_denoised", "Mean angular speed of the thumb-index opening."),
-        m("tap_rhythm_cv", 100.0 * features["period_stdev_denoised"] / features["period_mean_denoised"], "%",
-          "Rhythm variability (CV of tap intervals)", None),
-        m("interruptions", features["numInterruptions_denoised"], "", "Interruptions (>= 0.2 s)",
-          "numInterruptions_denoised", "Pauses in the movement of at least 0.2 s."),
-        m("freezes", features["numFreeze_denoised"], "", "Freezes (>= 0.3 s)", "numFreeze_denoised",
-          "Pauses of at least 0.3 s."),
-        m("longest_freeze", features["maxFreezeDuration_denoised"], "s", "Longest pause",
-          "maxFreezeDuration_denoised"),
-    ]
+    values = {
+        "tap_count": features["num_peaks_denoised"],
+        "tap_frequency": features["frequency_median_denoised"],
+        "tap_amplitude": features["amplitude_mean_denoised"],
+        "amplitude_decrement_pct": decrement_percent(amps),
+        "tap_speed": features["speed_mean_denoised"],
+        "tap_rhythm_cv": 100.0 * features["period_stdev_denoised"] / features["period_mean_denoised"],
+        "interruptions": features["numInterruptions_denoised"],
+        "freezes": features["numFreeze_denoised"],
+        "longest_freeze": features["maxFreezeDuration_denoised"],
+    }
+    infos = {info.name: info for info in measure_infos()}
+    return [infos[name].measure(value) for name, value in values.items()]
 
 
 # ---------------------------------------------------------------- the pipeline

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from core.movement.landmarks import resample_uniform
+from core.vocabulary import MeasureInfo
 
 SIDES = ("left", "right")
 
@@ -275,57 +276,65 @@ def _nanmean(values: list[float]) -> float:
 
 # --------------------------------------------------------------------------- measure vocabulary
 
-# name -> (label, unit, (low, high) healthy reference or None, description with source)
+_HAUSDORFF = "Hausdorff 2009, J NeuroEng Rehabil; Frenkel-Toledo 2005"
+
+
+def _gait(name: str, label: str, unit: str, normal_range, higher_is_worse: bool | None, source: str,
+          description: str) -> MeasureInfo:
+    return MeasureInfo(name, label, unit, "gait", normal_range, source, higher_is_worse, description)
+
+
+# Healthy reference ranges and directions (PD: slower, more variable, shorter swing, asymmetric,
+# reduced arm swing), with their sources.
+MEASURES: tuple[MeasureInfo, ...] = (
+    _gait("stride_time_s", "Stride time", "s", (0.95, 1.20), True, _HAUSDORFF,
+          "Median time from one heel strike to the next of the same foot. Healthy older adults "
+          "about 1.0-1.15 s at a comfortable pace (Hausdorff 2009; Frenkel-Toledo 2005); longer "
+          "with slow, shuffling gait."),
+    _gait("stride_time_cv_pct", "Stride time variability (CV)", "%", (None, 3.0), True, _HAUSDORFF,
+          "Stride-to-stride variability (SD / mean). Healthy adults about 1-3%; raised in PD, "
+          "notably in freezers (Hausdorff 2009, J NeuroEng Rehabil)."),
+    _gait("swing_fraction_pct", "Swing phase", "% of stride", (36.0, 40.0), False, _HAUSDORFF,
+          "Share of the stride the foot is in the air. About 36-40% in healthy adults, lower in "
+          "PD (Frenkel-Toledo 2005; Hausdorff 2009)."),
+    _gait("swing_fraction_cv_pct", "Swing phase variability (CV)", "%", (None, 4.0), True, _HAUSDORFF,
+          "Stride-to-stride variability of the swing share. Swing time CV is about 2-3% in "
+          "healthy adults and higher in PD (Frenkel-Toledo 2005; Hausdorff 2009)."),
+    _gait("stance_fraction_pct", "Stance phase", "% of stride", (60.0, 64.0), True, _HAUSDORFF,
+          "Share of the stride the foot is on the ground (100 - swing)."),
+    _gait("cadence_steps_per_min", "Cadence", "steps/min", (100.0, 125.0), False, "Hollman 2011; Hausdorff 2009",
+          "Steps per minute (120 / stride time). Healthy older adults about 100-125 steps/min "
+          "(Hollman 2011; Hausdorff 2009)."),
+    _gait("step_time_asymmetry_pct", "Gait asymmetry (swing times)", "%", (None, 6.0), True,
+          "Plotnik, Giladi & Hausdorff 2007",
+          "100 x |ln(right swing / left swing)| (Plotnik, Giladi & Hausdorff 2007). About 2-6 in "
+          "healthy adults, higher in PD, more so on the more affected side."),
+    _gait("stride_time_left_s", "Stride time, left", "s", (0.95, 1.20), True, _HAUSDORFF,
+          "Median stride time of the left foot."),
+    _gait("stride_time_right_s", "Stride time, right", "s", (0.95, 1.20), True, _HAUSDORFF,
+          "Median stride time of the right foot."),
+    _gait("n_strides", "Strides measured", "", None, None, "",
+          "Strides kept for the measures after excluding turns and outliers (median +- 50%)."),
+    _gait("arm_swing_amplitude_left", "Arm swing, left", "torso lengths", None, False, "Lewek 2010 (direction)",
+          "Range of the left wrist's swing relative to the shoulder, in torso lengths (video only). "
+          "Reduced, often on one side first, in early PD (Lewek 2010; no normal range for this "
+          "video measure is established)."),
+    _gait("arm_swing_amplitude_right", "Arm swing, right", "torso lengths", None, False, "Lewek 2010 (direction)",
+          "Range of the right wrist's swing relative to the shoulder, in torso lengths (video only)."),
+    _gait("arm_swing_asymmetry_pct", "Arm swing asymmetry", "%", (None, 25.0), True, "Lewek 2010; Huang 2012",
+          "100 x |L - R| / larger of the two (0 = symmetric, 100 = one arm still; video only). "
+          "Healthy adults usually swing both arms within ~10-25% of each other; asymmetry is an "
+          "early sign of PD (Lewek 2010; Huang 2012)."),
+)
+MEASURES_BY_NAME = {m.name: m for m in MEASURES}
+# name -> (label, unit, normal range, description): the older view of MEASURES, kept for callers
 GAIT_MEASURE_INFO: dict[str, tuple[str, str, tuple[float | None, float | None] | None, str]] = {
-    "stride_time_s": (
-        "Stride time", "s", (0.95, 1.20),
-        "Median time from one heel strike to the next of the same foot. Healthy older adults "
-        "about 1.0-1.15 s at a comfortable pace (Hausdorff 2009; Frenkel-Toledo 2005); longer "
-        "with slow, shuffling gait."),
-    "stride_time_cv_pct": (
-        "Stride time variability (CV)", "%", (None, 3.0),
-        "Stride-to-stride variability (SD / mean). Healthy adults about 1-3%; raised in PD, "
-        "notably in freezers (Hausdorff 2009, J NeuroEng Rehabil)."),
-    "swing_fraction_pct": (
-        "Swing phase", "% of stride", (36.0, 40.0),
-        "Share of the stride the foot is in the air. About 36-40% in healthy adults, lower in "
-        "PD (Frenkel-Toledo 2005; Hausdorff 2009)."),
-    "swing_fraction_cv_pct": (
-        "Swing phase variability (CV)", "%", (None, 4.0),
-        "Stride-to-stride variability of the swing share. Swing time CV is about 2-3% in "
-        "healthy adults and higher in PD (Frenkel-Toledo 2005; Hausdorff 2009)."),
-    "stance_fraction_pct": (
-        "Stance phase", "% of stride", (60.0, 64.0),
-        "Share of the stride the foot is on the ground (100 - swing)."),
-    "cadence_steps_per_min": (
-        "Cadence", "steps/min", (100.0, 125.0),
-        "Steps per minute (120 / stride time). Healthy older adults about 100-125 steps/min "
-        "(Hollman 2011; Hausdorff 2009)."),
-    "step_time_asymmetry_pct": (
-        "Gait asymmetry (swing times)", "%", (None, 6.0),
-        "100 x |ln(right swing / left swing)| (Plotnik, Giladi & Hausdorff 2007). About 2-6 in "
-        "healthy adults, higher in PD, more so on the more affected side."),
-    "stride_time_left_s": (
-        "Stride time, left", "s", (0.95, 1.20), "Median stride time of the left foot."),
-    "stride_time_right_s": (
-        "Stride time, right", "s", (0.95, 1.20), "Median stride time of the right foot."),
-    "n_strides": (
-        "Strides measured", "", None,
-        "Strides kept for the measures after excluding turns and outliers (median +- 50%)."),
-    "arm_swing_amplitude_left": (
-        "Arm swing, left", "torso lengths", None,
-        "Range of the left wrist's swing relative to the shoulder, in torso lengths (video only). "
-        "Reduced, often on one side first, in early PD (Lewek 2010; no normal range for this "
-        "video measure is established)."),
-    "arm_swing_amplitude_right": (
-        "Arm swing, right", "torso lengths", None,
-        "Range of the right wrist's swing relative to the shoulder, in torso lengths (video only)."),
-    "arm_swing_asymmetry_pct": (
-        "Arm swing asymmetry", "%", (None, 25.0),
-        "100 x |L - R| / larger of the two (0 = symmetric, 100 = one arm still; video only). "
-        "Healthy adults usually swing both arms within ~10-25% of each other; asymmetry is an "
-        "early sign of PD (Lewek 2010; Huang 2012)."),
-}
+    m.name: (m.label, m.unit, m.normal_range, m.description) for m in MEASURES}
+
+
+def measure_infos() -> tuple[MeasureInfo, ...]:
+    """This pipeline's measures (gathered by core.vocabulary)."""
+    return MEASURES
 
 
 # --------------------------------------------------------------------------- pose landmarks
@@ -669,15 +678,8 @@ def _pose_key_frame(samples: list[tuple[int, np.ndarray]], pose_series, max_side
 
 
 def _as_measures(values: dict[str, float]) -> list:
-    from core.pipeline import Measure
-
-    out = []
-    for name, value in values.items():
-        if name not in GAIT_MEASURE_INFO or value is None or not np.isfinite(value):
-            continue
-        label, unit, normal, description = GAIT_MEASURE_INFO[name]
-        out.append(Measure(name, float(value), unit, label, normal, description))
-    return out
+    return [MEASURES_BY_NAME[name].measure(value) for name, value in values.items()
+            if name in MEASURES_BY_NAME and value is not None and np.isfinite(value)]
 
 
 def _score(values: dict[str, float]):

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.signal import butter, detrend, sosfiltfilt, welch
 
 from core.movement.landmarks import INDEX_TIP, MIDDLE_MCP, MIDDLE_TIP, THUMB_TIP, WRIST, resample_uniform
+from core.vocabulary import MeasureInfo
 
 BAND_HZ = (3.0, 7.0)
 FILTER_HZ = (2.5, 8.5)  # a little wider than the search band so a 7 Hz tremor is not attenuated
@@ -115,28 +116,50 @@ def tremor_features(times: np.ndarray, hand_landmarks: np.ndarray, image_size: t
     }
 
 
-def tremor_measures(f: dict):
-    from core.pipeline import Measure
+_MDS_TREMOR = "Deuschl et al., Mov Disord 1998 (MDS consensus on tremor); MDS-UPDRS 3.17/3.18 (Goetz et al. 2008)"
 
-    return [
-        Measure("tremor_frequency", f["frequency_hz"], "Hz", "Tremor frequency (dominant, 3-7 Hz)", None,
-                "Parkinsonian rest tremor is typically 4-6 Hz; essential tremor is mainly postural at "
-                "about 5-8 Hz (MDS consensus on tremor, Deuschl et al. 1998). Meaningful only when the "
-                "band power fraction is high."),
-        Measure("tremor_band_power_fraction", 100 * f["band_power_fraction"], "%", "Movement power in 3-7 Hz",
-                None, "Share of the hand's movement (above 0.5 Hz) that lies in the tremor band."),
-        Measure("tremor_amplitude_rms", 100 * f["rms_hand_lengths"], "% hand length", "Tremor amplitude (RMS)",
-                None, "Band-passed (3-7 Hz) displacement of the most moving hand point, in % of hand length."),
-        Measure("tremor_amplitude_p2p", 100 * f["peak_to_peak_hand_lengths"], "% hand length",
-                "Tremor amplitude (peak to peak)", None, "Median over 2 s windows."),
-        Measure("tremor_amplitude_p2p_cm_estimate", f["peak_to_peak_cm_estimate"], "cm",
-                "Tremor amplitude, peak to peak (estimate)", None,
-                f"ESTIMATE assuming a hand length of {ASSUMED_HAND_LENGTH_CM} cm. MDS-UPDRS 3.17 anchors: "
-                "1 = under 1 cm, 2 = 1-3 cm, 3 = 3-10 cm, 4 = 10 cm or more."),
-        Measure("tremor_constancy", 100 * f["constancy"], "%", "Tremor constancy", None,
-                "Share of 2 s windows with tremor above about 1 mm (0.5% of hand length). MDS-UPDRS 3.18: "
-                "1 = under 25% of the time, 2 = 26-50%, 3 = 51-75%, 4 = over 75%."),
-    ]
+
+def _tremor(name: str, label: str, unit: str, higher_is_worse: bool | None, description: str) -> MeasureInfo:
+    return MeasureInfo(name, label, unit, "tremor", None, _MDS_TREMOR, higher_is_worse, description)
+
+
+# Direction: larger and more constant rest tremor scores worse on MDS-UPDRS 3.17 / 3.18; the
+# frequency and the band share have no direction (they say whether it is tremor, not how much).
+MEASURES: tuple[MeasureInfo, ...] = (
+    _tremor("tremor_frequency", "Tremor frequency (dominant, 3-7 Hz)", "Hz", None,
+            "Parkinsonian rest tremor is typically 4-6 Hz; essential tremor is mainly postural at "
+            "about 5-8 Hz (MDS consensus on tremor, Deuschl et al. 1998). Meaningful only when the "
+            "band power fraction is high."),
+    _tremor("tremor_band_power_fraction", "Movement power in 3-7 Hz", "%", None,
+            "Share of the hand's movement (above 0.5 Hz) that lies in the tremor band."),
+    _tremor("tremor_amplitude_rms", "Tremor amplitude (RMS)", "% hand length", True,
+            "Band-passed (3-7 Hz) displacement of the most moving hand point, in % of hand length."),
+    _tremor("tremor_amplitude_p2p", "Tremor amplitude (peak to peak)", "% hand length", True,
+            "Median over 2 s windows."),
+    _tremor("tremor_amplitude_p2p_cm_estimate", "Tremor amplitude, peak to peak (estimate)", "cm", True,
+            f"ESTIMATE assuming a hand length of {ASSUMED_HAND_LENGTH_CM} cm. MDS-UPDRS 3.17 anchors: "
+            "1 = under 1 cm, 2 = 1-3 cm, 3 = 3-10 cm, 4 = 10 cm or more."),
+    _tremor("tremor_constancy", "Tremor constancy", "%", True,
+            "Share of 2 s windows with tremor above about 1 mm (0.5% of hand length). MDS-UPDRS 3.18: "
+            "1 = under 25% of the time, 2 = 26-50%, 3 = 51-75%, 4 = over 75%."),
+)
+
+
+def measure_infos() -> tuple[MeasureInfo, ...]:
+    """This pipeline's measures (gathered by core.vocabulary)."""
+    return MEASURES
+
+
+def tremor_measures(f: dict):
+    values = {
+        "tremor_frequency": f["frequency_hz"],
+        "tremor_band_power_fraction": 100 * f["band_power_fraction"],
+        "tremor_amplitude_rms": 100 * f["rms_hand_lengths"],
+        "tremor_amplitude_p2p": 100 * f["peak_to_peak_hand_lengths"],
+        "tremor_amplitude_p2p_cm_estimate": f["peak_to_peak_cm_estimate"],
+        "tremor_constancy": 100 * f["constancy"],
+    }
+    return [info.measure(values[info.name]) for info in MEASURES]
 
 
 def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | None = None,

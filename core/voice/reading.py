@@ -24,7 +24,8 @@ from parselmouth.praat import call
 from core.media.audio import MAX_AUDIO_SECONDS, load_audio
 from core.pipeline import Measure, TaskResult
 from core.tasks import task_spec
-from core.voice import quality
+from core.vocabulary import MeasureInfo
+from core.voice import quality, vowel
 from core.voice.praat import f0_track, pitch_cc, to_sound, voiced_intervals
 
 TASK = "reading"
@@ -33,6 +34,41 @@ MIN_DIP_DB = 2.0  # de Jong & Wempe's default minimum dip between syllable peaks
 MIN_PAUSE_S = 0.25  # shortest silent interval counted as a pause (Goldman-Eisler's 250 ms convention)
 INTENSITY_PITCH_FLOOR_HZ = 50.0  # analysis window of the intensity contour (~64 ms), as de Jong & Wempe
 INTENSITY_TIME_STEP_S = 0.01
+
+
+# Direction, from the published findings above: monopitch, monoloudness and more and longer
+# pauses are worse; speech rate goes either way in Parkinson's disease (no direction).
+_PROSODY = "Rusz et al., J Acoust Soc Am 2011;129:350-367; Skodda & Schlegel 2008"
+
+
+def _prosody(name: str, label: str, unit: str, description: str = "", higher_is_worse: bool | None = None,
+             ) -> MeasureInfo:
+    return MeasureInfo(name, label, unit, TASK, None, _PROSODY if higher_is_worse is not None else "",
+                       higher_is_worse, description)
+
+
+MEASURES: tuple[MeasureInfo, ...] = (
+    _prosody("speech_rate_syl_s", "Speech rate", "syll/s",
+             "Syllable nuclei (de Jong & Wempe intensity peaks) per second, pauses included."),
+    _prosody("articulation_rate_syl_s", "Articulation rate", "syll/s",
+             "Syllable nuclei per second of speaking time (pauses of 0.25 s or more excluded)."),
+    _prosody("pause_ratio", "Pause ratio", "",
+             "Share of the time from first to last sound spent in pauses of 0.25 s or more.", True),
+    _prosody("pause_count", "Pauses", "",
+             "Number of silent pauses of 0.25 s or more between the first and the last sound.", True),
+    _prosody("pause_mean_s", "Mean pause length", "s", higher_is_worse=True),
+    vowel.MEASURES_BY_NAME["f0_mean_hz"],  # the same measure as the vowel's: one definition
+    _prosody("f0_sd_semitones", "Pitch variability (F0 SD)", "st",
+             "SD of F0 in semitones over voiced frames; low values mean monotonous speech (monopitch).", False),
+    _prosody("intensity_sd_db", "Loudness variability (intensity SD)", "dB",
+             "SD of the intensity contour over sounding frames; low values mean monoloudness.", False),
+)
+_BY_NAME = {m.name: m for m in MEASURES}
+
+
+def measure_infos() -> tuple[MeasureInfo, ...]:
+    """This pipeline's measures (gathered by core.vocabulary)."""
+    return MEASURES
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -84,26 +120,20 @@ def reading_measures(sound: parselmouth.Sound, pitch: parselmouth.Pitch) -> tupl
 
     nuclei = syllable_nuclei(level, times, threshold, voiced_at)
     semitones = 12 * np.log2(voiced_f0 / 100.0) if voiced_f0.size else np.zeros(0)
-    values = [
-        Measure("speech_rate_syl_s", float(nuclei.size / span_s), "syll/s", "Speech rate",
-                description="Syllable nuclei (de Jong & Wempe intensity peaks) per second, pauses included."),
-        Measure("articulation_rate_syl_s", float(nuclei.size / phonation_s), "syll/s", "Articulation rate",
-                description="Syllable nuclei per second of speaking time (pauses of 0.25 s or more excluded)."),
-        Measure("pause_ratio", float(pause_total / span_s), "", "Pause ratio",
-                description="Share of the time from first to last sound spent in pauses of 0.25 s or more."),
-        Measure("pause_count", float(len(pauses)), "", "Pauses",
-                description="Number of silent pauses of 0.25 s or more between the first and the last sound."),
-        Measure("pause_mean_s", float(pause_total / len(pauses)) if pauses else 0.0, "s", "Mean pause length"),
-        Measure("f0_mean_hz", float(np.mean(voiced_f0)) if voiced_f0.size else float("nan"), "Hz", "Mean pitch (F0)"),
-        Measure("f0_sd_semitones", float(np.std(semitones)) if semitones.size > 1 else float("nan"), "st",
-                "Pitch variability (F0 SD)",
-                description="SD of F0 in semitones over voiced frames; low values mean monotonous speech (monopitch)."),
-        Measure("intensity_sd_db", float(np.std(level[sounding])), "dB", "Loudness variability (intensity SD)",
-                description="SD of the intensity contour over sounding frames; low values mean monoloudness."),
-    ]
+    values = {
+        "speech_rate_syl_s": nuclei.size / span_s,
+        "articulation_rate_syl_s": nuclei.size / phonation_s,
+        "pause_ratio": pause_total / span_s,
+        "pause_count": len(pauses),
+        "pause_mean_s": pause_total / len(pauses) if pauses else 0.0,
+        "f0_mean_hz": np.mean(voiced_f0) if voiced_f0.size else float("nan"),
+        "f0_sd_semitones": np.std(semitones) if semitones.size > 1 else float("nan"),
+        "intensity_sd_db": np.std(level[sounding]),
+    }
+    measures = [_BY_NAME[name].measure(value) for name, value in values.items()]
     details = {"syllable_nuclei_s": nuclei.tolist(), "pauses": [(round(t, 3), round(d, 3)) for t, d in pauses],
                "speech_span_s": (float(times[first]), float(times[last]))}
-    return values, details
+    return measures, details
 
 
 def analyze(path: str | Path, side: str | None = None) -> TaskResult:

@@ -14,7 +14,6 @@ jitter_local_pct is in percent and `uci_features` divides it by 100.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from parselmouth.praat import call
 from core.media.audio import MAX_AUDIO_SECONDS, load_audio
 from core.pipeline import Measure, ModelScore, Quality, TaskResult
 from core.tasks import task_spec
+from core.vocabulary import MeasureInfo
 from core.voice import nonlinear, quality
 from core.voice.praat import PITCH_CEILING_HZ, PITCH_FLOOR_HZ, f0_track, pitch_cc, to_sound, voiced_intervals
 
@@ -41,70 +41,97 @@ PERIOD_FLOOR_S, PERIOD_CEILING_S, MAX_PERIOD_FACTOR, MAX_AMPLITUDE_FACTOR = 0.00
 # models/datasets (36 recordings of only 6 healthy speakers: indicative, not normative).
 
 
-@dataclass(frozen=True)
-class MeasureDef:
-    name: str
-    label: str
-    unit: str
-    uci_column: str
-    uci_scale: float  # uci value = our value * uci_scale
-    normal_range: tuple[float | None, float | None] | None
-    description: str
+PRAAT_RANGE = "MDVP pathology threshold quoted in the Praat manual (Voice 2, Voice 3)"
+MDVP_RANGE = "MDVP normative threshold"
+UCI_RANGE = ("5th-95th percentile of the healthy recordings of the UCI Parkinsons table "
+             "(6 healthy speakers: indicative, not normative)")
+# Direction: perturbation and noise rise, harmonicity falls in Parkinsonian (hypokinetic) voice
+# (Little et al. 2009; Tsanas et al. 2010); pitch itself has no direction.
+HIGHER_IS_WORSE, LOWER_IS_WORSE = True, False
 
 
-MEASURES: tuple[MeasureDef, ...] = (
-    MeasureDef("f0_mean_hz", "Mean pitch (F0)", "Hz", "MDVP:Fo(Hz)", 1, None,
-               "Average vocal fundamental frequency; depends on sex and age, so no single normal range."),
-    MeasureDef("f0_max_hz", "Highest pitch", "Hz", "MDVP:Fhi(Hz)", 1, None, "Maximum F0 over the stable vowel."),
-    MeasureDef("f0_min_hz", "Lowest pitch", "Hz", "MDVP:Flo(Hz)", 1, None, "Minimum F0 over the stable vowel."),
-    MeasureDef("jitter_local_pct", "Jitter (local)", "%", "MDVP:Jitter(%)", 0.01, (None, 1.04),
-               "Mean cycle-to-cycle change of the pitch period, relative to the mean period (Praat)."),
-    MeasureDef("jitter_abs_s", "Jitter (absolute)", "s", "MDVP:Jitter(Abs)", 1, (None, 83.2e-6),
-               "Mean absolute cycle-to-cycle change of the pitch period (Praat)."),
-    MeasureDef("jitter_rap", "Jitter RAP", "", "MDVP:RAP", 1, (None, 0.0068),
-               "Relative average perturbation: period vs the mean of it and its 2 neighbours (fraction)."),
-    MeasureDef("jitter_ppq5", "Jitter PPQ5", "", "MDVP:PPQ", 1, (None, 0.0084),
-               "Five-point period perturbation quotient (fraction)."),
-    MeasureDef("jitter_ddp", "Jitter DDP", "", "Jitter:DDP", 1, None,
-               "Mean absolute difference of consecutive period differences (= 3 x RAP; fraction)."),
-    MeasureDef("shimmer_local", "Shimmer (local)", "", "MDVP:Shimmer", 1, (None, 0.0381),
-               "Mean cycle-to-cycle change of the peak amplitude, relative to the mean amplitude (fraction)."),
-    MeasureDef("shimmer_db", "Shimmer (dB)", "dB", "MDVP:Shimmer(dB)", 1, (None, 0.35),
-               "Mean absolute base-10 log ratio of consecutive cycle amplitudes, in dB."),
-    MeasureDef("shimmer_apq3", "Shimmer APQ3", "", "Shimmer:APQ3", 1, (0.00495, 0.0149),
-               "Three-point amplitude perturbation quotient (fraction). Range: UCI healthy."),
-    MeasureDef("shimmer_apq5", "Shimmer APQ5", "", "Shimmer:APQ5", 1, (0.00633, 0.0160),
-               "Five-point amplitude perturbation quotient (fraction). Range: UCI healthy."),
-    MeasureDef("shimmer_apq11", "Shimmer APQ11", "", "MDVP:APQ", 1, (None, 0.0307),
-               "Eleven-point amplitude perturbation quotient (fraction)."),
-    MeasureDef("shimmer_dda", "Shimmer DDA", "", "Shimmer:DDA", 1, (0.0149, 0.0448),
-               "Mean absolute difference of consecutive amplitude differences (= 3 x APQ3). Range: UCI healthy."),
-    MeasureDef("nhr", "Noise-to-harmonics ratio", "", "NHR", 1, (None, 0.19),
-               "Mean per-frame noise-to-harmonics energy ratio from Praat's harmonicity, as in its Voice report."),
-    MeasureDef("hnr_db", "Harmonics-to-noise ratio", "dB", "HNR", 1, (19.1, None),
-               "Mean harmonicity (cc) over voiced frames; lower means a breathier or rougher voice. Range: UCI healthy."),
-    MeasureDef("rpde", "Recurrence period density entropy", "", "RPDE", 1, (0.343, 0.605),
-               "Uncertainty of the repetition period in the voice waveform (0 periodic, 1 noise). Range: UCI healthy."),
-    MeasureDef("dfa", "Detrended fluctuation scaling", "", "DFA", 1, (0.628, 0.764),
-               "Fractal scaling of turbulent noise in the voice (logistic of the DFA exponent). Range: UCI healthy."),
-    MeasureDef("spread1", "F0 spread 1", "", "spread1", 1, (-7.72, -5.61),
-               "ln of the variance of ln F0 (cycle by cycle): overall pitch spread. Range: UCI healthy."),
-    MeasureDef("spread2", "F0 spread 2", "st", "spread2", 1, (0.097, 0.210),
-               "SD of the whitened semitone pitch contour: unexplained pitch instability. Range: UCI healthy."),
-    MeasureDef("d2", "Correlation dimension", "", "D2", 1, (1.54, 2.71),
-               "Complexity of the voice waveform's dynamics. Range: UCI healthy."),
-    MeasureDef("ppe", "Pitch period entropy", "", "PPE", 1, (0.057, 0.215),
-               "Entropy of uncontrolled pitch variation on a semitone scale (Little 2009). Range: UCI healthy."),
+def _voice(name: str, label: str, unit: str, normal_range, description: str, source: str = "",
+           higher_is_worse: bool | None = None) -> MeasureInfo:
+    return MeasureInfo(name, label, unit, TASK, normal_range, source, higher_is_worse, description)
+
+
+MEASURES: tuple[MeasureInfo, ...] = (
+    _voice("f0_mean_hz", "Mean pitch (F0)", "Hz", None,
+           "Average vocal fundamental frequency; depends on sex and age, so no single normal range."),
+    _voice("f0_max_hz", "Highest pitch", "Hz", None, "Maximum F0 over the stable vowel."),
+    _voice("f0_min_hz", "Lowest pitch", "Hz", None, "Minimum F0 over the stable vowel."),
+    _voice("jitter_local_pct", "Jitter (local)", "%", (None, 1.04),
+           "Mean cycle-to-cycle change of the pitch period, relative to the mean period (Praat).",
+           PRAAT_RANGE, HIGHER_IS_WORSE),
+    _voice("jitter_abs_s", "Jitter (absolute)", "s", (None, 83.2e-6),
+           "Mean absolute cycle-to-cycle change of the pitch period (Praat).", PRAAT_RANGE, HIGHER_IS_WORSE),
+    _voice("jitter_rap", "Jitter RAP", "", (None, 0.0068),
+           "Relative average perturbation: period vs the mean of it and its 2 neighbours (fraction).",
+           PRAAT_RANGE, HIGHER_IS_WORSE),
+    _voice("jitter_ppq5", "Jitter PPQ5", "", (None, 0.0084),
+           "Five-point period perturbation quotient (fraction).", PRAAT_RANGE, HIGHER_IS_WORSE),
+    _voice("jitter_ddp", "Jitter DDP", "", None,
+           "Mean absolute difference of consecutive period differences (= 3 x RAP; fraction).",
+           higher_is_worse=HIGHER_IS_WORSE),
+    _voice("shimmer_local", "Shimmer (local)", "", (None, 0.0381),
+           "Mean cycle-to-cycle change of the peak amplitude, relative to the mean amplitude (fraction).",
+           PRAAT_RANGE, HIGHER_IS_WORSE),
+    _voice("shimmer_db", "Shimmer (dB)", "dB", (None, 0.35),
+           "Mean absolute base-10 log ratio of consecutive cycle amplitudes, in dB.", PRAAT_RANGE, HIGHER_IS_WORSE),
+    _voice("shimmer_apq3", "Shimmer APQ3", "", (0.00495, 0.0149),
+           "Three-point amplitude perturbation quotient (fraction). Range: UCI healthy.", UCI_RANGE, HIGHER_IS_WORSE),
+    _voice("shimmer_apq5", "Shimmer APQ5", "", (0.00633, 0.0160),
+           "Five-point amplitude perturbation quotient (fraction). Range: UCI healthy.", UCI_RANGE, HIGHER_IS_WORSE),
+    _voice("shimmer_apq11", "Shimmer APQ11", "", (None, 0.0307),
+           "Eleven-point amplitude perturbation quotient (fraction).", PRAAT_RANGE, HIGHER_IS_WORSE),
+    _voice("shimmer_dda", "Shimmer DDA", "", (0.0149, 0.0448),
+           "Mean absolute difference of consecutive amplitude differences (= 3 x APQ3). Range: UCI healthy.",
+           UCI_RANGE, HIGHER_IS_WORSE),
+    _voice("nhr", "Noise-to-harmonics ratio", "", (None, 0.19),
+           "Mean per-frame noise-to-harmonics energy ratio from Praat's harmonicity, as in its Voice report.",
+           MDVP_RANGE, HIGHER_IS_WORSE),
+    _voice("hnr_db", "Harmonics-to-noise ratio", "dB", (19.1, None),
+           "Mean harmonicity (cc) over voiced frames; lower means a breathier or rougher voice. Range: UCI healthy.",
+           UCI_RANGE, LOWER_IS_WORSE),
+    _voice("rpde", "Recurrence period density entropy", "", (0.343, 0.605),
+           "Uncertainty of the repetition period in the voice waveform (0 periodic, 1 noise). Range: UCI healthy.",
+           UCI_RANGE, HIGHER_IS_WORSE),
+    _voice("dfa", "Detrended fluctuation scaling", "", (0.628, 0.764),
+           "Fractal scaling of turbulent noise in the voice (logistic of the DFA exponent). Range: UCI healthy.",
+           UCI_RANGE, HIGHER_IS_WORSE),
+    _voice("spread1", "F0 spread 1", "", (-7.72, -5.61),
+           "ln of the variance of ln F0 (cycle by cycle): overall pitch spread. Range: UCI healthy.", UCI_RANGE),
+    _voice("spread2", "F0 spread 2", "st", (0.097, 0.210),
+           "SD of the whitened semitone pitch contour: unexplained pitch instability. Range: UCI healthy.", UCI_RANGE),
+    _voice("d2", "Correlation dimension", "", (1.54, 2.71),
+           "Complexity of the voice waveform's dynamics. Range: UCI healthy.", UCI_RANGE),
+    _voice("ppe", "Pitch period entropy", "", (0.057, 0.215),
+           "Entropy of uncontrolled pitch variation on a semitone scale (Little 2009). Range: UCI healthy.",
+           UCI_RANGE, HIGHER_IS_WORSE),
 )
 
-UCI_COLUMNS: dict[str, str] = {m.name: m.uci_column for m in MEASURES}
-_BY_NAME = {m.name: m for m in MEASURES}
+# measure -> its column in the UCI Parkinsons table, and the scale: UCI value = our value * scale
+UCI_COLUMNS: dict[str, str] = {
+    "f0_mean_hz": "MDVP:Fo(Hz)", "f0_max_hz": "MDVP:Fhi(Hz)", "f0_min_hz": "MDVP:Flo(Hz)",
+    "jitter_local_pct": "MDVP:Jitter(%)", "jitter_abs_s": "MDVP:Jitter(Abs)", "jitter_rap": "MDVP:RAP",
+    "jitter_ppq5": "MDVP:PPQ", "jitter_ddp": "Jitter:DDP", "shimmer_local": "MDVP:Shimmer",
+    "shimmer_db": "MDVP:Shimmer(dB)", "shimmer_apq3": "Shimmer:APQ3", "shimmer_apq5": "Shimmer:APQ5",
+    "shimmer_apq11": "MDVP:APQ", "shimmer_dda": "Shimmer:DDA", "nhr": "NHR", "hnr_db": "HNR", "rpde": "RPDE",
+    "dfa": "DFA", "spread1": "spread1", "spread2": "spread2", "d2": "D2", "ppe": "PPE",
+}
+UCI_SCALE: dict[str, float] = {"jitter_local_pct": 0.01}
+MEASURES_BY_NAME = {m.name: m for m in MEASURES}
+
+
+def measure_infos() -> tuple[MeasureInfo, ...]:
+    """This pipeline's measures (gathered by core.vocabulary)."""
+    return MEASURES
 
 
 def uci_features(measures: list[Measure] | dict[str, float]) -> dict[str, float]:
     """Measures (list of Measure or name -> value) -> {UCI column: value in the UCI table's units}."""
     values = measures if isinstance(measures, dict) else {m.name: m.value for m in measures}
-    return {d.uci_column: float(values[d.name]) * d.uci_scale for d in MEASURES if d.name in values}
+    return {UCI_COLUMNS[d.name]: float(values[d.name]) * UCI_SCALE.get(d.name, 1.0) for d in MEASURES if d.name in values}
 
 
 def stable_interval(pitch: parselmouth.Pitch) -> tuple[float, float] | None:
@@ -153,8 +180,7 @@ def praat_measures(part: parselmouth.Sound) -> tuple[dict[str, float], np.ndarra
 
 
 def to_measures(values: dict[str, float]) -> list[Measure]:
-    return [Measure(d.name, values[d.name], d.unit, d.label, d.normal_range, d.description)
-            for d in MEASURES if d.name in values]
+    return [d.measure(values[d.name]) for d in MEASURES if d.name in values]
 
 
 def vowel_measures(samples: np.ndarray, sample_rate: int, sound: parselmouth.Sound, interval: tuple[float, float]) -> dict[str, float]:
