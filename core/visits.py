@@ -407,8 +407,9 @@ def analyze_files(recordings: Iterable[tuple[str | Path, str, str | None]], expl
             result, explanation, timings = analyze_and_explain(path, task, side, explain=explain)
         except UnusableInput as exc:
             raise UnusableInput(f"{TASKS[task].label if task in TASKS else task}: {exc}") from None
+        # No file name in the output: clinic file names often carry the patient's name, and the
+        # JSON is saved and logged. The task (and side) identify each entry.
         entry = result_to_json(result)
-        entry["file"] = Path(path).name
         entry["explanation"] = explanation
         entry["summary"] = recording_summary(TASKS[task].label + (f" ({side})" if result.side else ""),
                                              result.measures, explanation, result.quality.ok,
@@ -420,8 +421,7 @@ def analyze_files(recordings: Iterable[tuple[str | Path, str, str | None]], expl
         if branch is not None:
             items.append((BranchInput(branch.key, result.score, quality_ok=result.quality.ok), explanation))
         elif result.quality.ok:
-            reported.append({"task": task, "side": result.side, "file": Path(path).name,
-                             "measures": measures_json(result.measures)})
+            reported.append({"task": task, "side": result.side, "measures": measures_json(result.measures)})
     fused = fuse([bi for bi, _ in items])
     return json_safe({"recordings": out_recordings,
                       "fused": fused_explanation(fused, items, reported)})
