@@ -45,13 +45,16 @@ PRAAT_RANGE = "MDVP pathology threshold quoted in the Praat manual (Voice 2, Voi
 MDVP_RANGE = "MDVP normative threshold"
 UCI_RANGE = ("5th-95th percentile of the healthy recordings of the UCI Parkinsons table "
              "(6 healthy speakers: indicative, not normative)")
-# Direction: perturbation and noise rise, harmonicity falls in Parkinsonian (hypokinetic) voice
-# (Little et al. 2009; Tsanas et al. 2010); pitch itself has no direction.
+# Direction: perturbation, noise and the nonlinear irregularity measures rise and harmonicity
+# falls in Parkinsonian (hypokinetic) voice; pitch itself has no direction.
+DIRECTION_SOURCE = "Little et al., IEEE TBME 2009; Tsanas et al., IEEE TBME 2010"
 HIGHER_IS_WORSE, LOWER_IS_WORSE = True, False
 
 
 def _voice(name: str, label: str, unit: str, normal_range, description: str, source: str = "",
            higher_is_worse: bool | None = None) -> MeasureInfo:
+    if higher_is_worse is not None:
+        source = f"{source}; direction: {DIRECTION_SOURCE}" if source else f"direction: {DIRECTION_SOURCE}"
     return MeasureInfo(name, label, unit, TASK, normal_range, source, higher_is_worse, description)
 
 
