@@ -150,9 +150,11 @@ def _progress(out: TextIO) -> Callable[[int, int, str], None]:
     tty = out.isatty()
 
     def show(done: int, total: int, name: str) -> None:
+        """Counts only: file names often carry the patient's name, and stderr ends up in logs
+        (the summary names only the files that need the user's attention)."""
         width = 30
         filled = int(width * done / total) if total else width
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {name[:50]}"
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
         if tty:
             out.write("\r" + line.ljust(100) + ("\n" if done == total else ""))
         else:
