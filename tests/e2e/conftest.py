@@ -177,7 +177,7 @@ def wait_until_idle(page, timeout_ms: int = 20_000) -> None:
     page.locator(IDLE_APP).wait_for(state="attached", timeout=timeout_ms)
 
 
-def screenshot_whole_page(page, path: Path, max_height: int = 12_000) -> None:
+def screenshot_whole_page(page, path: Path, max_height: int = 6_000) -> None:
     """A screenshot of the whole page. Streamlit scrolls inside its main section, so Playwright's
     full_page stops at the viewport: the viewport grows to the content for the shot, then back."""
     size = page.viewport_size
