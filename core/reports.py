@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 from core.ratings import rating_label
 from core.store.models import Assessment, AuditEvent, Clinician, ClinicianRating, MeasureValue, Patient, Recording, Visit
 from core.summary import NOT_A_DIAGNOSIS, fused_summary, score_sentence
-from core.tasks import TASKS
 from core.trends import SeriesAnalysis, analyse_patient, load_patient_series, rows_frame
+from core.vocabulary import label as measure_label, score_label, task_label, with_side
 
 PDLENS_SYSTEM = "https://pdlens.org/fhir/CodeSystem"  # pdlens' own code systems (no LOINC code exists)
 EXPORT_ACTION = "export"
@@ -53,16 +53,16 @@ def audit_export(s: Session, actor: Clinician | None, kind: str, patient_id: int
 
 EXPORT_COLUMNS = [
     "patient_id", "mrn", "name", "birth_date", "sex", "diagnosis", "visit_id", "visit_date", "medication_state",
-    "kind", "task", "side", "name_or_item", "value", "unit", "model_name", "model_version", "interval_low",
+    "kind", "task", "side", "name_or_item", "label", "value", "unit", "model_name", "model_version", "interval_low",
     "interval_high",
 ]
 DEIDENTIFIED_COLUMNS = [
     "pseudonym", "sex", "diagnosis", "age_years", "visit_number", "days_since_first_visit", "medication_state",
-    "kind", "task", "side", "name_or_item", "value", "unit", "model_name", "model_version", "interval_low",
+    "kind", "task", "side", "name_or_item", "label", "value", "unit", "model_name", "model_version", "interval_low",
     "interval_high",
 ]
 _STRING_COLUMNS = {"mrn", "name", "sex", "diagnosis", "medication_state", "kind", "task", "side", "name_or_item",
-                   "unit", "model_name", "model_version", "pseudonym"}
+                   "label", "unit", "model_name", "model_version", "pseudonym"}
 
 
 def _arrow_schema(deidentified: bool) -> pa.Schema:
@@ -140,8 +140,20 @@ def _chunk_frame(s: Session, ids: list[int]) -> pd.DataFrame:
     frame = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(not f.empty for f in frames) \
         else pd.DataFrame(columns=EXPORT_COLUMNS)
     frame = frame.reindex(columns=EXPORT_COLUMNS)
+    frame["label"] = _labels(frame)
     return frame.sort_values(["patient_id", "visit_date", "visit_id", "kind", "name_or_item", "side"],
                              na_position="first", kind="stable").reset_index(drop=True)
+
+
+_LABEL_OF_KIND = {"measure": measure_label, "score": score_label, "rating": rating_label}
+
+
+def _labels(frame: pd.DataFrame) -> pd.Series:
+    """What a reader of the table sees for each name_or_item: the measure vocabulary's label, the
+    model's score label, the rating item's label (looked up once per distinct name)."""
+    keys = list(zip(frame["kind"], frame["name_or_item"]))
+    known = {key: _LABEL_OF_KIND[key[0]](key[1]) for key in set(keys)}
+    return pd.Series([known[key] for key in keys], index=frame.index, dtype=object)
 
 
 def _deidentify(frame: pd.DataFrame, salt: str) -> pd.DataFrame:
@@ -291,8 +303,8 @@ def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> d
             resources.append(Observation.model_validate({
                 "resourceType": "Observation", "id": f"pdlens-measure-{measure.id}", "status": "final",
                 "category": [_category("exam", "Exam")],
-                "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/measure", measure.name, measure.name)],
-                         "text": f"{measure.name}{side_text}" + (f", {TASKS[task].label}" if task in TASKS else "")},
+                "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/measure", measure.name, measure_label(measure.name))],
+                         "text": f"{measure_label(measure.name)}{side_text}, {task_label(task or assessment.model_name)}"},
                 "subject": {"reference": patient_ref}, "effectiveDateTime": effective, "method": method,
                 "valueQuantity": quantity, **body_site,
             }))
@@ -468,7 +480,7 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
         para("No assessment stored.")
     for assessment, task, side in latest:
         versions[assessment.model_name] = assessment.model_version
-        what = f"{assessment.model_name}" + (f" ({side})" if side else "")
+        what = with_side(task_label(task or assessment.model_name), side)
         explanation = assessment.explanation_json or {}
         if assessment.model_name == "fused" and ("contributions_logodds" in explanation or "probability" in explanation):
             lines = fused_summary({**explanation, "probability": assessment.probability,
@@ -485,7 +497,7 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
         for line in lines:
             para(line)
         if assessment.measures:
-            para("Measures: " + "; ".join(f"{m.name} {m.value:.4g}{(' ' + m.unit) if m.unit else ''}"
+            para("Measures: " + "; ".join(f"{measure_label(m.name)} {m.value:.4g}{(' ' + m.unit) if m.unit else ''}"
                                           for m in assessment.measures[:20]), size=8)
     all_versions = s.execute(
         select(Assessment.model_name, Assessment.model_version).join(Visit, Assessment.visit_id == Visit.id)

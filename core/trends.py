@@ -11,7 +11,9 @@ the band when its distance from the baseline mean exceeds the measure's threshol
 the band on the same side (one noisy visit is not a change). A run that reaches the latest
 visit but is still shorter is reported as an unconfirmed change ("confirm at the next visit").
 
-The threshold, in order of preference (its source is stated on every flag):
+Which direction of a measure is worse comes from the measure vocabulary (core.vocabulary), where
+each pipeline states it with its source; the threshold, in order of preference (its source is
+stated on every flag):
 1. a published minimal clinically important difference (ratings: UPDRS, MDS-UPDRS III);
 2. a reliable change index from a published test-retest reliability:
    RCI threshold = 1.96 * sqrt(2) * SEM, SEM = SD_ref * sqrt(1 - ICC) (Jacobson & Truax 1991),
@@ -32,9 +34,11 @@ from scipy.stats import t as student_t
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.ratings import RATING_ITEMS, rating_label
+from core.ratings import RATING_ITEMS
 from core.store.models import Assessment, ClinicianRating, Patient, Recording, Visit
 from core.store.repository import measure_series
+from core.tasks import TASKS
+from core.vocabulary import label as measure_label, series_label, unit as measure_unit, worse_direction
 
 Z95 = 1.96
 DEFAULT_BASELINE_VISITS = 3
@@ -73,8 +77,8 @@ _SHIMMER_RCI = _rci(0.0202, 0.76)
 _HNR_RCI = _rci(4.75, 0.76)
 _SENSORS_2020 = "Sensors 2020, 20(17):4866, Table 3 (test-retest of walking)"
 
-CHANGE_RULES: dict[str, ChangeRule] = {
-    # Ratings (keys "rating:<item>")
+# Published thresholds of the ratings (higher scores are worse on every rating scale).
+RATING_RULES: dict[str, ChangeRule] = {
     "rating:updrs_motor_total": ChangeRule(
         "higher", 2.5, 2.5, "MCID",
         "minimal clinically important difference 2.5 points, UPDRS motor (Shulman et al., Arch Neurol 2010;67:64)"),
@@ -85,47 +89,47 @@ CHANGE_RULES: dict[str, ChangeRule] = {
         "higher", 4.63, 3.25, "MCID",
         "MCID +4.63 worsening / -3.25 improvement, MDS-UPDRS part III (Horvath et al., Parkinsonism Relat Disord 2015;21:1421)"),
     "rating:hoehn_yahr": ChangeRule("higher", 0.5, 0.5, "MCID", "one step of the modified Hoehn & Yahr scale"),
-    # Voice
-    "jitter_local_pct": ChangeRule(
-        "higher", _JITTER_RCI, _JITTER_RCI, "RCI",
-        f"reliable change index: ICC 0.67 ({_PARK_STEPP}), reference SD 0.523 % (UCI Parkinsons)"),
-    "shimmer_local": ChangeRule(
-        "higher", _SHIMMER_RCI, _SHIMMER_RCI, "RCI",
-        f"reliable change index: ICC 0.76 ({_PARK_STEPP}), reference SD 0.0202 (UCI Parkinsons)"),
-    "hnr_db": ChangeRule(
-        "lower", _HNR_RCI, _HNR_RCI, "RCI",
-        f"reliable change index: ICC 0.76 ({_PARK_STEPP}), reference SD 4.75 dB (UCI Parkinsons)"),
-    # Gait
-    "cadence_steps_per_min": ChangeRule(
-        "lower", 12.2, 12.2, "MDC95", f"minimal detectable change 12.2 steps/min ({_SENSORS_2020})"),
-    "step_time_asymmetry_pct": ChangeRule(
-        "higher", 14.2, 14.2, "MDC95", f"minimal detectable change 14.2 % ({_SENSORS_2020})"),
 }
 
-# Which direction is worse, for measures judged against the patient's own baseline.
-_HIGHER_IS_WORSE = (
-    "jitter", "shimmer", "nhr", "rpde", "dfa", "ppe", "cv", "variability", "asymmetry", "decrement",
-    "tremor_amplitude", "amplitude_norm", "hesitation", "halt", "stride_time_s", "freeze",
-)
-_LOWER_IS_WORSE = ("hnr", "frequency_hz", "taps_per_s", "speed", "amplitude", "cadence", "swing", "velocity")
+
+@dataclass(frozen=True)
+class PublishedThreshold:
+    """A measure's published test-retest threshold, the same size either way. Which direction is
+    worse comes from the measure vocabulary (core.vocabulary), not from here."""
+
+    size: float
+    method: str  # "RCI" or "MDC95"
+    source: str
+
+
+MEASURE_THRESHOLDS: dict[str, PublishedThreshold] = {
+    "jitter_local_pct": PublishedThreshold(
+        _JITTER_RCI, "RCI", f"reliable change index: ICC 0.67 ({_PARK_STEPP}), reference SD 0.523 % (UCI Parkinsons)"),
+    "shimmer_local": PublishedThreshold(
+        _SHIMMER_RCI, "RCI", f"reliable change index: ICC 0.76 ({_PARK_STEPP}), reference SD 0.0202 (UCI Parkinsons)"),
+    "hnr_db": PublishedThreshold(
+        _HNR_RCI, "RCI", f"reliable change index: ICC 0.76 ({_PARK_STEPP}), reference SD 4.75 dB (UCI Parkinsons)"),
+    "cadence_steps_per_min": PublishedThreshold(
+        12.2, "MDC95", f"minimal detectable change 12.2 steps/min ({_SENSORS_2020})"),
+    "step_time_asymmetry_pct": PublishedThreshold(
+        14.2, "MDC95", f"minimal detectable change 14.2 % ({_SENSORS_2020})"),
+}
 
 
 def change_rule(key: str) -> ChangeRule:
-    """The rule for a series key: "score:<model>", "rating:<item>" or a measure name."""
-    if key in CHANGE_RULES:
-        return CHANGE_RULES[key]
+    """The rule for a series key: "score:<model>", "rating:<item>" or a measure name. A measure's
+    worse direction is its vocabulary entry's (none for names the vocabulary does not know)."""
+    if key in RATING_RULES:
+        return RATING_RULES[key]
     if key.startswith("score:"):
         return ChangeRule("higher", source="the patient's own baseline variability (model score)")
     if key.startswith("rating:"):
         return ChangeRule("higher", source="the patient's own baseline variability (no published MCID for this item)")
-    name = key.lower()
-    if "tremor" in name and "frequency" in name:
-        return ChangeRule("")
-    if any(part in name for part in _HIGHER_IS_WORSE):
-        return ChangeRule("higher")
-    if any(part in name for part in _LOWER_IS_WORSE):
-        return ChangeRule("lower")
-    return ChangeRule("")
+    worse = worse_direction(key)
+    published = MEASURE_THRESHOLDS.get(key)
+    if published is None:
+        return ChangeRule(worse)
+    return ChangeRule(worse, published.size, published.size, published.method, published.source)
 
 
 # ---------------------------------------------------------------- loading
@@ -142,14 +146,18 @@ class PatientSeries:
     ratings: pd.DataFrame  # visit_id, visit_date, medication_state, item, side, score
 
     def measure_catalogue(self) -> pd.DataFrame:
-        """The measures this patient has: task, side, name, unit, visits (count)."""
+        """The measures this patient has, grouped by task (in core.tasks order, imported data
+        after) and labelled: task, side, name, unit, visits (count), label."""
+        columns = ["task", "side", "name", "unit", "visits", "label"]
         if self.measures.empty:
-            return pd.DataFrame(columns=["task", "side", "name", "unit", "visits"])
-        return (
-            self.measures.groupby(["task", "side", "name", "unit"], dropna=False)
-            .size().rename("visits").reset_index()
-            .sort_values(["task", "name", "side"], na_position="first").reset_index(drop=True)
-        )
+            return pd.DataFrame(columns=columns)
+        table = (self.measures.groupby(["task", "side", "name", "unit"], dropna=False)
+                 .size().rename("visits").reset_index())
+        table["label"] = table["name"].map(measure_label)
+        task_order = {task: i for i, task in enumerate(TASKS)}
+        order = table["task"].map(lambda task: task_order.get(task, len(task_order)))
+        return (table.assign(order=order).sort_values(["order", "task", "label", "side"], na_position="first")
+                [columns].reset_index(drop=True))
 
 
 VISIT_COLUMNS = ["visit_id", "visit_date", "medication_state", "hours_since_dose"]
@@ -351,7 +359,7 @@ def analyse_series(points: pd.DataFrame, key: str, label: str = "", unit: str = 
     out = points[columns]
     out = out[out["value"].notna()].sort_values(["visit_date", "visit_id"]).reset_index(drop=True)
     status = np.full(len(out), "before baseline", dtype=object)
-    analysis = SeriesAnalysis(key, label or key, unit, side, out, None, None)
+    analysis = SeriesAnalysis(key, label or series_label(key, side), unit, side, out, None, None)
     if out.empty:
         analysis.note = "No values."
         out["status"] = status
@@ -403,17 +411,12 @@ def analyse_series(points: pd.DataFrame, key: str, label: str = "", unit: str = 
     return analysis
 
 
-def _label_with_side(label: str, side) -> str:
-    return f"{label} ({side})" if isinstance(side, str) and side else label
-
-
 def analyse_patient(series: PatientSeries, baseline_visits: int = DEFAULT_BASELINE_VISITS,
                     window: tuple[date, date] | None = None, confirm_visits: int = DEFAULT_CONFIRM_VISITS,
-                    medication_state: str | None = None, measure_labels: dict[str, str] | None = None
-                    ) -> list[SeriesAnalysis]:
-    """Every series of a patient analysed: model scores, ratings, measures (per side).
-    `medication_state` ("on"/"off") keeps only visits in that state, so ON is compared with ON."""
-    measure_labels = measure_labels or {}
+                    medication_state: str | None = None) -> list[SeriesAnalysis]:
+    """Every series of a patient analysed: model scores, ratings, measures (per side), labelled
+    from the measure vocabulary. `medication_state` ("on"/"off") keeps only visits in that state,
+    so ON is compared with ON."""
     results: list[SeriesAnalysis] = []
     options = dict(baseline_visits=baseline_visits, window=window, confirm_visits=confirm_visits)
 
@@ -424,18 +427,19 @@ def analyse_patient(series: PatientSeries, baseline_visits: int = DEFAULT_BASELI
     for (model, side), group in scores.groupby(["model", "side"], dropna=False, sort=False):
         side = side if isinstance(side, str) else None
         points = group.rename(columns={"probability": "value"})
-        results.append(analyse_series(points, f"score:{model}", _label_with_side(f"{model} score", side),
-                                      "", side, **options))
+        key = f"score:{model}"
+        results.append(analyse_series(points, key, series_label(key, side), "", side, **options))
     ratings = keep(series.ratings)
     for (item, side), group in ratings.groupby(["item", "side"], dropna=False, sort=False):
         side = side if isinstance(side, str) else None
         points = group.rename(columns={"score": "value"})
-        results.append(analyse_series(points, f"rating:{item}", rating_label(item, side), "points", side, **options))
+        key = f"rating:{item}"
+        results.append(analyse_series(points, key, series_label(key, side), "points", side, **options))
     measures = keep(series.measures)
     for (name, side, unit), group in measures.groupby(["name", "side", "unit"], dropna=False, sort=False):
         side = side if isinstance(side, str) else None
-        label = _label_with_side(measure_labels.get(name, name), side)
-        results.append(analyse_series(group, name, label, unit, side, **options))
+        results.append(analyse_series(group, name, series_label(name, side),
+                                      measure_unit(name, unit if isinstance(unit, str) else None), side, **options))
     return results
 
 
@@ -507,8 +511,7 @@ class FlaggedPatient:
 
 
 def patients_with_recent_change(s: Session, as_of: date, recent_days: int = 90,
-                                baseline_visits: int = DEFAULT_BASELINE_VISITS,
-                                measure_labels: dict[str, str] | None = None) -> list[FlaggedPatient]:
+                                baseline_visits: int = DEFAULT_BASELINE_VISITS) -> list[FlaggedPatient]:
     """Patients (not archived) with a change flagged at a visit in the last `recent_days` before
     `as_of`: the most recent flag of each of their series, worst first (confirmed, then size)."""
     since = as_of - timedelta(days=int(recent_days))
@@ -521,8 +524,7 @@ def patients_with_recent_change(s: Session, as_of: date, recent_days: int = 90,
     ).all()
     flagged: list[FlaggedPatient] = []
     for patient_id, last_visit in recent:
-        for analysis in analyse_patient(load_patient_series(s, patient_id), baseline_visits,
-                                        measure_labels=measure_labels):
+        for analysis in analyse_patient(load_patient_series(s, patient_id), baseline_visits):
             event = analysis.latest_event
             if event is not None and since <= event.visit_date <= as_of:
                 flagged.append(FlaggedPatient(patient_id, last_visit, analysis.label, event, analysis.unit))

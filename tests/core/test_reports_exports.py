@@ -51,7 +51,9 @@ def test_patient_pdf_content_and_pages(clinic):
     assert PATIENT["name"] in flat and PATIENT["mrn"] in flat and "1951-03-09" in flat
     assert f"Visits ({VISITS})" in flat
     assert "Key trends" in flat and "Changes that matter" in flat
-    assert "tap_frequency_hz (right): worse" in flat
+    assert "Tapping rate (right): worse" in flat  # labelled from the measure vocabulary
+    assert "Tapping rate" in flat.split("Latest results")[1] and "tap_frequency" not in flat
+    assert "Cadence 1" in flat and "Finger tapping (3.4) (right)" in flat
     assert "fused fused-1.0" in flat and "tap-1.0" in flat and "voice-1.0" in flat
     assert " ".join(NOT_A_DIAGNOSIS.split()) in flat
     assert "Contribution of each recording" in flat  # the fused explanation summary
@@ -72,6 +74,11 @@ def test_csv_round_trip_equals_the_stored_values(clinic):
     scores = back[(back["kind"] == "score") & (back["model_name"] == "fused")]
     assert len(scores) == VISITS and (scores["interval_high"] == 0.75).all()
     assert back["visit_date"].min() == date(2024, 1, 8)
+    labels = dict(zip(back["name_or_item"], back["label"]))
+    assert labels["tap_frequency"] == "Tapping rate" and labels["cadence_steps_per_min"] == "Cadence"
+    assert labels["fused"] == "Fused score" and labels["3.4"] == "3.4 Finger tapping"
+    units = dict(zip(measures["name_or_item"], measures["unit"]))
+    assert units["tap_frequency"] == "taps/s" and units["jitter_local_pct"] == "%"
 
 
 def test_parquet_round_trip(clinic, tmp_path):
@@ -123,6 +130,11 @@ def test_fhir_bundle_validates_and_parses_back(clinic):
     assert len(scores) == VISITS * 4  # voice, two hands, fused per visit
     fused = [o for o in scores if o.code.coding[0].code == "fused"]
     assert {c.valueQuantity.value for o in fused for c in o.component} == {0.25, 0.75}
+    tapping = [o for o in observations if o.code.coding[0].code == "tap_frequency"]
+    assert len(tapping) == 2 * VISITS and tapping[0].code.coding[0].display == "Tapping rate"
+    assert {o.code.text for o in tapping} == {"Tapping rate (left), Finger tapping (3.4)",
+                                              "Tapping rate (right), Finger tapping (3.4)"}
+    assert {o.valueQuantity.unit for o in tapping} == {"taps/s"}
     ratings = [o for o in observations if o.category[0].coding[0].code == "survey"]
     assert len(ratings) == VISITS * 3
     assert all(o.subject.reference == f"Patient/pdlens-{ids['patient']}" for o in observations)

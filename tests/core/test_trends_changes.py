@@ -51,7 +51,7 @@ def test_step_of_three_sd_is_flagged_at_the_step_with_direction():
     values[:6] = 10.0 + np.array([-1.0, 1.0, -0.5, 0.5, 0.0, 0.0]) * sd  # baseline SD about 0.7
     values[6:12] = 10.0 + np.array([0.3, -0.4, 0.2, -0.1, 0.4, -0.3]) * sd
     values[12:] = 10.0 + 3.0 * sd + np.array([0.1, -0.2, 0.3, 0.0, -0.1, 0.2, 0.1, -0.3]) * sd
-    analysis = analyse_series(synthetic_series(values), "jitter_ratio", baseline_visits=6)  # name: higher is worse
+    analysis = analyse_series(synthetic_series(values), "jitter_rap", baseline_visits=6)  # higher is worse (vocabulary)
     confirmed = [e for e in analysis.events if e.confirmed]
     assert len(confirmed) == 1
     event = confirmed[0]
@@ -119,12 +119,19 @@ def test_too_short_baseline_gives_no_band_and_says_why():
     assert not analysis.events
 
 
-def test_unknown_direction_reports_higher_or_lower():
-    rule = change_rule("tremor_frequency_hz")
-    assert rule.worse == "" and not rule.published
+def test_direction_comes_from_the_measure_vocabulary():
+    rule = change_rule("tremor_frequency")
+    assert rule.worse == "" and not rule.published  # frequency says whether it is tremor, not how much
     assert change_rule("stride_time_cv_pct").worse == "higher"
-    assert change_rule("tapping_frequency_hz").worse == "lower"
+    assert change_rule("tap_frequency").worse == "lower"
+    assert change_rule("hnr_db").worse == "lower" and change_rule("hnr_db").method == "RCI"
+    assert change_rule("tap_frequency_hz").worse == ""  # not a pdlens measure: no direction guessed
     assert change_rule("score:fused") == ChangeRule("higher", source=change_rule("score:fused").source)
+
+
+def test_an_unknown_direction_reports_higher_or_lower():
+    analysis = analyse_series(synthetic_series([10, 10.2, 9.8, 10.1, 14, 14.2]), "tremor_frequency")
+    assert [e.direction for e in analysis.events] == ["higher"]
 
 
 def test_left_right_comparison():

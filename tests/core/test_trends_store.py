@@ -25,6 +25,10 @@ def clinic(tmp_path, monkeypatch):
     close_store(url)
 
 
+def fused_label(analyses) -> str:
+    return next(a.label for a in analyses if a.key == "score:fused")
+
+
 def test_series_load_one_row_per_visit_and_series(clinic):
     url, ids = clinic
     with transaction(open_store(url)) as s:
@@ -38,7 +42,12 @@ def test_series_load_one_row_per_visit_and_series(clinic):
     catalogue = series.measure_catalogue()
     assert set(zip(catalogue["task"], catalogue["side"].fillna("-"), catalogue["name"])) == {
         ("vowel", "-", "jitter_local_pct"), ("vowel", "-", "hnr_db"),
-        ("finger_tapping", "left", "tap_frequency_hz"), ("finger_tapping", "right", "tap_frequency_hz")}
+        ("finger_tapping", "left", "tap_frequency"), ("finger_tapping", "right", "tap_frequency"),
+        ("gait", "-", "cadence_steps_per_min"), ("gait", "-", "stride_time_cv_pct")}
+    # grouped by task in core.tasks order, labelled from the measure vocabulary
+    assert list(catalogue["task"]) == ["vowel", "vowel", "finger_tapping", "finger_tapping", "gait", "gait"]
+    assert list(catalogue["label"]) == ["Harmonics-to-noise ratio", "Jitter (local)", "Tapping rate", "Tapping rate",
+                                        "Cadence", "Stride time variability (CV)"]
     assert set(series.ratings["item"]) == {"3.4", "hoehn_yahr"}
     assert list(series.visits["medication_state"][:2]) == ["on", "off"]
 
@@ -48,10 +57,12 @@ def test_right_hand_slowing_is_flagged_at_the_right_visit(clinic):
     with transaction(open_store(url)) as s:
         analyses = analyse_patient(load_patient_series(s, ids["patient"]))
     by_key = {(a.key, a.side): a for a in analyses}
-    right = by_key[("tap_frequency_hz", "right")]
+    right = by_key[("tap_frequency", "right")]
     assert [e.visit_id for e in right.events] == [ids["visits"][STEP_AT]]
-    assert right.events[0].direction == "worse" and right.events[0].confirmed
-    assert not by_key[("tap_frequency_hz", "left")].events
+    assert right.events[0].direction == "worse" and right.events[0].confirmed  # slower tapping is worse
+    assert right.label == "Tapping rate (right)" and right.unit == "taps/s"
+    assert fused_label(analyses) == "Fused score"
+    assert not by_key[("tap_frequency", "left")].events
     assert not by_key[("jitter_local_pct", None)].events  # wobble far below the published RCI
     rating = by_key[("rating:3.4", "right")]
     assert rating.band is None  # a constant baseline: no variability to judge by
@@ -71,7 +82,7 @@ def test_left_right_and_rating_vs_score(clinic):
     url, ids = clinic
     with transaction(open_store(url)) as s:
         series = load_patient_series(s, ids["patient"])
-    sides = side_comparison(series.measures, "tap_frequency_hz")
+    sides = side_comparison(series.measures, "tap_frequency")
     assert len(sides) == VISITS
     assert sides["difference"].iloc[-1] == pytest.approx(1.5)
     table = rating_vs_score(series)
@@ -88,7 +99,8 @@ def test_clinic_overview(clinic):
         overdue = overdue_followups(s, as_of=date(2024, 9, 1), overdue_days=90)
         retakes = recordings_needing_retake(s)
     assert {f.patient_id for f in flagged} == {ids["patient"]}
-    assert any("tap_frequency_hz (right)" in f.summary and "worse" in f.summary for f in flagged)
+    assert any(f.summary.startswith("Tapping rate (right): worse by -") and "taps/s" in f.summary
+               for f in flagged)
     assert overdue["patient_id"].tolist() == [ids["other"]]
     assert overdue["days_since"].iloc[0] == (date(2024, 9, 1) - date(2023, 1, 2)).days
     assert retakes["task"].tolist() == ["gait"] and "record again" in retakes["problems"].iloc[0]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from datetime import date, timedelta
 
-from core.pipeline import Measure
 from core.store import open_store, repository, transaction
+from core.vocabulary import measure_info
 
 ADMIN = {"username": "admin", "display_name": "Synthetic Admin", "password": "correct-horse-battery"}
 PATIENT = {"mrn": "SYN-0042", "name": "Synthetic Patient Zeta", "birth_date": date(1951, 3, 9), "sex": "male",
@@ -24,7 +24,8 @@ def _sha(*parts) -> str:
 
 def build_synthetic_clinic(url: str) -> dict:
     """Two patients; the first has 8 visits (ON/OFF alternating) with voice and both-hand tapping
-    assessments, fused scores and ratings; the right-hand tapping rate drops at visit 6."""
+    assessments, gait measures (no gait score), fused scores and ratings; the right-hand tapping
+    rate drops at visit 6. Measures are built from the measure vocabulary, as the pipelines do."""
     sessions = open_store(url)
     ids: dict = {"visits": []}
     with transaction(sessions) as s:
@@ -45,8 +46,8 @@ def build_synthetic_clinic(url: str) -> dict:
                 s, admin, visit_id=visit.id, recording_id=vowel.id, model_name="voice", model_version="voice-1.0",
                 probability=0.40 + wobble, interval=(0.30 + wobble, 0.50 + wobble), severity=None,
                 abstained_reason=None, inputs_sha256="", explanation=None,
-                measures=[Measure("jitter_local_pct", 0.60 + wobble, "%", "Jitter (local)", (None, 1.04)),
-                          Measure("hnr_db", 20.0 + 10 * wobble, "dB", "HNR", (20.0, None))])
+                measures=[measure_info("jitter_local_pct").measure(0.60 + wobble),
+                          measure_info("hnr_db").measure(20.0 + 10 * wobble)])
             for side in ("left", "right"):
                 rate = 4.0 + wobble * 5 - (1.5 if side == "right" and i >= STEP_AT else 0.0)
                 tap = repository.add_recording(s, admin, visit.id, task="finger_tapping", side=side,
@@ -57,8 +58,18 @@ def build_synthetic_clinic(url: str) -> dict:
                     s, admin, visit_id=visit.id, recording_id=tap.id, model_name="finger_tapping",
                     model_version="tap-1.0", probability=0.3 + (0.4 if side == "right" and i >= STEP_AT else 0.0),
                     interval=None, severity=None, abstained_reason=None, inputs_sha256="", explanation=None,
-                    measures=[Measure("tap_frequency_hz", rate, "Hz", "Tapping rate")])
+                    measures=[measure_info("tap_frequency").measure(rate)])
                 repository.set_rating(s, admin, visit.id, "3.4", side, 1.0 if side == "left" or i < STEP_AT else 3.0)
+            walk = repository.add_recording(s, admin, visit.id, task="gait", side=None,
+                                            stored_path=f"recordings/{_sha('w', i)}.mp4", sha256=_sha("w", i),
+                                            duration_s=20.0, format="mp4", source="upload", quality_ok=True,
+                                            status="analysed")
+            repository.save_assessment(  # gait measures without a score
+                s, admin, visit_id=visit.id, recording_id=walk.id, model_name="gait", model_version="gait-1.0",
+                probability=None, interval=None, severity=None, abstained_reason="Synthetic: measures only.",
+                inputs_sha256="", explanation=None,
+                measures=[measure_info("cadence_steps_per_min").measure(110.0 + 50 * wobble),
+                          measure_info("stride_time_cv_pct").measure(2.0 + 5 * wobble)])
             repository.save_assessment(
                 s, admin, visit_id=visit.id, recording_id=None, model_name="fused", model_version="fused-1.0",
                 probability=0.35 + wobble + (0.3 if i >= STEP_AT else 0.0), interval=(0.25, 0.75), severity=None,
