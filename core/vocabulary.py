@@ -25,6 +25,7 @@ from typing import Mapping
 
 from core.analysis import TASK_MODULES
 from core.pipeline import Measure
+from core.summary import readable as feature_text
 from core.tasks import TASKS
 
 
@@ -85,7 +86,7 @@ def measure_tasks(name: str) -> tuple[str, ...]:
 def readable(name: str) -> str:
     """A stored name nobody defined any more (an old or foreign export), made readable:
     'tap_rate_hz' -> 'Tap rate hz'."""
-    text = name.replace("_", " ").strip()
+    text = feature_text(name).strip()
     return text[:1].upper() + text[1:]
 
 

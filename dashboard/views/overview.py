@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from core.capture import STATUS_LABELS
 from core.store import Patient, Visit
-from core.tasks import TASKS
 from core.trends import overdue_followups, patients_with_recent_change, recordings_needing_retake
+from core.vocabulary import task_label
 from dashboard import state
 from dashboard.formatting import label
 from dashboard.widgets.tables import table_opening
@@ -83,7 +83,7 @@ else:
     retake_table = pd.DataFrame({
         "Patient": [name_of(p) for p in retakes["patient_id"]],
         "Visit": retakes["visit_date"],
-        "Task": [TASKS[t].label if t in TASKS else t for t in retakes["task"]],
+        "Task": [task_label(t) for t in retakes["task"]],
         "Side": retakes["side"].fillna(""),
         "Status": [label(STATUS_LABELS, s) for s in retakes["status"]],
         "Problems": retakes["problems"],

@@ -8,20 +8,18 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.demo import IMPORT_MODEL_NAME
 from core.ratings import MODEL_RATING_ITEMS, RATING_ITEMS, rating_label
-from core.tasks import TASKS
-from core.voice.vowel import MEASURES as VOWEL_MEASURES
 from core.trends import (
     DEFAULT_BASELINE_VISITS,
     DEFAULT_CONFIRM_VISITS,
-    CHANGE_RULES,
+    MEASURE_THRESHOLDS,
     SeriesAnalysis,
     analyse_series,
     load_patient_series,
     rating_vs_score,
     side_comparison,
 )
+from core.vocabulary import label as measure_label, label_with_unit, series_label, task_label, unit as measure_unit
 from dashboard import state
 from dashboard.formatting import MEDICATION_LABELS, escape_markdown, label
 from dashboard.widgets import chrome
@@ -30,26 +28,10 @@ from dashboard.widgets.ratings import readable_rating_vs_score
 MEDICATION_SYMBOLS = {"on": "circle", "off": "x", "unknown": "circle-open"}
 FLAG_COLOR = "#c0392b"
 SCORE_COLORS = {"fused": "#1f4e79", "voice": "#2e8b57", "finger_tapping": "#8e44ad", "gait": "#d35400"}
-# Measures stored without a recording belong to the model that imported them (core.trends).
-IMPORTED_TASK_LABELS = {IMPORT_MODEL_NAME: "Voice, imported (UCI telemonitoring)"}
-# The clinical labels of the voice measures (the demo data stores these names too); other
-# measures are shown by their stored name.
-MEASURE_LABELS = {m.name: m.label for m in VOWEL_MEASURES}
-
-
-def task_label(task) -> str:
-    if not isinstance(task, str) or not task:
-        return "Visit"
-    if task in TASKS:
-        return TASKS[task].label
-    return IMPORTED_TASK_LABELS.get(task, task.replace("_", " ").capitalize())
-
-
-def measure_label(name: str) -> str:
-    return MEASURE_LABELS.get(name, name)
 
 
 def series_option(task, name: str, side) -> str:
+    """'Finger tapping (3.4) · Tapping rate · right': the task first, so options group by task."""
     side_text = f" · {side}" if isinstance(side, str) and side else ""
     return f"{task_label(task)} · {measure_label(name)}{side_text}"
 
@@ -99,7 +81,7 @@ def score_figure(series, analyses: dict[tuple, SeriesAnalysis]) -> go.Figure:
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     for (model, side), group in series.scores.groupby(["model", "side"], dropna=False, sort=False):
         side = side if isinstance(side, str) else None
-        name = f"{model} score" + (f" ({side})" if side else "")
+        name = series_label(f"score:{model}", side)
         color = SCORE_COLORS.get(model)
         group = group.sort_values("visit_date")
         dates = pd.to_datetime(group["visit_date"])
@@ -256,7 +238,7 @@ else:
     for (model, side), group in scores.groupby(["model", "side"], dropna=False, sort=False):
         side = side if isinstance(side, str) else None
         analysis = analyse_series(group.rename(columns={"probability": "value"}), f"score:{model}",
-                                  f"{model} score" + (f" ({side})" if side else ""), "", side, **options)
+                                  series_label(f"score:{model}", side), "", side, **options)
         analyses[(f"score:{model}", side)] = analysis
         all_events += [(analysis, e) for e in analysis.events]
     filtered = type(series)(series.patient_id, series.visits, scores, series.measures, keep(series.ratings))
@@ -268,7 +250,7 @@ measures = keep(series.measures)
 catalogue = series.measure_catalogue()
 option_keys = {series_option(r.task, r.name, r.side): (r.task, r.name, r.side if isinstance(r.side, str) else None,
                                                        r.unit) for r in catalogue.itertuples()}
-defaults = [o for o, (_, name, _, _) in option_keys.items() if name in CHANGE_RULES][:4] or list(option_keys)[:3]
+defaults = [o for o, (_, name, _, _) in option_keys.items() if name in MEASURE_THRESHOLDS][:4] or list(option_keys)[:3]
 chosen = st.multiselect("Measures to show (grouped by task and side)", list(option_keys), default=defaults,
                         key="trends_measures")
 ratings = keep(series.ratings)
@@ -276,8 +258,7 @@ for option in chosen:
     task, name, side, unit = option_keys[option]
     rows = measures[(measures["name"] == name) & (measures["task"].fillna("") == (task if isinstance(task, str) else ""))]
     rows = rows[rows["side"].isna()] if side is None else rows[rows["side"] == side]
-    analysis = analyse_series(rows, name, measure_label(name) + (f" ({side})" if side else ""), unit, side,
-                              **options)
+    analysis = analyse_series(rows, name, series_label(name, side), measure_unit(name, unit), side, **options)
     all_events += [(analysis, e) for e in analysis.events]
     rating_item = next((k for k, item in RATING_ITEMS.items() if item.task == task), None)
     rating = None
@@ -296,13 +277,15 @@ else:
     for (item, side), group in ratings.groupby(["item", "side"], dropna=False, sort=False):
         side = side if isinstance(side, str) else None
         analysis = analyse_series(group.rename(columns={"score": "value"}), f"rating:{item}",
-                                  rating_label(item, side), "points", side, **options)
+                                  series_label(f"rating:{item}", side), "points", side, **options)
         all_events += [(analysis, e) for e in analysis.events]
         chart(series_figure(analysis), f"trends_rating_{item}_{side}")
         band_caption(analysis)
 
 # --- left vs right ----------------------------------------------------------------------------
-sided_names = sorted(set(catalogue.loc[catalogue["side"].isin(["left", "right"]), "name"]))
+sided = catalogue[catalogue["side"].isin(["left", "right"])]
+sided_names = list(dict.fromkeys(sided["name"]))  # in the catalogue's order: by task, then label
+sided_units = dict(zip(sided["name"], sided["unit"]))
 if sided_names:
     st.subheader("Left vs right")
     name = st.selectbox("Sided measure", sided_names, format_func=measure_label, key="trends_sided")
@@ -310,7 +293,7 @@ if sided_names:
     if table.empty:
         st.info("No visit has both sides of this measure.")
     else:
-        chart(sides_figure(table, measure_label(name)), "trends_sides")
+        chart(sides_figure(table, label_with_unit(name, sided_units.get(name))), "trends_sides")
         st.dataframe(table.assign(visit_date=table["visit_date"].dt.date)
                      .drop(columns=["visit_id"]).rename(columns=lambda c: c.replace("_", " ")),
                      hide_index=True, width="stretch")

@@ -61,15 +61,29 @@ def test_trends_page_synthetic_scores_flags_and_visit_link(app, clinic_db):
     specs = charts(at)
     scores = specs[0]
     names = [trace.get("name") for trace in scores["data"]]
-    assert "fused score" in names and "fused score: uncertainty" in names
-    assert any(n and n.startswith("Flagged change: fused score") for n in names)
+    assert "Fused score" in names and "Fused score: uncertainty" in names
+    assert any(n and n.startswith("Flagged change: Fused score") for n in names)
     assert "Rating 3.4 Finger tapping (right)" in names
-    at.multiselect(key="trends_measures").set_value(["Finger tapping (3.4) · tap_frequency_hz · right"])
+    # measures are offered by label, grouped by task (core.tasks order), never by stored key
+    options = at.multiselect(key="trends_measures").options
+    assert options == ["Sustained vowel /a/ · Harmonics-to-noise ratio", "Sustained vowel /a/ · Jitter (local)",
+                       "Finger tapping (3.4) · Tapping rate · left", "Finger tapping (3.4) · Tapping rate · right",
+                       "Gait (3.10) · Cadence", "Gait (3.10) · Stride time variability (CV)"]
+    at.multiselect(key="trends_measures").set_value(["Finger tapping (3.4) · Tapping rate · right",
+                                                     "Gait (3.10) · Cadence"])
     at = at.run()
-    right = next(spec for spec in charts(at) if spec["layout"]["title"]["text"].startswith("tap_frequency_hz (right)"))
+    assert not at.exception, at.exception
+    titles = [spec["layout"]["title"]["text"] for spec in charts(at)]
+    assert "Tapping rate (right) (taps/s)" in titles and "Cadence (steps/min)" in titles
+    assert "Tapping rate (taps/s): left vs right" in titles
+    assert not any("_" in t for t in titles), titles  # no raw measure key on any chart
+    right = next(spec for spec in charts(at) if spec["layout"]["title"]["text"] == "Tapping rate (right) (taps/s)")
     flags = [t for t in right["data"] if t.get("name", "").startswith("Flagged change")]
     assert flags and values(flags[0]["customdata"]) == [ids["visits"][STEP_AT]]
+    assert "Tapping rate (right): worse" in flags[0]["hovertext"][0]
     assert any(t.get("name", "").startswith("Rating 3.4") for t in right["data"])
+    flagged = next(df.value for df in at.dataframe if "Series" in df.value.columns)
+    assert "Tapping rate (right)" in set(flagged["Series"])
     assert "Left vs right" in texts(at)
     at.selectbox(key="trends_visit").set_value(ids["visits"][2])
     at.button(key="trends_open_visit").click()
@@ -88,6 +102,8 @@ def test_overview_page_lists_change_overdue_and_retake(app, clinic_db):
     frames = [df.value for df in at.dataframe]
     changed, overdue, retakes = frames[0], frames[1], frames[2]
     assert "Synthetic Patient Zeta" in set(changed["Patient"])
+    assert "Tapping rate (right)" in set(changed["Series"])  # the vocabulary's label, not the key
+    assert any(text.startswith("Tapping rate (right): worse") for text in changed["What changed"])
     assert list(overdue["Patient"]) == ["Synthetic Patient Eta"]
     assert list(retakes["Task"]) == ["Gait (3.10)"]
 
