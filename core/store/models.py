@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -206,7 +207,14 @@ class MeasureValue(Base):
 
 class ClinicianRating(Base):
     __tablename__ = "clinician_ratings"
-    __table_args__ = (UniqueConstraint("visit_id", "item", "side"),)
+    __table_args__ = (
+        UniqueConstraint("visit_id", "item", "side"),
+        # The constraint above lets any number of NULL sides through (SQL NULLs differ): one
+        # unsided rating per visit and item is enforced here, so two clinicians saving "3.1" at
+        # once cannot both insert.
+        Index("uq_clinician_ratings_visit_id_item_unsided", "visit_id", "item", unique=True,
+              sqlite_where=text("side IS NULL"), postgresql_where=text("side IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
