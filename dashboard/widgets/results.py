@@ -18,6 +18,7 @@ import streamlit as st
 
 from core.summary import BRANCH_LABELS, NOT_A_DIAGNOSIS, fused_summary, range_text, readable, recording_summary
 from core.tasks import TASKS
+from core.vocabulary import measure_info
 from dashboard.formatting import escape_markdown
 from dashboard.widgets import explanations as ex
 
@@ -49,11 +50,15 @@ def measures_frame(measures: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 def stored_measures(assessment: Any) -> list[dict[str, Any]]:
     """Measures of an Assessment row with their labels and ranges (from the explanation JSON,
-    where the analysis recorded them) or just name/value/unit."""
+    where the analysis recorded them, else from the measure vocabulary: imported data)."""
     described = {m["name"]: m for m in ((assessment.explanation_json or {}).get("measures") or [])}
     out = []
     for mv in assessment.measures:
         d = dict(described.get(mv.name, {}))
+        info = measure_info(mv.name)
+        if info is not None:
+            d.setdefault("label", info.label)
+            d.setdefault("normal_range", list(info.normal_range) if info.normal_range else None)
         d.update({"name": mv.name, "value": mv.value, "unit": mv.unit or d.get("unit", "")})
         out.append(d)
     return out
