@@ -151,9 +151,12 @@ _LABEL_OF_KIND = {"measure": measure_label, "score": score_label, "rating": rati
 def _labels(frame: pd.DataFrame) -> pd.Series:
     """What a reader of the table sees for each name_or_item: the measure vocabulary's label, the
     model's score label, the rating item's label (looked up once per distinct name)."""
-    keys = list(zip(frame["kind"], frame["name_or_item"]))
-    known = {key: _LABEL_OF_KIND[key[0]](key[1]) for key in set(keys)}
-    return pd.Series([known[key] for key in keys], index=frame.index, dtype=object)
+    labels = pd.Series(None, index=frame.index, dtype=object)
+    for kind, label_of in _LABEL_OF_KIND.items():
+        rows = frame["kind"] == kind
+        names = frame.loc[rows, "name_or_item"]
+        labels[rows] = names.map({name: label_of(name) for name in names.unique()})
+    return labels
 
 
 def _deidentify(frame: pd.DataFrame, salt: str) -> pd.DataFrame:
