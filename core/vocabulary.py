@@ -13,7 +13,8 @@ data (core/demo.py) stores vowel measure names; clinician rating items live in c
 and model scores are labelled here (`series_label`).
 
 The pipelines are imported on first use, not when this module is imported, so that they can
-import `MeasureInfo` from here.
+import `MeasureInfo` from here. A new task module (toe tapping, ...) defines its entries the same
+way, exposes `measure_infos()` and is listed in core.analysis.TASK_MODULES; nothing else changes.
 """
 from __future__ import annotations
 
