@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Start a throwaway PostgreSQL on loopback, run the whole suite against it and SQLite, stop it.
+# Without arguments the browser tests run in a second pytest process of their own: in one long
+# process with everything else, a Chromium test hung twice (renderer spinning), never alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/var/numba_cache}"
 DATABASE_URL_PG="$(scripts/pg-test-server.sh start | tail -n 1)"
 export DATABASE_URL_PG
 trap 'scripts/pg-test-server.sh stop >/dev/null 2>&1 || true' EXIT
-.venv/bin/python -m pytest "$@"
+if [ $# -gt 0 ]; then
+  exec .venv/bin/python -m pytest "$@"
+fi
+status=0
+.venv/bin/python -m pytest -m "not browser" || status=$?
+.venv/bin/python -m pytest -m browser || status=$?
+exit $status
