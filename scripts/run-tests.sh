@@ -9,7 +9,8 @@ DATABASE_URL_PG="$(scripts/pg-test-server.sh start | tail -n 1)"
 export DATABASE_URL_PG
 trap 'scripts/pg-test-server.sh stop >/dev/null 2>&1 || true' EXIT
 if [ $# -gt 0 ]; then
-  exec .venv/bin/python -m pytest "$@"
+  .venv/bin/python -m pytest "$@"
+  exit $?
 fi
 status=0
 .venv/bin/python -m pytest -m "not browser" || status=$?
