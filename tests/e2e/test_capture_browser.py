@@ -179,6 +179,23 @@ def record_task(page, visit_id: int, slot_key: str, what: str, seconds: int, sho
     wait_until_idle(page, timeout_ms=60_000)
 
 
+def back_to_visit(page, attempts: int = 3) -> None:
+    """Follow the capture page's link back to the visit. A click that lands while the page is
+    still finishing the run the Stop button started can be lost (seen once in a full run), so
+    the click is repeated, each time after the page went idle."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        wait_until_idle(page, timeout_ms=60_000)
+        page.get_by_role("link", name="Back to the visit").click()
+        try:
+            page.get_by_role("heading", name="Recordings").wait_for(timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+
+
 def run_webrtc_session(out: Path) -> None:
     """Inside the network namespace: server + Chromium with fake devices, record two clips."""
     from playwright.sync_api import sync_playwright
@@ -203,8 +220,7 @@ def run_webrtc_session(out: Path) -> None:
                 sign_in_and_open_capture(page, server.url, clinic.visit_id)
                 record_task(page, clinic.visit_id, "vowel", "microphone", 5, out)
                 record_task(page, clinic.visit_id, "finger_tapping_left", "camera", 10, out)
-                page.get_by_role("link", name="Back to the visit").click()
-                page.get_by_role("heading", name="Recordings").wait_for()
+                back_to_visit(page)
                 wait_until_idle(page)
                 page.screenshot(path=out / "visit.png", full_page=True)
                 result["visit_cells"] = grid_cells(page, "browser")
