@@ -89,3 +89,16 @@ class TaskResult:
 
     def measure_values(self) -> dict[str, float]:
         return {m.name: m.value for m in self.measures}
+
+
+def shipped_model_score(model_name: str, features: dict[str, float]) -> ModelScore:
+    """The shipped model's score for these inputs, or an abstention saying why there is none
+    (weights missing). Imported lazily: core works without torch until a score is asked for."""
+    from models.registry import ModelUnavailable, load_model
+
+    try:
+        model = load_model(model_name)
+    except ModelUnavailable as exc:
+        return ModelScore(model_name, "unavailable", None, abstained=f"The {model_name.replace('_', ' ')} "
+                          f"model is unavailable: {exc}")
+    return model.score(features)

@@ -412,7 +412,7 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
     cache_path: a .npz landmark series; read if it exists, written otherwise."""
     from core.movement.landmarks import hand_series_for_clip
     from core.movement.quality import hand_quality
-    from core.pipeline import Quality, QualityCheck, TaskResult
+    from core.pipeline import Quality, QualityCheck, TaskResult, shipped_model_score
 
     series = hand_series_for_clip(path, side, cache_path=cache_path, model=model)
     quality = hand_quality(series, "finger_tapping")
@@ -432,20 +432,6 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
         signal.update({"tapping_times": tap["times"], "tapping_angle": tap["angle"], "tap_peaks": tap["peaks"],
                        "features": features})
     if quality.ok and features is not None:
-        score = _score(features)
+        score = shipped_model_score("finger_tapping", features)
     duration = float(series.times[-1] - series.times[0]) if len(series.times) > 1 else 0.0
     return TaskResult("finger_tapping", side, duration, quality, measures, score, signal)
-
-
-def _score(features: dict[str, float]):
-    from core.pipeline import ModelScore
-
-    try:
-        from models.registry import ModelUnavailable, load_model
-    except ImportError:  # the model package is not installed in this deployment
-        return ModelScore("finger_tapping", "none", None, abstained="The finger-tapping model is not installed.")
-    try:
-        model = load_model("finger_tapping")
-    except ModelUnavailable as exc:
-        return ModelScore("finger_tapping", "none", None, abstained=f"The finger-tapping model is unavailable: {exc}")
-    return model.score(features)

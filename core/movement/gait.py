@@ -682,20 +682,6 @@ def _as_measures(values: dict[str, float]) -> list:
             if name in MEASURES_BY_NAME and value is not None and np.isfinite(value)]
 
 
-def _score(values: dict[str, float]):
-    from core.pipeline import ModelScore
-
-    try:
-        from models.registry import ModelUnavailable, load_model
-    except ImportError:  # the model package is not part of this deployment
-        return ModelScore("gait", "none", None, abstained="The gait model is not installed.")
-    try:
-        model = load_model("gait")
-    except ModelUnavailable as exc:
-        return ModelScore("gait", "none", None, abstained=f"The gait model is unavailable: {exc}")
-    return model.score(values)
-
-
 def _gait_signal(tracks: PoseTracks, events: GaitEvents, pose_series, key_frame) -> dict:
     """Series kept for plots and explanations: heel and ankle height (up, torso lengths above the
     lowest point of that foot) and heel forward position relative to the pelvis (torso lengths,
@@ -728,7 +714,7 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
     from core.media.video import VideoReader
     from core.movement.landmarks import PoseSeries, extract_pose_landmarks, load_series
     from core.movement.quality import FrameSampler
-    from core.pipeline import TaskResult
+    from core.pipeline import TaskResult, shipped_model_score
 
     pose, key_frame = None, None
     if cache_path is not None and Path(cache_path).is_file():
@@ -748,7 +734,7 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
     values.update(arm_swing_measures(pose, tracks))
     quality = gait_quality(pose, int(values["n_strides"]))
     measures = _as_measures(values) if values["n_strides"] > 0 else []
-    score = _score(values) if quality.ok else None
+    score = shipped_model_score("gait", values) if quality.ok else None
     signal = _gait_signal(tracks, events, pose, key_frame)
     signal["measure_values"] = values
     return TaskResult("gait", None, duration, quality, measures, score, signal)

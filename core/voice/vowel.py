@@ -21,7 +21,7 @@ import parselmouth
 from parselmouth.praat import call
 
 from core.media.audio import MAX_AUDIO_SECONDS, load_audio
-from core.pipeline import Measure, ModelScore, Quality, TaskResult
+from core.pipeline import Measure, ModelScore, Quality, TaskResult, shipped_model_score
 from core.tasks import task_spec
 from core.vocabulary import MeasureInfo
 from core.voice import nonlinear, quality
@@ -195,17 +195,9 @@ def vowel_measures(samples: np.ndarray, sample_rate: int, sound: parselmouth.Sou
     return values
 
 
-def score(measures: list[Measure]) -> ModelScore | None:
-    """The shipped voice model's score; an abstention when its weights are not shipped."""
-    try:
-        from models.registry import ModelUnavailable, load_model
-    except ImportError:  # models package absent (e.g. a core-only install)
-        return None
-    try:
-        model = load_model("voice")
-    except ModelUnavailable as exc:
-        return ModelScore(model="voice", model_version="unavailable", probability=None, abstained=str(exc))
-    return model.score(uci_features(measures))
+def score(measures: list[Measure]) -> ModelScore:
+    """The shipped voice model's score (an abstention when its weights are not shipped)."""
+    return shipped_model_score("voice", uci_features(measures))
 
 
 def analyze(path: str | Path, side: str | None = None) -> TaskResult:
