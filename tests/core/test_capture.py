@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import wave
-from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -31,7 +30,7 @@ from core.capture import (
 )
 from core.media.video import probe_video
 from core.pipeline import UnusableInput
-from core.store import Assessment, Recording, close_store, open_store, repository, transaction
+from core.store import Assessment, Recording, transaction
 from tests.fixtures.movement.clips import hand_photo, write_audio_only, write_video
 
 VOICE = Path(__file__).resolve().parents[1] / "fixtures" / "voice"
@@ -142,23 +141,6 @@ def test_checklist_status_follows_the_latest_recording_of_each_slot():
 
 
 # ---------------------------------------------------------------- add_clip on a real store
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")
-    url = f"sqlite:///{tmp_path / 'clinic.sqlite'}"
-    sessions = open_store(url)
-    with transaction(sessions) as s:
-        admin = repository.create_clinician(s, None, username="admin", display_name="Synthetic Admin",
-                                            password="correct-horse-battery", role="admin")
-        patient = repository.create_patient(s, admin, mrn="SYN-CAP-1", name="Synthetic Patient",
-                                            birth_date=date(1950, 1, 1), sex="unknown", diagnosis="unknown",
-                                            more_affected_side="unknown")
-        visit = repository.create_visit(s, admin, patient.id, visit_date=date(2024, 1, 5), medication_state="on")
-        ids = admin.id, visit.id
-    yield sessions, ids[0], ids[1], tmp_path / "data"
-    close_store(url)
-
 
 def _rows(sessions) -> tuple[int, int]:
     with transaction(sessions) as s:

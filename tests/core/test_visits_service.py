@@ -1,6 +1,5 @@
 """The visit analysis service on a real SQLite store in tmp_path, with real recordings: one
 transaction per clip, nothing left behind on failure, no duplicates, the fused visit score."""
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -8,29 +7,12 @@ import pytest
 from sqlalchemy import func, select
 
 from core.pipeline import UnusableInput
-from core.store import (Assessment, MeasureValue, Recording, ValidationError, close_store, open_store, repository,
-                        transaction)
+from core.store import Assessment, MeasureValue, Recording, ValidationError, repository, transaction
 from core.visits import add_recording_and_analyze, model_versions_in_use, score_visit
 from tests.fixtures.voice.synth import write_audio
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "voice"
 PD_VOWEL = next(FIXTURES.glob("PD_sample__AH_545692309*.wav"))  # real public recording (Iyer 2023)
-
-
-@pytest.fixture
-def store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'clinic.sqlite'}"
-    sessions = open_store(url)
-    with transaction(sessions) as s:
-        admin = repository.create_clinician(s, None, username="admin", display_name="Synthetic Admin",
-                                            password="correct-horse-battery", role="admin")
-        patient = repository.create_patient(s, admin, mrn="SYN-001", name="Synthetic Patient",
-                                            birth_date=date(1950, 1, 1), sex="unknown", diagnosis="unknown",
-                                            more_affected_side="unknown")
-        visit = repository.create_visit(s, admin, patient.id, visit_date=date(2024, 1, 5), medication_state="on")
-        ids = admin.id, visit.id
-    yield sessions, ids[0], ids[1], tmp_path / "data"
-    close_store(url)
 
 
 def _counts(sessions):

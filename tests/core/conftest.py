@@ -1,0 +1,26 @@
+"""Shared fixtures for core tests: a real SQLite store in tmp_path with one synthetic visit."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from core.store import close_store, open_store, repository, transaction
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """(sessionmaker, admin id, visit id, data dir) of a clinic with one synthetic patient and visit."""
+    monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")  # test speed only
+    url = f"sqlite:///{tmp_path / 'clinic.sqlite'}"
+    sessions = open_store(url)
+    with transaction(sessions) as s:
+        admin = repository.create_clinician(s, None, username="admin", display_name="Synthetic Admin",
+                                            password="correct-horse-battery", role="admin")
+        patient = repository.create_patient(s, admin, mrn="SYN-001", name="Synthetic Patient",
+                                            birth_date=date(1950, 1, 1), sex="unknown", diagnosis="unknown",
+                                            more_affected_side="unknown")
+        visit = repository.create_visit(s, admin, patient.id, visit_date=date(2024, 1, 5), medication_state="on")
+        ids = admin.id, visit.id
+    yield sessions, ids[0], ids[1], tmp_path / "data"
+    close_store(url)
