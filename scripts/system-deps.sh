@@ -5,7 +5,7 @@
 set -euo pipefail
 want=(libgl1 libglib2.0-0)
 if [ "${1:-run}" = test ]; then
-  want+=(chromium postgresql espeak-ng)
+  want+=(chromium postgresql espeak-ng iproute2)  # iproute2: the WebRTC test's loopback-only namespace
 fi
 missing=()
 for pkg in "${want[@]}"; do
