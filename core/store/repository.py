@@ -334,11 +334,15 @@ def create_patient(
     return patient
 
 
+def _reject_unknown_fields(fields: dict, editable: tuple[str, ...] | list[str]) -> None:
+    unknown = set(fields) - set(editable)
+    if unknown:
+        raise ValidationError(f"Cannot change {', '.join(sorted(unknown))}: editable fields are {', '.join(editable)}.")
+
+
 def update_patient(s: Session, actor: Clinician, patient_id: int, **fields) -> Patient:
     actor = _active_actor(s, actor)
-    unknown = set(fields) - set(PATIENT_FIELDS)
-    if unknown:
-        raise ValidationError(f"Cannot change {', '.join(sorted(unknown))}: editable fields are {', '.join(PATIENT_FIELDS)}.")
+    _reject_unknown_fields(fields, PATIENT_FIELDS)
     patient = _patient(s, patient_id)
     clean = _clean_patient_fields(fields)
     message = _check_mrn_free(s, clean["mrn"], patient.id) if "mrn" in clean else ""
@@ -507,9 +511,7 @@ def get_visit(s: Session, actor: Clinician, visit_id: int) -> Visit:
 
 def update_visit(s: Session, actor: Clinician, visit_id: int, **fields) -> Visit:
     actor = _active_actor(s, actor)
-    unknown = set(fields) - set(VISIT_FIELDS)
-    if unknown:
-        raise ValidationError(f"Cannot change {', '.join(sorted(unknown))}: editable fields are {', '.join(VISIT_FIELDS)}.")
+    _reject_unknown_fields(fields, VISIT_FIELDS)
     visit = _visit(s, visit_id)
     _writable_patient(s, visit.patient_id)
     clean = _clean_visit_fields(fields)
