@@ -24,3 +24,15 @@ def store(tmp_path, monkeypatch):
         ids = admin.id, visit.id
     yield sessions, ids[0], ids[1], tmp_path / "data"
     close_store(url)
+
+
+@pytest.fixture
+def clinic(tmp_path, monkeypatch):
+    """(URL, ids) of the synthetic multi-visit clinic of tests/core/trends_synthetic.py."""
+    from tests.core.trends_synthetic import build_synthetic_clinic
+
+    monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")  # test speed only
+    url = f"sqlite:///{tmp_path / 'clinic.sqlite'}"
+    ids = build_synthetic_clinic(url)
+    yield url, ids
+    close_store(url)

@@ -21,18 +21,9 @@ from core.reports import (
     write_csv,
     write_parquet,
 )
-from core.store import AuditEvent, MeasureValue, close_store, open_store, transaction
+from core.store import AuditEvent, MeasureValue, open_store, transaction
 from core.summary import NOT_A_DIAGNOSIS
-from tests.core.trends_synthetic import OTHER, PATIENT, VISITS, build_synthetic_clinic
-
-
-@pytest.fixture
-def clinic(tmp_path, monkeypatch):
-    monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")
-    url = f"sqlite:///{tmp_path / 'clinic.sqlite'}"
-    ids = build_synthetic_clinic(url)
-    yield url, ids
-    close_store(url)
+from tests.core.trends_synthetic import OTHER, PATIENT, VISITS
 
 
 def pdf_text(data: bytes) -> tuple[str, int]:

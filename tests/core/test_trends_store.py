@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from core.store import close_store, open_store, transaction
+from core.store import open_store, transaction
 from core.trends import (
     analyse_patient,
     load_patient_series,
@@ -13,16 +13,7 @@ from core.trends import (
     recordings_needing_retake,
     side_comparison,
 )
-from tests.core.trends_synthetic import STEP_AT, VISITS, build_synthetic_clinic
-
-
-@pytest.fixture
-def clinic(tmp_path, monkeypatch):
-    monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")
-    url = f"sqlite:///{tmp_path / 'clinic.sqlite'}"
-    ids = build_synthetic_clinic(url)
-    yield url, ids
-    close_store(url)
+from tests.core.trends_synthetic import STEP_AT, VISITS
 
 
 def fused_label(analyses) -> str:
