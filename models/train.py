@@ -13,7 +13,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,157 +23,10 @@ from core.config import MODELS_DIR
 from models import data as D
 from models import tabular as T
 from models.registry import CARD_FILE, METRICS_FILE, WEIGHTS_FILE, load_model_from
+from models.specs import SPECS, Candidate, ModelSpec
 
 SEED = 20231
 ABSTAIN_MARGIN = 0.5  # abstain beyond the training range widened by this fraction of its span
-
-
-@dataclass(frozen=True)
-class Candidate:
-    name: str
-    features: tuple[str, ...]
-    net: T.NetConfig
-    why: str = ""
-    # "label": a classifier fitted to the binary label; "severity": the rating regression, whose
-    # predicted rating is Platt-calibrated into the probability (finger tapping)
-    fit_target: str = "label"
-    # non-empty: why this candidate may not be shipped. It is still cross-validated on the same
-    # folds and reported in the card for the record, but never selected.
-    not_eligible: str = ""
-
-
-@dataclass
-class ModelSpec:
-    name: str
-    version: str
-    load: Callable[[], D.Table]
-    log_features: frozenset[str]
-    candidates: list[Candidate]
-    data_note: str
-    split_note: str
-    n_splits: int = 5
-    repeats: int = 5
-    subject_level: bool = False  # True: the headline AUC is on per-subject mean probabilities
-    severity_candidates: list[Candidate] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------- the three models
-
-# The shipped voice model may only take measures whose definition pdlens implements as published
-# and whose values on the real recordings of tests/fixtures/voice fall inside the UCI training
-# ranges. spread1 and spread2 have no recoverable published definition (pdlens's are stand-ins that
-# land below the UCI range), and pdlens's DFA lands at or below the UCI minimum: the models of
-# version 1 used spread1 and are kept below only as the record of what was given up.
-NOT_COMPUTABLE_WHY = {
-    "spread1": "spread1 has no recoverable published definition (pdlens's stand-in is below the UCI "
-               "range on real recordings)",
-    "spread2": "spread2 has no recoverable published definition",
-    "DFA": "pdlens's DFA falls at or below the UCI range on real recordings",
-}
-VOICE_NOT_COMPUTABLE = frozenset(NOT_COMPUTABLE_WHY)
-VOICE_LITTLE_V1 = ("HNR", "RPDE", "DFA", "PPE")
-VOICE_BRIEF_V1 = ("spread1", "PPE", "D2", "HNR", "MDVP:Shimmer")
-VOICE_LITTLE = tuple(f for f in VOICE_LITTLE_V1 if f not in VOICE_NOT_COMPUTABLE)  # HNR, RPDE, PPE
-VOICE_BRIEF = tuple(f for f in VOICE_BRIEF_V1 if f not in VOICE_NOT_COMPUTABLE)  # PPE, D2, HNR, shimmer
-
-
-def _not_computable(features: tuple[str, ...]) -> str:
-    return "input not computable as defined: " + "; ".join(NOT_COMPUTABLE_WHY[f] for f in features
-                                                           if f in NOT_COMPUTABLE_WHY)
-
-
-TAP_COMPACT = (
-    "frequency_median_denoised", "frequency_stdev_denoised", "period_stdev_denoised",
-    "amplitude_median_denoised", "amplitude_stdev_denoised",
-    "amplitude_decrement_last_to_first_half_denoised",
-    "speed_median_denoised", "speed_max_denoised",
-    "aperiodicity_denoised", "periodEntropy_denoised",
-    "numInterruptions_denoised", "numFreeze_denoised", "maxFreezeDuration_denoised",
-)
-TAP_LOG = frozenset({"frequency_stdev_denoised", "period_stdev_denoised", "amplitude_median_denoised",
-                     "amplitude_stdev_denoised", "speed_median_denoised", "speed_max_denoised",
-                     "maxFreezeDuration_denoised"})
-
-GAIT_CORE = ("stride_time_s", "stride_time_cv_pct", "swing_fraction_pct", "swing_fraction_cv_pct",
-             "cadence_steps_per_min", "step_time_asymmetry_pct")
-
-
-def voice_spec() -> ModelSpec:
-    return ModelSpec(
-        name="voice", version="2.0.0", load=D.load_uci_voice,
-        log_features=frozenset({"MDVP:Shimmer", "NHR"}),
-        candidates=[
-            Candidate("little2009_computable_logistic", VOICE_LITTLE, T.NetConfig(hidden=0, weight_decay=0.02),
-                      "Little et al. 2009's best four measures without DFA (HNR, RPDE, PPE), logistic"),
-            Candidate("little2009_computable_mlp8", VOICE_LITTLE, T.NetConfig(hidden=8, weight_decay=0.02),
-                      "same measures, one hidden layer of 8"),
-            Candidate("pitch_noise_computable_logistic", VOICE_BRIEF, T.NetConfig(hidden=0, weight_decay=0.02),
-                      "PPE, D2, HNR, local shimmer: pitch-variation, noise and nonlinear measures (no spread1)"),
-            Candidate("pitch_noise_computable_mlp8", VOICE_BRIEF, T.NetConfig(hidden=8, weight_decay=0.02),
-                      "same measures, one hidden layer of 8"),
-            # version 1's candidates, for the record only
-            Candidate("little2009_logistic", VOICE_LITTLE_V1, T.NetConfig(hidden=0, weight_decay=0.02),
-                      "Little et al. 2009's best four measures (HNR, RPDE, DFA, PPE), logistic",
-                      not_eligible=_not_computable(VOICE_LITTLE_V1)),
-            Candidate("little2009_mlp8", VOICE_LITTLE_V1, T.NetConfig(hidden=8, weight_decay=0.02),
-                      "same measures, one hidden layer of 8", not_eligible=_not_computable(VOICE_LITTLE_V1)),
-            Candidate("pitch_noise_logistic", VOICE_BRIEF_V1, T.NetConfig(hidden=0, weight_decay=0.02),
-                      "spread1, PPE, D2, HNR, local shimmer (shipped as version 1)",
-                      not_eligible=_not_computable(VOICE_BRIEF_V1)),
-            Candidate("pitch_noise_mlp8", VOICE_BRIEF_V1, T.NetConfig(hidden=8, weight_decay=0.02),
-                      "same measures, one hidden layer of 8", not_eligible=_not_computable(VOICE_BRIEF_V1)),
-        ],
-        data_note="UCI Parkinsons (Little et al. 2007/2009), copy in models/datasets/voice/uci_parkinsons",
-        split_note="5-fold StratifiedGroupKFold by subject (phon_R01_S<subject>_<take>), repeated 5 times",
-    )
-
-
-def finger_tapping_spec() -> ModelSpec:
-    net = T.NetConfig(hidden=0, weight_decay=0.02)
-    mlp = T.NetConfig(hidden=8, weight_decay=0.05)
-    return ModelSpec(
-        name="finger_tapping", version="1.0.0", load=D.load_finger_tapping,
-        log_features=TAP_LOG,
-        candidates=[
-            Candidate("compact_logistic", TAP_COMPACT, net,
-                      "13 rhythm, amplitude, decrement, speed and hesitation features, logistic on diagnosis"),
-            Candidate("compact_mlp8", TAP_COMPACT, mlp, "same features, one hidden layer of 8, on diagnosis"),
-            Candidate("compact_severity_score", TAP_COMPACT, net,
-                      "the linear severity regression's predicted rating, Platt-calibrated to diagnosis",
-                      fit_target="severity"),
-        ],
-        severity_candidates=[
-            Candidate("compact_linear", TAP_COMPACT, net, "linear regression on the 13 features"),
-            Candidate("compact_mlp8", TAP_COMPACT, mlp, "one hidden layer of 8"),
-        ],
-        data_note="Islam et al. 2023 finger-tapping features (ROC-HCI), copy in "
-                  "models/datasets/movement/roc_hci_finger_tapping",
-        split_note="5-fold StratifiedGroupKFold by session (file name without -left/-right; NIH participant "
-                   "code where present), both hands of a session in one fold, repeated 3 times",
-        repeats=3,
-    )
-
-
-def gait_spec() -> ModelSpec:
-    return ModelSpec(
-        name="gait", version="1.0.0", load=D.load_gaitpdb,
-        log_features=frozenset({"stride_time_cv_pct", "swing_fraction_cv_pct", "step_time_asymmetry_pct"}),
-        candidates=[
-            Candidate("stride_logistic", GAIT_CORE, T.NetConfig(hidden=0, weight_decay=0.02),
-                      "stride time, its CV, swing fraction and its CV, cadence, step asymmetry; logistic"),
-            Candidate("stride_mlp8", GAIT_CORE, T.NetConfig(hidden=8, weight_decay=0.05),
-                      "same measures, one hidden layer of 8"),
-        ],
-        data_note="PhysioNet gaitpdb vertical force (Ga and Ju overground studies; Si treadmill excluded), "
-                  "copy in models/datasets/movement/gaitpdb_forces",
-        split_note="5-fold StratifiedGroupKFold by subject (all walks of a subject in one fold), repeated 5 "
-                   "times; AUC on per-subject mean probability",
-        subject_level=True,
-    )
-
-
-SPECS: dict[str, Callable[[], ModelSpec]] = {"voice": voice_spec, "finger_tapping": finger_tapping_spec,
-                                             "gait": gait_spec}
 
 
 # ---------------------------------------------------------------- procedure

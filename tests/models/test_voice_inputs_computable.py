@@ -11,7 +11,7 @@ from core.analysis import analyze_recording
 from core.config import MODELS_DIR
 from core.voice import vowel
 from models.registry import CARD_FILE, load_model
-from models.train import VOICE_NOT_COMPUTABLE, voice_spec
+from models.specs.voice import VOICE_NOT_COMPUTABLE, voice_spec
 
 REAL_VOWELS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "voice").glob("*_sample__AH_*.wav"))
 
