@@ -42,7 +42,7 @@ class VideoInfo:
 
 def _unusable_open(path: Path, exc: Exception) -> UnusableInput:
     return UnusableInput(
-        f"{path.name} could not be opened as a video (it may be corrupt, incomplete or not a "
+        "The file could not be opened as a video (it may be corrupt, incomplete or not a "
         "video file): export or record the clip again as mp4 or webm."
     )
 
@@ -72,16 +72,26 @@ class VideoReader:
 
     Validation happens on open (not a video, audio only, too long) so a caller learns about an
     unusable file before any decoding work. `decode_errors` counts frames lost to corruption.
+
+    Frames are yielded at `max_side`; `source_rgb()` gives the frame last yielded at the full
+    resolution of the file (upright), converted only when asked, so a small hand can be cropped
+    from the original pixels. `max_fps` drops frames closer than 0.8 / max_fps s to the previous
+    one before they are converted (a 60 fps phone clip analysed at about 30 fps).
     """
 
     def __init__(self, path: str | Path, max_side: int | None = DEFAULT_MAX_SIDE,
-                 max_duration_s: float = MAX_VIDEO_SECONDS):
+                 max_duration_s: float = MAX_VIDEO_SECONDS, max_fps: float | None = None):
         self.path = Path(path)
         self.max_side = max_side
         self.max_duration_s = max_duration_s
+        self.max_fps = max_fps
         self.decode_errors = 0
+        self._frame = None  # the av.VideoFrame last yielded, for source_rgb()
+        self._frame_rgb = None
+        self._frame_rotation = 0
+        self._source_rgb = None
         if not self.path.is_file():
-            raise UnusableInput(f"File not found: {self.path.name}")
+            raise UnusableInput("The video file was not found: upload or record the clip again.")
         if self.path.stat().st_size == 0:
             raise UnusableInput("The file is empty (0 bytes): record or export it again.")
         try:
@@ -96,11 +106,14 @@ class VideoReader:
             self._first = next(self._decoder, None)
             if self._first is None:
                 raise UnusableInput(
-                    f"No picture could be decoded from {self.path.name}: the file is empty or "
-                    "corrupt. Record or export the clip again."
+                    "No picture could be decoded from the file: it is empty or corrupt. "
+                    "Record or export the clip again."
                 )
             height, width = self._first[1].shape[:2]
             self.info = replace(info, width=width, height=height, rotation=self._first_rotation)
+            w, h = self._codec_size
+            # (width, height) of the file's pixels once upright: the frame of source_rgb()
+            self.source_size = (w, h) if self._first_rotation % 180 == 0 else (h, w)
         except BaseException:
             self._container.close()
             raise
@@ -115,12 +128,12 @@ class VideoReader:
                     "This file has sound but no picture: record the movement task as a video "
                     "with the camera, not the microphone only."
                 )
-            raise UnusableInput(f"{self.path.name} contains no video: record the task with the camera.")
+            raise UnusableInput("The file contains no video: record the task with the camera.")
         stream = container.streams.video[0]
         codec = stream.codec_context.name if stream.codec_context else "unknown"
         if any(f in fmt for f in _IMAGE_FORMATS) or stream.codec_context.name in ("png", "bmp", "tiff"):
             raise UnusableInput(
-                f"{self.path.name} is a still picture, not a video: record a video clip of the task."
+                "The file is a still picture, not a video: record a video clip of the task."
             )
         duration_s = None
         if stream.duration is not None and stream.time_base is not None:
@@ -135,8 +148,10 @@ class VideoReader:
             )
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
-            raise UnusableInput(f"{self.path.name} has a video track without a picture size: it is probably corrupt.")
+            raise UnusableInput("The file has a video track without a picture size: it is probably corrupt. "
+                                "Record or export the clip again.")
         self._out_size = _scaled_size(width, height, self.max_side)
+        self._codec_size = (width, height)
         self._tag_rotation = _rotation_from_tag(stream)
         rate = stream.average_rate or stream.guessed_rate
         return VideoInfo(
@@ -167,7 +182,7 @@ class VideoReader:
         self._first_rotation = self._tag_rotation
         first_time: float | None = None
         last_time = -np.inf
-        count = 0
+        count = n_decoded = 0
         packets = container.demux(stream)
         while True:
             try:
@@ -185,14 +200,17 @@ class VideoReader:
                 self.decode_errors += 1
                 continue
             for frame in decoded:
+                n_decoded += 1
                 if frame.time is not None:
                     t_abs = float(frame.time)
                 else:  # no pts (rare, some avi): fall back to the nominal rate
-                    t_abs = count / nominal
+                    t_abs = (n_decoded - 1) / nominal
                 if first_time is None:
                     first_time = t_abs
                 t = t_abs - first_time
                 if t <= last_time:
+                    continue
+                if self.max_fps and count and t - last_time < 0.8 / self.max_fps:
                     continue
                 if t > self.max_duration_s:
                     raise UnusableInput(
@@ -207,7 +225,23 @@ class VideoReader:
                     rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
                 last_time = t
                 count += 1
+                self._frame, self._frame_rgb, self._frame_rotation = frame, rgb, rotation
+                self._source_rgb = None
                 yield t, rgb
+
+    def source_rgb(self) -> np.ndarray:
+        """The frame last yielded by frames() at the file's full resolution, upright (H x W x 3
+        RGB; may be a non-contiguous view: copy the part you need)."""
+        if self._frame is None:
+            raise RuntimeError("source_rgb() needs a frame from frames() first")
+        if self._source_rgb is None:
+            if self._out_size == self._codec_size:
+                self._source_rgb = self._frame_rgb
+            else:
+                rgb = self._frame.to_ndarray(format="rgb24")
+                k = self._frame_rotation // 90
+                self._source_rgb = np.rot90(rgb, k=k) if k else rgb
+        return self._source_rgb
 
     def close(self) -> None:
         self._container.close()

@@ -50,8 +50,25 @@ _MAX_GAP_INTERPOLATED = 3  # missing frames tolerated in a 7-frame window (3 eac
 DATASET_CSV = "movement/roc_hci_finger_tapping/finger_tapping_features.csv"
 
 
+MIN_TAPS = 10  # MDS-UPDRS 3.4 asks for 10 taps: fewer are not the item, whatever the duration
+
+
 class NotEnoughTaps(ValueError):
-    """The clip shows fewer than the taps the features need (at least 4 peaks)."""
+    """The clip shows fewer than the taps the features need (at least 4 peaks); `count` is how
+    many were counted."""
+
+    def __init__(self, message: str, count: int = 0):
+        super().__init__(message)
+        self.count = count
+
+
+def taps_message(count: int) -> str:
+    """Plain words for a clip with fewer taps than the item asks for."""
+    counted = "no taps were counted" if count == 0 else (
+        "only 1 tap was counted" if count == 1 else f"only {count} taps were counted")
+    return (f"{counted[0].upper()}{counted[1:]}; the test asks for {MIN_TAPS} taps in a row. Tap the index "
+            f"finger on the thumb at least {MIN_TAPS} times, as fast and as wide as possible, with the "
+            "whole hand in view, and record again.")
 
 
 # ---------------------------------------------------------------- signal helpers
@@ -229,10 +246,10 @@ def tapping_features(times: np.ndarray, hand_landmarks: np.ndarray, image_size: 
     wrist_d = raw["wrist"][run]
     t_d = raw["times"][run]
     if len(signal_d) < 4:
-        raise NotEnoughTaps("The hand was not seen long enough to count taps.")
+        raise NotEnoughTaps("The hand was not seen long enough to count taps.", 0)
     peaks_d = detect_taps(signal_d, rate)
     if len(peaks_d) < 4:
-        raise NotEnoughTaps(f"Only {len(peaks_d)} taps were found; at least 4 are needed.")
+        raise NotEnoughTaps(f"Only {len(peaks_d)} taps were found; at least 4 are needed.", len(peaks_d))
     peaks_t = peaks_d[1:-1] - peaks_d[1]
     signal_t = signal_d[peaks_d[1]:peaks_d[-2] + 1]
     wrist_t = wrist_d[peaks_d[1]:peaks_d[-2] + 1]
@@ -410,7 +427,7 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
     """Video of finger tapping -> TaskResult (quality, measures, score when quality is ok).
 
     cache_path: a .npz landmark series; read if it exists, written otherwise."""
-    from core.movement.landmarks import hand_series_for_clip
+    from core.movement.hand_crop import hand_series_for_clip
     from core.movement.quality import hand_quality
     from core.pipeline import Quality, QualityCheck, TaskResult, shipped_model_score
 
@@ -423,11 +440,12 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
     try:
         features, tap = tapping_features(series.times, series.landmarks, series.image_size, return_signal=True)
     except NotEnoughTaps as exc:
-        quality = Quality(quality.checks + (QualityCheck(
-            "taps", False, None, "",
-            f"{exc} Tap the index finger on the thumb 10 times, as fast and as wide as possible, "
-            "with the whole hand in view."),))
+        quality = Quality(quality.checks + (QualityCheck("taps", False, exc.count, "taps", taps_message(exc.count)),))
     if features is not None:
+        count = int(features["num_peaks_denoised"])
+        quality = Quality(quality.checks + (
+            QualityCheck("taps", True, count, "taps", f"{count} taps counted.") if count >= MIN_TAPS else
+            QualityCheck("taps", False, count, "taps", taps_message(count)),))
         measures = tapping_measures(features, tap)
         signal.update({"tapping_times": tap["times"], "tapping_angle": tap["angle"], "tap_peaks": tap["peaks"],
                        "features": features})

@@ -174,8 +174,13 @@ def load_force_recording(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.n
 STRIDE_MEASURE_NAMES = (
     "stride_time_s", "stride_time_cv_pct", "swing_fraction_pct", "swing_fraction_cv_pct",
     "stance_fraction_pct", "cadence_steps_per_min", "step_time_asymmetry_pct",
-    "stride_time_left_s", "stride_time_right_s", "n_strides",
+    "swing_time_asymmetry_pct", "stride_time_left_s", "stride_time_right_s", "n_strides",
 )
+# Measures built only from intervals between like events (heel strike to heel strike): a constant
+# offset of the detected heel strikes (video vs force plate) cancels out of them. Swing and stance
+# mix toe-offs with heel strikes, so any offset between the two kinds of event shifts them.
+INTERVAL_MEASURES = ("stride_time_s", "stride_time_cv_pct", "cadence_steps_per_min",
+                     "step_time_asymmetry_pct", "stride_time_left_s", "stride_time_right_s")
 
 
 def _cv_pct(x: np.ndarray) -> float:
@@ -189,7 +194,7 @@ def _foot_strides(hs: np.ndarray, to: np.ndarray, walking: list[tuple[float, flo
     Strides spanning a gap between walking spans are not strides."""
     starts, stride, swing = [], [], []
     for a, b in zip(hs[:-1], hs[1:]):
-        if walking and not any(s <= a and b <= e for s, e in walking):
+        if not _in_one_span(a, b, walking):
             continue
         inside = to[(to > a) & (to < b)]
         if len(inside) != 1:
@@ -198,6 +203,25 @@ def _foot_strides(hs: np.ndarray, to: np.ndarray, walking: list[tuple[float, flo
         stride.append(b - a)
         swing.append(b - inside[0])
     return {"start": np.asarray(starts), "stride": np.asarray(stride), "swing": np.asarray(swing)}
+
+
+def _in_one_span(a: float, b: float, walking: list[tuple[float, float]]) -> bool:
+    return not walking or any(s <= a and b <= e for s, e in walking)
+
+
+def _step_times(hs_this: np.ndarray, hs_other: np.ndarray, walking: list[tuple[float, float]],
+                lo: float, hi: float) -> np.ndarray:
+    """Step times ending with a heel strike of this foot: from the other foot's latest heel strike
+    before it. Only steps of steady walking (half the kept stride window) within one walking span."""
+    steps = []
+    for b in hs_this:
+        before = hs_other[hs_other < b]
+        if len(before) == 0:
+            continue
+        a = float(before[-1])
+        if 0.5 * lo <= b - a <= 0.5 * hi and _in_one_span(a, b, walking):
+            steps.append(b - a)
+    return np.asarray(steps, dtype=float)
 
 
 def stride_measures(events: GaitEvents, duration_s: float) -> dict[str, float]:
@@ -217,8 +241,11 @@ def stride_measures(events: GaitEvents, duration_s: float) -> dict[str, float]:
       stance_fraction_pct = stance / stride likewise (100 - swing fraction).
     - swing_fraction_cv_pct: CV of the per-stride swing fraction, averaged over feet.
     - cadence_steps_per_min: 120 / stride_time_s (two steps a stride).
-    - step_time_asymmetry_pct: Plotnik et al. 2007 gait asymmetry on SWING times,
-      100 * |ln(mean swing_right / mean swing_left)| (0 = symmetric; healthy adults ~2-6).
+    - step_time_asymmetry_pct: 100 * |ln(mean right step time / mean left step time)|, a step
+      being the other foot's heel strike to this foot's heel strike (0 = symmetric). Built from
+      heel strikes only, like stride time (see INTERVAL_MEASURES).
+    - swing_time_asymmetry_pct: Plotnik et al. 2007 gait asymmetry on SWING times,
+      100 * |ln(mean swing_right / mean swing_left)| (healthy adults ~2-6); needs toe-offs.
     - n_strides: number of strides kept (both feet).
     NaN where there are too few strides.
     """
@@ -264,7 +291,12 @@ def stride_measures(events: GaitEvents, duration_s: float) -> dict[str, float]:
     out["swing_fraction_cv_pct"] = _nanmean([_cv_pct(swing_frac[s]) for s in feet])
     if all(len(kept[s]["swing"]) >= 2 for s in SIDES):
         sl, sr = float(np.mean(kept["left"]["swing"])), float(np.mean(kept["right"]["swing"]))
-        out["step_time_asymmetry_pct"] = float(100.0 * abs(np.log(sr / sl)))
+        out["swing_time_asymmetry_pct"] = float(100.0 * abs(np.log(sr / sl)))
+    hs = {s: np.sort(np.asarray(events.heel_strikes.get(s, ()), dtype=float)) for s in SIDES}
+    hs = {s: v[v <= duration_s] for s, v in hs.items()}
+    steps = {s: _step_times(hs[s], hs[o], walking, lo, hi) for s, o in zip(SIDES, SIDES[::-1])}
+    if all(len(steps[s]) >= 2 for s in SIDES):
+        out["step_time_asymmetry_pct"] = float(100.0 * abs(np.log(np.mean(steps["right"]) / np.mean(steps["left"]))))
     return out
 
 
@@ -296,19 +328,30 @@ MEASURES: tuple[MeasureInfo, ...] = (
           "notably in freezers (Hausdorff 2009, J NeuroEng Rehabil)."),
     _gait("swing_fraction_pct", "Swing phase", "% of stride", (36.0, 40.0), False, _HAUSDORFF,
           "Share of the stride the foot is in the air. About 36-40% in healthy adults, lower in "
-          "PD (Frenkel-Toledo 2005; Hausdorff 2009)."),
+          "PD (Frenkel-Toledo 2005; Hausdorff 2009). From video, read with caution: toe-off and "
+          "heel strike are found from the foot's picture, and an offset between the two moves this "
+          "share (healthy walkers filmed side-on have shown 30-34%). Not used by the gait model."),
     _gait("swing_fraction_cv_pct", "Swing phase variability (CV)", "%", (None, 4.0), True, _HAUSDORFF,
           "Stride-to-stride variability of the swing share. Swing time CV is about 2-3% in "
-          "healthy adults and higher in PD (Frenkel-Toledo 2005; Hausdorff 2009)."),
+          "healthy adults and higher in PD (Frenkel-Toledo 2005; Hausdorff 2009). From video, read "
+          "with caution (see Swing phase); not used by the gait model."),
     _gait("stance_fraction_pct", "Stance phase", "% of stride", (60.0, 64.0), True, _HAUSDORFF,
-          "Share of the stride the foot is on the ground (100 - swing)."),
+          "Share of the stride the foot is on the ground (100 - swing). From video, read with "
+          "caution (see Swing phase); not used by the gait model."),
     _gait("cadence_steps_per_min", "Cadence", "steps/min", (100.0, 125.0), False, "Hollman 2011; Hausdorff 2009",
           "Steps per minute (120 / stride time). Healthy older adults about 100-125 steps/min "
           "(Hollman 2011; Hausdorff 2009)."),
-    _gait("step_time_asymmetry_pct", "Gait asymmetry (swing times)", "%", (None, 6.0), True,
+    _gait("step_time_asymmetry_pct", "Step time asymmetry", "%", (None, 6.0), True,
+          "Plotnik, Giladi & Hausdorff 2007 (form of the index)",
+          "100 x |ln(right step time / left step time)|, a step being the time from one heel strike "
+          "to the next heel strike of the other foot (0 = symmetric). Built from heel strikes only, "
+          "so it means the same from force insoles and from video. Higher in PD, more so on the "
+          "more affected side."),
+    _gait("swing_time_asymmetry_pct", "Gait asymmetry (swing times)", "%", (None, 6.0), True,
           "Plotnik, Giladi & Hausdorff 2007",
           "100 x |ln(right swing / left swing)| (Plotnik, Giladi & Hausdorff 2007). About 2-6 in "
-          "healthy adults, higher in PD, more so on the more affected side."),
+          "healthy adults, higher in PD. Needs toe-offs: from video, read with caution (see Swing "
+          "phase); not used by the gait model."),
     _gait("stride_time_left_s", "Stride time, left", "s", (0.95, 1.20), True, _HAUSDORFF,
           "Median stride time of the left foot."),
     _gait("stride_time_right_s", "Stride time, right", "s", (0.95, 1.20), True, _HAUSDORFF,
@@ -713,7 +756,7 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
     usable video (audio only, still picture, corrupt)."""
     from core.media.video import VideoReader
     from core.movement.landmarks import PoseSeries, extract_pose_landmarks, load_series
-    from core.movement.quality import FrameSampler
+    from core.movement.frames import FrameSampler
     from core.pipeline import TaskResult, shipped_model_score
 
     pose, key_frame = None, None

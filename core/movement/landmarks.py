@@ -73,9 +73,20 @@ class HandSeries:
     # filled by hand_series_for_clip from a few sampled frames (kept in the cache too):
     key_frame: np.ndarray | None = None  # RGB, max side 320, a frame showing the hand open
     sharpness: float = float("nan")  # median Laplacian variance of the hand region (blur check)
+    # (width, height) of the file's own pixels (image_size may be a downscaled copy of them)
+    source_size: tuple[int, int] | None = None
+    # (n,) True where the hand was found on a full-resolution crop around the wrist that the
+    # pose landmarker located (a small hand in a whole-body view), False: on the whole frame
+    cropped: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+        if self.source_size is None or np.asarray(self.source_size).size != 2:
+            self.source_size = self.image_size
+        self.source_size = (int(self.source_size[0]), int(self.source_size[1]))
+        if self.cropped is None or np.asarray(self.cropped).size != len(self.times):
+            self.cropped = np.zeros(len(self.times), bool)
+        self.cropped = np.asarray(self.cropped, bool)
         if isinstance(self.side, np.ndarray):
             self.side = str(self.side) or None
         self.model = str(self.model)
@@ -90,6 +101,13 @@ class HandSeries:
     def pixels(self) -> np.ndarray:
         """(n, 21, 2) x, y in pixels of the analysed frame (undistorted aspect ratio)."""
         return self.landmarks[:, :, :2] * np.asarray(self.image_size, dtype=float)
+
+    def seen_pixels(self) -> np.ndarray:
+        """(n, 21, 2) x, y in pixels of the picture MediaPipe looked at in each frame: the file's
+        own pixels where the hand was found on a crop, the analysed frame's elsewhere."""
+        size = np.where(self.cropped[:, None], np.asarray(self.source_size, float),
+                        np.asarray(self.image_size, float))
+        return self.landmarks[:, :, :2] * size[:, None, :]
 
     def save_series(self, path: str | Path) -> Path:
         return _npz_save(path, self)
@@ -133,8 +151,10 @@ def load_series(path: str | Path) -> HandSeries | PoseSeries:
         cls = {"HandSeries": HandSeries, "PoseSeries": PoseSeries}[kind]
         kwargs = {}
         for f in fields(cls):
+            if f.name not in data:  # written before the field existed: its default
+                continue
             value = data[f.name]
-            if f.name == "image_size":
+            if f.name in ("image_size", "source_size"):
                 value = tuple(int(v) for v in value)
             elif f.name in ("side", "model"):
                 value = str(value) if value.size else None
@@ -213,26 +233,56 @@ def _side_probability(category, side: str | None) -> float:
     return float(category.score) if label == side else 1.0 - float(category.score)
 
 
+@dataclass(frozen=True)
+class PoseGuide:
+    """Where the pose landmarker puts the wrists, in normalised image coordinates: the tested
+    side's, the other side's (None if not known) and how far (pixels of `image_size`) from the
+    tested wrist a hand may be and still be taken for the tested one."""
+
+    tested: np.ndarray
+    other: np.ndarray | None
+    radius_px: float
+    image_size: tuple[int, int]
+
+    def distance_px(self, point: np.ndarray, to: np.ndarray) -> float:
+        return float(np.hypot(*((point - to) * np.asarray(self.image_size, float))))
+
+
 @dataclass
 class _HandPicker:
-    """Chooses the tested hand frame by frame: handedness, then continuity of the wrist."""
+    """Chooses the tested hand frame by frame: the pose's wrist of the chosen side when a body is
+    in view, then handedness, then continuity of the wrist."""
 
     side: str | None
     prev_wrist: np.ndarray | None = None
     prev_sure: bool = False  # the track being followed has looked like the tested side
 
-    def pick(self, candidates: list[tuple[np.ndarray, np.ndarray, float]]):
+    def pick(self, candidates: list[tuple[np.ndarray, np.ndarray, float]], guide: PoseGuide | None = None):
+        if guide is not None:
+            # the body says which hand is which: a hand nearer the other wrist, or far from the
+            # tested one, is the other hand (resting on the lap) whatever its handedness label
+            near = []
+            for c in candidates:
+                d = guide.distance_px(c[0][WRIST, :2], guide.tested)
+                if d > guide.radius_px:
+                    continue
+                if guide.other is not None and guide.distance_px(c[0][WRIST, :2], guide.other) < d:
+                    continue
+                near.append(c)
+            candidates = near
         if not candidates:
             return None
         best, best_cost, best_jump = None, np.inf, np.inf
         for image_lm, world_lm, p_side in candidates:
             cost, jump = 1.0 - p_side, np.inf
+            if guide is not None:
+                cost += _CONTINUITY_WEIGHT * guide.distance_px(image_lm[WRIST, :2], guide.tested) / guide.radius_px
             if self.prev_wrist is not None:
                 jump = float(np.hypot(*(image_lm[WRIST, :2] - self.prev_wrist)))
                 cost += _CONTINUITY_WEIGHT * jump
                 # a hand that looks like the other side, far from where the tested hand was,
                 # is the other hand coming into view while the tested one is lost
-                if p_side < 0.5 and self.prev_sure and jump > _MAX_JUMP_FOR_OTHER_HAND:
+                if guide is None and p_side < 0.5 and self.prev_sure and jump > _MAX_JUMP_FOR_OTHER_HAND:
                     continue
             if cost < best_cost:
                 best, best_cost, best_jump = (image_lm, world_lm, p_side), cost, jump
@@ -241,6 +291,23 @@ class _HandPicker:
             # a handedness flicker on the same track does not make it the other hand
             self.prev_sure = best[2] >= 0.5 or (self.prev_sure and best_jump <= _MAX_JUMP_FOR_OTHER_HAND)
         return best
+
+
+def hand_candidates(result, side: str | None, to_image=None) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """(image landmarks (21, 3), world landmarks, P(tested side)) of each hand in a HandLandmarker
+    result; `to_image` maps landmarks found on a crop back to the whole picture."""
+    nan_hand = np.full((21, 3), np.nan, dtype=np.float32)
+    candidates = []
+    for i, hand in enumerate(result.hand_landmarks):
+        image_lm = np.array([[p.x, p.y, p.z] for p in hand], dtype=np.float32)
+        if to_image is not None:
+            image_lm = to_image(image_lm)
+        world = result.hand_world_landmarks[i] if i < len(result.hand_world_landmarks) else None
+        world_lm = (np.array([[p.x, p.y, p.z] for p in world], dtype=np.float32)
+                    if world else nan_hand)
+        p_side = _side_probability(result.handedness[i][0], side) if result.handedness else 0.5
+        candidates.append((image_lm, world_lm, p_side))
+    return candidates
 
 
 def extract_hand_landmarks(frames: Iterable[tuple[float, np.ndarray]], side: str | None = None,
@@ -258,14 +325,7 @@ def extract_hand_landmarks(frames: Iterable[tuple[float, np.ndarray]], side: str
                 image_size = (rgb.shape[1], rgb.shape[0])
             last_ms = _timestamps_ms(t, last_ms)
             result = landmarker.detect_for_video(_mp_image(rgb), last_ms)
-            candidates = []
-            for i, hand in enumerate(result.hand_landmarks):
-                image_lm = np.array([[p.x, p.y, p.z] for p in hand], dtype=np.float32)
-                world = result.hand_world_landmarks[i] if i < len(result.hand_world_landmarks) else None
-                world_lm = (np.array([[p.x, p.y, p.z] for p in world], dtype=np.float32)
-                            if world else nan_hand)
-                p_side = _side_probability(result.handedness[i][0], side) if result.handedness else 0.5
-                candidates.append((image_lm, world_lm, p_side))
+            candidates = hand_candidates(result, side)
             chosen = picker.pick(candidates)
             times.append(t)
             counts.append(len(candidates))
@@ -325,25 +385,3 @@ def extract_pose_landmarks(frames: Iterable[tuple[float, np.ndarray]]) -> PoseSe
         world=np.stack(world_lms),
         image_size=image_size,
     )
-
-
-def hand_series_for_clip(path: str | Path, side: str | None, cache_path: str | Path | None = None,
-                         model: str = "full", max_side: int = 640) -> HandSeries:
-    """Decode a clip and track the tested hand, or read the cached series if `cache_path` exists
-    (it is written after a fresh extraction). Also keeps a key frame and a sharpness figure from
-    a few sampled frames, so quality checks and drawings need no second decode."""
-    from core.media.video import VideoReader
-    from core.movement.quality import FrameSampler
-
-    if cache_path is not None and Path(cache_path).is_file():
-        cached = load_series(cache_path)
-        if isinstance(cached, HandSeries) and cached.side == side and cached.model == model:
-            return cached
-    with VideoReader(path, max_side=max_side) as reader:
-        sampler = FrameSampler(reader.frames())
-        series = extract_hand_landmarks(sampler, side=side, model=model)
-    series.sharpness = sampler.hand_sharpness(series)
-    series.key_frame = sampler.key_frame(series)
-    if cache_path is not None:
-        series.save_series(cache_path)
-    return series

@@ -7,8 +7,6 @@ The checks are separate functions so the gait pipeline can reuse the generic one
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-
 import numpy as np
 
 from core.movement.landmarks import INDEX_TIP, THUMB_TIP, WRIST, HandSeries
@@ -17,74 +15,14 @@ from core.tasks import task_spec
 
 MIN_DETECTION_RATE = 0.8
 MAX_GAP_S = 1.0
-MIN_HAND_SIZE = 0.12  # hand bounding box side / shorter frame side
+# Hand bounding box, in pixels of the picture MediaPipe looked at (the file's own pixels where
+# the hand was found on a crop of a whole-body view). 60 px is about 0.12 of a 640x480 webcam
+# frame's height, the old close-up limit; a phone's 1080 px wide portrait view allows a hand of
+# under a tenth of the width.
+MIN_HAND_PIXELS = 60.0
 MIN_SHARPNESS = 2.0  # Laplacian variance of the grey hand region; calibrated on one webcam photo: 4.0 sharp, 1.4-2.0 blurred (Gaussian sigma 1.5-3, 25 px motion)
-TWO_HANDS_MAX_FRACTION = 0.3  # finger tapping: the other hand should stay out of view
 # A movement needs about 3 samples per cycle to be timed: tapping runs to ~5 Hz, tremor to 8 Hz.
 MIN_FPS = {"finger_tapping": 15.0, "tremor": 20.0, "gait": 15.0}
-
-
-class FrameSampler:
-    """Passes (t, rgb) frames through unchanged and keeps at most `keep` of them, spread over the
-    clip (the stride doubles when full), for the blur check and the key frame: bounded memory
-    whatever the clip length."""
-
-    def __init__(self, frames: Iterable[tuple[float, np.ndarray]], keep: int = 16):
-        self._frames = frames
-        self.keep = keep
-        self.samples: list[tuple[int, np.ndarray]] = []  # (frame index, rgb)
-        self._stride = 1
-
-    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
-        for i, (t, rgb) in enumerate(self._frames):
-            if i % self._stride == 0:
-                self.samples.append((i, rgb))
-                if len(self.samples) > self.keep:
-                    self._stride *= 2
-                    self.samples = [(j, f) for j, f in self.samples if j % self._stride == 0]
-            yield t, rgb
-
-    def _hand_crops(self, series: HandSeries):
-        px = series.pixels()
-        for i, rgb in self.samples:
-            if i >= len(px) or np.isnan(px[i, WRIST, 0]):
-                continue
-            lo = np.floor(np.nanmin(px[i], axis=0)).astype(int)
-            hi = np.ceil(np.nanmax(px[i], axis=0)).astype(int)
-            x0, y0 = np.maximum(lo, 0)
-            x1, y1 = np.minimum(hi, [rgb.shape[1], rgb.shape[0]])
-            if x1 - x0 >= 8 and y1 - y0 >= 8:
-                yield i, rgb, rgb[y0:y1, x0:x1]
-
-    def hand_sharpness(self, series: HandSeries) -> float:
-        """Median variance of the Laplacian over the hand region of the sampled frames (NaN if
-        the hand is in none of them). Motion blur and focus blur both lower it."""
-        import cv2
-
-        values = [float(cv2.Laplacian(cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY),
-                                      cv2.CV_64F).var())
-                  for _, _, crop in self._hand_crops(series)]
-        return float(np.median(values)) if values else float("nan")
-
-    def key_frame(self, series: HandSeries, max_side: int = 320) -> np.ndarray | None:
-        """The sampled frame with the widest thumb-index opening (hand in view), downscaled."""
-        import cv2
-
-        px = series.pixels()
-        best, best_open = None, -1.0
-        for i, rgb, _ in self._hand_crops(series):
-            opening = float(np.hypot(*(px[i, THUMB_TIP] - px[i, INDEX_TIP])))
-            if opening > best_open:
-                best, best_open = rgb, opening
-        if best is None:
-            best = self.samples[len(self.samples) // 2][1] if self.samples else None
-        if best is None:
-            return None
-        scale = max_side / max(best.shape[:2])
-        if scale < 1:
-            best = cv2.resize(best, (int(best.shape[1] * scale), int(best.shape[0] * scale)),
-                              interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(best)
 
 
 # ---------------------------------------------------------------- generic checks
@@ -147,12 +85,12 @@ def longest_gap_check(times: np.ndarray, detected: np.ndarray, what: str = "hand
 # ---------------------------------------------------------------- hand checks
 
 def hand_size(series: HandSeries) -> float:
-    """Median size of the hand's bounding box as a fraction of the shorter frame side."""
-    px = series.pixels()[series.detected]
+    """Median size (pixels) of the hand's bounding box in the picture MediaPipe looked at."""
+    px = series.seen_pixels()[series.detected]
     if len(px) == 0:
         return 0.0
     extent = np.max(px.max(axis=1) - px.min(axis=1), axis=1)
-    return float(np.median(extent) / min(series.image_size))
+    return float(np.median(extent))
 
 
 def hand_quality(series: HandSeries, task: str) -> Quality:
@@ -163,10 +101,11 @@ def hand_quality(series: HandSeries, task: str) -> Quality:
     if detected.any():
         checks.append(longest_gap_check(series.times, detected, "hand"))
         size = hand_size(series)
-        checks.append(QualityCheck("hand_size", size >= MIN_HAND_SIZE, 100 * size, "%",
-                                   f"The hand spans {100 * size:.0f}% of the picture height"
-                                   + (": move the camera closer (or zoom in) so the hand fills at least "
-                                      f"{100 * MIN_HAND_SIZE:.0f}% of the picture height." if size < MIN_HAND_SIZE else ".")))
+        checks.append(QualityCheck("hand_size", size >= MIN_HAND_PIXELS, size, "px",
+                                   f"The hand is {size:.0f} pixels across in the video" +
+                                   (": too small to follow the fingers. Move the camera closer (or zoom in), "
+                                    "or record at a higher resolution, and record again." if size < MIN_HAND_PIXELS
+                                    else ".")))
         if not np.isnan(series.sharpness):
             sharp = series.sharpness >= MIN_SHARPNESS
             checks.append(QualityCheck("sharpness", sharp, series.sharpness, "",
@@ -181,15 +120,25 @@ def hand_quality(series: HandSeries, task: str) -> Quality:
                 f"The tracked hand looks like the {series.side} hand." if p_side >= 0.5 else
                 f"The camera sees the {other} hand, but the {series.side} hand was chosen for this test: "
                 "check the side, or turn off mirroring (selfie cameras swap left and right)."))
-    two = float(np.mean(series.hands_in_view >= 2)) if len(series.hands_in_view) else 0.0
-    if task == "finger_tapping":
-        checks.append(QualityCheck(
-            "other_hand", two <= TWO_HANDS_MAX_FRACTION, 100 * two, "%",
-            "Only the tested hand is in view." if two <= TWO_HANDS_MAX_FRACTION else
-            f"Both hands are in view in {100 * two:.0f}% of the frames: rest the other hand on the lap "
-            "out of the picture and record again."))
-    elif two > 0:
-        checks.append(QualityCheck("other_hand", True, 100 * two, "%",
-                                   f"Both hands in view in {100 * two:.0f}% of the frames; the {series.side or 'chosen'} "
-                                   "hand was tracked."))
+    checks.extend(framing_checks(series))
     return Quality(tuple(checks))
+
+
+def framing_checks(series: HandSeries) -> list[QualityCheck]:
+    """Informational (always passed): how the tested hand was found. The other hand in view is
+    fine (the seated clinic framing rests it on the lap): the chosen side is followed."""
+    checks = []
+    side = series.side or "chosen"
+    n = len(series.times)
+    cropped = float(np.mean(series.cropped)) if n else 0.0
+    if cropped > 0:
+        checks.append(QualityCheck(
+            "framing", True, 100 * cropped, "%",
+            f"A person is in view: the {side} hand was found next to the body's {side} wrist and followed "
+            f"close up in {100 * cropped:.0f}% of the frames; the other hand was left aside."))
+    two = float(np.mean(series.hands_in_view >= 2)) if n else 0.0
+    if two > 0:
+        checks.append(QualityCheck("other_hand", True, 100 * two, "%",
+                                   f"Both hands are in view in {100 * two:.0f}% of the frames; the {side} hand "
+                                   "was followed."))
+    return checks

@@ -165,7 +165,7 @@ def tremor_measures(f: dict):
 def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | None = None,
             model: str = "full"):
     """Video of the hand at rest -> TaskResult with tremor measures; score None (no classifier)."""
-    from core.movement.landmarks import hand_series_for_clip
+    from core.movement.hand_crop import hand_series_for_clip
     from core.movement.quality import hand_quality
     from core.pipeline import Quality, QualityCheck, TaskResult
 
