@@ -410,6 +410,10 @@ class PoseTracks:
     xy: np.ndarray
     torso: np.ndarray
     fs: float
+    # (n,) True where both feet (heels, ankles, toes) were inside the picture and visible in the
+    # nearest frame; None: not known (all treated as seen). MediaPipe still guesses feet that are
+    # out of the picture (a person entering or leaving it): such guesses give no gait events.
+    feet_seen: np.ndarray | None = None
 
     def point(self, index: int) -> np.ndarray:
         return self.xy[:, index, :]
@@ -461,7 +465,7 @@ def pose_tracks(pose_series, cutoff_hz: float = POSE_CUTOFF_HZ) -> PoseTracks:
     if valid.sum() < 2:
         n = max(len(times), 1)
         return PoseTracks(times[:n] if len(times) else np.zeros(1), np.full((n, 33, 2), np.nan),
-                          np.full(n, np.nan), 30.0)
+                          np.full(n, np.nan), 30.0, np.zeros(n, bool))
     fs = float(np.clip(np.round(1.0 / np.median(np.diff(times[valid]))), 10, 120))
     xy_raw[~valid] = np.nan
     t, grid = resample_uniform(times, xy_raw, fs)
@@ -473,7 +477,21 @@ def pose_tracks(pose_series, cutoff_hz: float = POSE_CUTOFF_HZ) -> PoseTracks:
     # the body scale changes slowly (walking towards the camera): a 1 s running median
     torso = ndimage.median_filter(np.nan_to_num(torso, nan=0.0), size=max(3, int(fs)) | 1, mode="nearest")
     torso = np.where(np.isfinite(xy[:, 0, 0]) & (torso > 0), torso, np.nan)
-    return PoseTracks(t, xy, torso, fs)
+    seen = _feet_seen_per_frame(pose_series)
+    nearest = np.clip(np.searchsorted(times, t), 0, len(times) - 1)
+    prev = np.clip(nearest - 1, 0, len(times) - 1)
+    closer = np.where(np.abs(times[prev] - t) < np.abs(times[nearest] - t), prev, nearest)
+    return PoseTracks(t, xy, torso, fs, seen[closer])
+
+
+def _feet_seen_per_frame(pose_series) -> np.ndarray:
+    """(n,) both heels, ankles and toes inside the picture with MediaPipe visibility >= 0.5."""
+    lm = np.asarray(pose_series.landmarks, dtype=float)[:, FEET_LANDMARKS, :2]
+    vis = np.asarray(pose_series.visibility, dtype=float)[:, FEET_LANDMARKS]
+    with np.errstate(invalid="ignore"):
+        inside = np.all((lm >= 0.0) & (lm <= 1.0), axis=(1, 2))
+        seen = np.all(np.nan_to_num(vis, nan=0.0) >= FEET_VISIBILITY, axis=1)
+    return inside & seen
 
 
 def _walking_direction(tracks: PoseTracks) -> np.ndarray:
@@ -614,8 +632,14 @@ def events_from_pose(pose_series, tracks: PoseTracks | None = None) -> GaitEvent
 
 
 def _feet_usable(tracks: PoseTracks) -> np.ndarray:
+    """Samples with heels, toes and hips tracked and both feet seen in the picture: events are
+    looked for only there, so frames with nobody (or only part of a person) in view create none,
+    and a stride never spans an exit and a re-entry (GaitEvents.walking ends at each gap)."""
     needed = [HEEL[s] for s in SIDES] + [FOOT_INDEX[s] for s in SIDES] + [HIP[s] for s in SIDES]
-    return np.all(np.isfinite(tracks.xy[:, needed, 0]), axis=1) & np.isfinite(tracks.torso)
+    usable = np.all(np.isfinite(tracks.xy[:, needed, 0]), axis=1) & np.isfinite(tracks.torso)
+    if tracks.feet_seen is not None:
+        usable &= tracks.feet_seen
+    return usable
 
 
 def _mostly_side_on(tracks: PoseTracks, usable: np.ndarray | None = None,
@@ -660,9 +684,19 @@ def arm_swing_measures(pose_series, tracks: PoseTracks | None = None) -> dict[st
 
 # --------------------------------------------------------------------------- one clip
 
-MIN_STRIDES = 6  # both feet together: about 4 m of steady walking
+# At least 6 complete strides (heel strike to heel strike of the same foot, with its toe-off),
+# both feet together, i.e. 3 per foot: the fewest from which each foot's stride time has a median
+# and a standard deviation (stride time CV). About 6 m of walking in view, e.g. two passes across
+# a side-on picture that shows 3-4 m of the path. Below this nothing is measured.
+MIN_STRIDES = 6
+# The gait model scores only from 12 strides (6 per foot): its main input, stride time CV, was
+# learned from 100-200 strides a walk; from n strides its relative standard error is about
+# 1 / sqrt(2 (n - 1)): ~30% at 6 strides, ~20% at 12. Between 6 and 12: measures, no score.
+MIN_STRIDES_FOR_SCORE = 12
 MIN_FEET_VISIBLE = 0.7  # share of tracked frames with heels, ankles and toes visible in the picture
 FEET_VISIBILITY = 0.5  # MediaPipe visibility above which a landmark counts as seen
+# more people than one may be in view (examiner, family): the pose pass looks for this many
+NUM_POSES = 2
 
 
 def feet_visible_fraction(pose_series) -> float:
@@ -671,38 +705,77 @@ def feet_visible_fraction(pose_series) -> float:
     detected = pose_series.detected
     if not detected.any():
         return 0.0
-    lm = np.asarray(pose_series.landmarks, dtype=float)[detected][:, FEET_LANDMARKS, :2]
-    vis = np.asarray(pose_series.visibility, dtype=float)[detected][:, FEET_LANDMARKS]
-    inside = np.all((lm >= 0.0) & (lm <= 1.0), axis=(1, 2))
-    seen = np.all(np.nan_to_num(vis, nan=0.0) >= FEET_VISIBILITY, axis=1)
-    return float(np.mean(inside & seen))
+    return float(np.mean(_feet_seen_per_frame(pose_series)[detected]))
 
 
-def gait_quality(pose_series, n_strides: int) -> "Quality":
-    """Generic movement checks (duration, frame rate, person detection, tracking gaps) plus: the
-    feet are in view, and enough strides were found to measure."""
-    from core.movement.quality import detection_check, duration_check, frame_rate_check, longest_gap_check
+def walking_in_view(events: GaitEvents) -> tuple[float, int]:
+    """Seconds of walking followed with the feet in view, and in how many separate stretches
+    (passes across the picture; a stretch ends where the person left the picture)."""
+    spans = [(a, b) for a, b in events.walking if b - a >= MIN_STRIDE_S]
+    return float(sum(b - a for a, b in spans)), len(spans)
+
+
+def gait_quality(pose_series, n_strides: int, events: GaitEvents | None = None) -> "Quality":
+    """What gait needs: a walk with enough complete strides while the person is in the picture.
+
+    The person may enter and leave the picture (the instructions ask to turn outside it): frames
+    with nobody in view are not a fault, so there is no share-of-frames or tracking-gap gate;
+    the informational checks say how much walking was in view. Refused: no person at all, too
+    short, too low a frame rate, or fewer than MIN_STRIDES complete strides (then also saying
+    if the feet were out of the picture)."""
+    from core.movement.quality import duration_check, frame_rate_check
     from core.pipeline import Quality, QualityCheck
 
     times, detected = pose_series.times, pose_series.detected
-    checks = [duration_check(times, "gait"), frame_rate_check(times, "gait"),
-              detection_check(detected, "person")]
-    if detected.any():
-        checks.append(longest_gap_check(times, detected, "person"))
-        feet = feet_visible_fraction(pose_series)
+    checks = [duration_check(times, "gait"), frame_rate_check(times, "gait")]
+    share = float(np.mean(detected)) if len(detected) else 0.0
+    if share == 0.0:
         checks.append(QualityCheck(
-            "feet_visible", feet >= MIN_FEET_VISIBLE, 100 * feet, "%",
-            f"Both feet were fully visible in {100 * feet:.0f}% of the frames."
-            + ("" if feet >= MIN_FEET_VISIBLE else
-               " Keep the whole body, feet included, in the picture: step the camera back or tilt it "
-               "down, at hip height.")))
+            "person_in_view", False, 0.0, "%",
+            "No person was found in the video: film the walk side-on with the whole body, feet "
+            "included, in the picture, in good light, and record again."))
+        return Quality(tuple(checks))
+    checks.append(QualityCheck(
+        "person_in_view", True, 100 * share, "%",
+        f"A person was in view in {100 * share:.0f}% of the frames (walking into and out of the "
+        "picture is fine: the strides in view are used)."))
+    enough = n_strides >= MIN_STRIDES
+    if events is not None:
+        seconds, stretches = walking_in_view(events)
         checks.append(QualityCheck(
-            "strides", n_strides >= MIN_STRIDES, float(n_strides), "strides",
-            f"{n_strides} steady strides measured."
-            if n_strides >= MIN_STRIDES else
-            f"Only {n_strides} steady strides were found (at least {MIN_STRIDES} are needed): the person "
-            "must walk, not stand. Record a walk of at least 10 m at a comfortable pace, whole body in view."))
+            "walking_in_view", True, seconds, "s",
+            f"Walking was followed for {seconds:.1f} s with the feet in view"
+            + (f", in {stretches} passes across the picture." if stretches > 1 else ".")))
+    feet = feet_visible_fraction(pose_series)
+    checks.append(QualityCheck(
+        "feet_visible", enough or feet >= MIN_FEET_VISIBLE, 100 * feet, "%",
+        f"Both feet were fully visible in {100 * feet:.0f}% of the frames with a person."
+        + ("" if enough or feet >= MIN_FEET_VISIBLE else
+           " Keep the whole body, feet included, in the picture: step the camera back or tilt it "
+           "down, at hip height.")))
+    checks.append(QualityCheck(
+        "strides", enough, float(n_strides), "strides",
+        f"{n_strides} complete strides measured while the person was in the picture."
+        if enough else
+        f"Only {n_strides} complete strides were seen while the person was in the picture; at least "
+        f"{MIN_STRIDES} are needed. Film side-on from far enough away that 3-4 m of the path is in "
+        "the picture, and have the person walk through it at a comfortable pace, turn outside the "
+        "picture and walk back through it (walk, not stand)."))
     return Quality(tuple(checks))
+
+
+def gait_score(values: dict[str, float]):
+    """The gait model's score, or an abstention in plain words when too few strides were in view
+    to estimate stride variability as the model learned it."""
+    from core.pipeline import ModelScore, shipped_model_score
+
+    n = int(values.get("n_strides", 0) or 0)
+    if n < MIN_STRIDES_FOR_SCORE:
+        return ModelScore("gait", "not scored", None, abstained=(
+            f"{n} complete strides were in view; the gait model needs at least {MIN_STRIDES_FOR_SCORE} "
+            "to judge stride-to-stride variability, so only the measures are shown. Have the person "
+            "walk through the picture again (turning outside it) to add strides."))
+    return shipped_model_score("gait", values)
 
 
 def _pose_key_frame(samples: list[tuple[int, np.ndarray]], pose_series, max_side: int = 320) -> np.ndarray | None:
@@ -756,8 +829,8 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
     usable video (audio only, still picture, corrupt)."""
     from core.media.video import VideoReader
     from core.movement.landmarks import PoseSeries, extract_pose_landmarks, load_series
-    from core.movement.frames import FrameSampler
-    from core.pipeline import TaskResult, shipped_model_score
+    from core.movement.quality import FrameSampler
+    from core.pipeline import TaskResult
 
     pose, key_frame = None, None
     if cache_path is not None and Path(cache_path).is_file():
@@ -775,9 +848,9 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
     events = events_from_pose(pose, tracks)
     values = stride_measures(events, duration_s=float(pose.times[-1]) if len(pose.times) else 0.0)
     values.update(arm_swing_measures(pose, tracks))
-    quality = gait_quality(pose, int(values["n_strides"]))
-    measures = _as_measures(values) if values["n_strides"] > 0 else []
-    score = shipped_model_score("gait", values) if quality.ok else None
+    quality = gait_quality(pose, int(values["n_strides"]), events)
+    measures = _as_measures(values) if quality.ok else []
+    score = gait_score(values) if quality.ok else None
     signal = _gait_signal(tracks, events, pose, key_frame)
     signal["measure_values"] = values
     return TaskResult("gait", None, duration, quality, measures, score, signal)

@@ -68,7 +68,9 @@ def test_synthetic_force_known_stride_and_swing_asymmetry():
     assert m["cadence_steps_per_min"] == pytest.approx(120 / stride, rel=0.02)
     assert m["swing_fraction_pct"] == pytest.approx(100 * (sw_l + sw_r) / 2, rel=0.02)
     expected_asym = 100 * abs(np.log(sw_r / sw_l))  # Plotnik's gait asymmetry on swing times
-    assert m["step_time_asymmetry_pct"] == pytest.approx(expected_asym, rel=0.10)
+    assert m["swing_time_asymmetry_pct"] == pytest.approx(expected_asym, rel=0.10)
+    # heel strikes half a stride apart: the steps are equal, whatever the swing times
+    assert m["step_time_asymmetry_pct"] < 1.0
     assert m["stride_time_cv_pct"] < 1.0  # perfectly regular strides
     # heel strikes land on the true initial contacts (threshold at 8% of range: a few ms late)
     hs = events.heel_strikes["left"]
@@ -84,7 +86,22 @@ def test_symmetric_synthetic_walk_has_no_asymmetry():
     t, left, right, _ = _synthetic_force(1.0, 0.38, 0.38)
     m = stride_measures(events_from_force(t, left, right), duration_s=float(t[-1]))
     assert m["step_time_asymmetry_pct"] < 1.0
+    assert m["swing_time_asymmetry_pct"] < 1.0
     assert m["swing_fraction_pct"] == pytest.approx(38.0, abs=1.0)
+
+
+def test_step_time_asymmetry_from_heel_strikes_only():
+    """Right heel strikes 0.45 s after the left ones, strides of 1.0 s: right steps 0.45 s, left
+    steps 0.55 s. Moving every toe-off (a detector offset) changes swing, not the step times."""
+    hs = np.arange(40) * 1.0
+    expected = 100 * abs(np.log(0.45 / 0.55))
+    for toe_off_delay in (0.60, 0.68):
+        events = GaitEvents({"left": hs, "right": hs + 0.45},
+                            {"left": hs[:-1] + toe_off_delay, "right": hs[:-1] + 0.45 + toe_off_delay})
+        m = stride_measures(events, duration_s=100.0)
+        assert m["step_time_asymmetry_pct"] == pytest.approx(expected, rel=1e-6)
+        assert m["stride_time_s"] == pytest.approx(1.0)
+        assert m["swing_fraction_pct"] == pytest.approx(100 * (1 - toe_off_delay))
 
 
 def test_turn_strides_are_excluded():

@@ -117,10 +117,14 @@ def test_side_view_stride_time_and_swing_asymmetry():
     # than the pelvis at the ends of swing): swing is under-estimated by a few percent points
     assert 100 * np.mean(swing) - 5 <= m["swing_fraction_pct"] <= 100 * np.mean(swing) + 1
     true_asym = _plotnik(*swing)
-    assert m["step_time_asymmetry_pct"] == pytest.approx(true_asym, rel=0.35)
+    assert m["swing_time_asymmetry_pct"] == pytest.approx(true_asym, rel=0.35)
     # the right foot has the shorter swing: its measured swing fraction is the smaller
     symmetric = stride_measures(events_from_pose(synthetic_walk(stride, (0.38, 0.38))), 12.0)
-    assert symmetric["step_time_asymmetry_pct"] < 0.3 * true_asym
+    assert symmetric["swing_time_asymmetry_pct"] < 0.3 * true_asym
+    # heel strikes half a stride apart: equal steps (the asymmetric walker's feet land at
+    # different speeds, which moves Zeni's heel strikes by a frame or two: a few %)
+    assert symmetric["step_time_asymmetry_pct"] < 2.0
+    assert m["step_time_asymmetry_pct"] < 6.0
 
 
 def test_side_view_walking_right_to_left_gives_the_same_strides():
