@@ -7,13 +7,50 @@ check (JSON still printed, no score; the reasons on stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
+import re
 import sys
+import tempfile
 from dataclasses import asdict
 from typing import Any
 
-from core.pipeline import TaskResult, UnusableInput
+# MediaPipe's C++ runtime (glog/absl, TFLite/LiteRT) logs INFO and WARNING lines on stderr at
+# every start; these settings must precede its import. LiteRT's own logger ignores them, so
+# _quiet_native_stderr also filters what native code writes to the stderr file descriptor.
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from core.pipeline import TaskResult, UnusableInput  # noqa: E402
+
+_NATIVE_LOG_LINE = re.compile(r"^(INFO|WARNING|VERBOSE): |^[IW]\d{4} |^WARNING: All log messages before absl|"
+                              r"^WARNING: Logging before InitGoogle")
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Send file descriptor 2 to a temporary file while MediaPipe runs, then pass on only the
+    lines that are not its runtime's INFO/WARNING chatter (Python errors still come through)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr descriptor: nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode("utf-8", "replace").splitlines():
+                if line.strip() and not _NATIVE_LOG_LINE.match(line):
+                    print(line, file=sys.stderr)
 
 EXIT_UNUSABLE = 2
 EXIT_QUALITY = 3
@@ -63,7 +100,8 @@ def _analyze(args: argparse.Namespace) -> int:
     from core.visits import analyze_files
 
     try:
-        payload = analyze_files(jobs)
+        with _quiet_native_stderr():
+            payload = analyze_files(jobs)
     except UnusableInput as exc:
         print(f"unusable input: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -37,7 +37,9 @@ from core.movement.landmarks import (HandSeries, PoseGuide, _HandPicker, _mp_ima
 POSE_EVERY_S = 0.2  # the wrist of a seated person moves little: 5 pose frames a second suffice
 POSE_GIVE_UP_S = 1.5  # no person in this long: a close-up of the hand, no more pose passes
 MAX_ANALYSIS_FPS = 30.0
-CROP_INPUT_PX = 256  # MediaPipe's hand models work at 192-224 px; the crop is resized to this
+CROP_INPUT_PX = 448  # the crop is resized to this (cubic when enlarging) before the hand landmarker: its
+# own hand region then comes from more pixels than the 224 it needs, which kept finger closures clean
+# on a 100 px hand where 256 lost some
 CROP_HAND_LENGTHS = 2.6  # crop side in estimated hand lengths (the pose wrist is a rough guide)
 CROP_MAX_FRACTION = 0.7  # a crop wider than this share of the shorter frame side: whole frame
 MIN_CROP_PX = 64
@@ -114,7 +116,7 @@ class _Crop:
         crop = np.ascontiguousarray(source[y0:y0 + s, x0:x0 + s])
         if s != CROP_INPUT_PX:
             crop = cv2.resize(crop, (CROP_INPUT_PX, CROP_INPUT_PX),
-                              interpolation=cv2.INTER_AREA if s > CROP_INPUT_PX else cv2.INTER_LINEAR)
+                              interpolation=cv2.INTER_AREA if s > CROP_INPUT_PX else cv2.INTER_CUBIC)
         return crop
 
     def to_image(self, lm: np.ndarray) -> np.ndarray:
@@ -144,6 +146,7 @@ def track_hand(reader, side: str | None, model: str = "full", sampler: FrameSamp
     last_pose_t = -np.inf
     ms = {"pose": -1, "crop": -1, "whole": -1}
     pose = hand_crop = hand_whole = None
+    hand_centre = None  # source pixels, centre of the last tracked hand's landmarks
 
     def detect(kind, landmarker, rgb, t):
         ms[kind] = _timestamps_ms(t, ms[kind])
@@ -173,12 +176,10 @@ def track_hand(reader, side: str | None, model: str = "full", sampler: FrameSamp
                 guide = PoseGuide(body.tested / source_size, body.other / source_size, radius, source_size)
             chosen, n_hands, on_crop = None, 0, False
             if use_crop:
-                hand_crop = hand_crop or hand_landmarker(model)
+                hand_crop = hand_crop or hand_landmarker(model, num_hands=1)
                 centre = body.centre
-                if picker.prev_wrist is not None:  # follow the hand itself once it is tracked
-                    prev = picker.prev_wrist * source_size
-                    if np.linalg.norm(prev - body.tested) <= radius:
-                        centre = prev + (body.centre - body.tested)
+                if hand_centre is not None and np.linalg.norm(hand_centre - body.tested) <= radius:
+                    centre = hand_centre  # follow the hand itself once it is tracked (steadier)
                 crop.update(centre, crop_side)
                 patch = crop.cut(reader.source_rgb())
                 candidates = hand_candidates(detect("crop", hand_crop, patch, t), side, crop.to_image)
@@ -195,6 +196,9 @@ def track_hand(reader, side: str | None, model: str = "full", sampler: FrameSamp
             counts.append(n_hands)
             cropped.append(on_crop)
             lm, world, p = chosen if chosen is not None else (nan_hand, nan_hand, np.nan)
+            if chosen is not None:
+                px = lm[:, :2] * source_size
+                hand_centre = (px.min(axis=0) + px.max(axis=0)) / 2
             image_lms.append(lm)
             world_lms.append(world)
             p_sides.append(p)
