@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import warnings
+
 import numpy as np
 from scipy import ndimage
 
@@ -485,13 +487,21 @@ def pose_tracks(pose_series, cutoff_hz: float = POSE_CUTOFF_HZ) -> PoseTracks:
 
 
 def _feet_seen_per_frame(pose_series) -> np.ndarray:
-    """(n,) both heels, ankles and toes inside the picture with MediaPipe visibility >= 0.5."""
+    """(n,) both heels, ankles and toes inside the picture, with a mean MediaPipe visibility of at
+    least FEET_VISIBILITY_MEAN (side-on, the far foot is hidden behind the near one at each
+    crossing, so one low landmark is normal; a person half out of the picture has them all low).
+    Dips shorter than POSE_MAX_GAP_S between seen frames are closed."""
     lm = np.asarray(pose_series.landmarks, dtype=float)[:, FEET_LANDMARKS, :2]
     vis = np.asarray(pose_series.visibility, dtype=float)[:, FEET_LANDMARKS]
     with np.errstate(invalid="ignore"):
         inside = np.all((lm >= 0.0) & (lm <= 1.0), axis=(1, 2))
-        seen = np.all(np.nan_to_num(vis, nan=0.0) >= FEET_VISIBILITY, axis=1)
-    return inside & seen
+        seen = inside & (np.nanmean(np.nan_to_num(vis, nan=0.0), axis=1) >= FEET_VISIBILITY_MEAN)
+    times = np.asarray(pose_series.times, dtype=float)
+    tracked = np.all(np.isfinite(lm), axis=(1, 2))
+    for s, e in _finite_segments(~seen):
+        if s > 0 and e < len(seen) and tracked[s:e].all() and times[e] - times[s - 1] <= POSE_MAX_GAP_S:
+            seen[s:e] = True
+    return seen
 
 
 def _walking_direction(tracks: PoseTracks) -> np.ndarray:
@@ -536,21 +546,63 @@ def _robust_range(x: np.ndarray) -> float:
     return float(np.percentile(x, 95) - np.percentile(x, 5)) if len(x) else 0.0
 
 
+MIN_STEP_S = 0.3  # heel strikes (of either foot) closer than this are not two steps
+
+
 def _events_zeni(tracks: PoseTracks, direction: np.ndarray, lateral: np.ndarray) -> GaitEvents:
     """Zeni et al. 2008: heel strike at the most forward heel position relative to the pelvis,
-    toe-off at the most backward toe position, 'forward' given by the walking direction."""
+    toe-off at the most backward toe position, 'forward' given by the walking direction.
+
+    Side-on, MediaPipe often swaps its left and right leg labels for a few frames when the legs
+    cross, so the events are found without the labels: a heel strike is a peak of the LEADING
+    heel (the more forward of the two), a toe-off a trough of the TRAILING toe. Heel strikes then
+    alternate feet: within each stretch of walking in view, every other one is the same foot, and
+    which foot that is comes from the labels by majority (the leading heel's label at most of its
+    strikes). A toe-off is the other foot's: in walking, heel strike of one foot is followed by
+    the toe-off of the other."""
     sign = np.sign(direction)
     pelvis_x = tracks.pelvis[:, 0]
-    heel_strikes, toe_offs = {}, {}
-    for side in SIDES:
-        heel = sign * (tracks.point(HEEL[side])[:, 0] - pelvis_x) / tracks.torso
-        toe = sign * (tracks.point(FOOT_INDEX[side])[:, 0] - pelvis_x) / tracks.torso
-        heel[~lateral] = np.nan
-        toe[~lateral] = np.nan
-        heel_strikes[side] = _refined_peaks(tracks.t, heel, MIN_STRIDE_S, 0.25 * _robust_range(heel))
-        toe_offs[side] = _refined_peaks(tracks.t, -toe, MIN_STRIDE_S, 0.25 * _robust_range(toe))
-    return GaitEvents(heel_strikes, toe_offs, method="Zeni 2008 (walking across the camera)",
-                      walking=_spans(tracks.t, lateral))
+    heel = np.stack([sign * (tracks.point(HEEL[s])[:, 0] - pelvis_x) / tracks.torso for s in SIDES], axis=1)
+    toe = np.stack([sign * (tracks.point(FOOT_INDEX[s])[:, 0] - pelvis_x) / tracks.torso for s in SIDES], axis=1)
+    heel[~lateral] = np.nan
+    toe[~lateral] = np.nan
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lead = np.nanmax(heel, axis=1)
+        trail = np.nanmin(toe, axis=1)
+    lead[~np.all(np.isfinite(heel), axis=1)] = np.nan
+    trail[~np.all(np.isfinite(toe), axis=1)] = np.nan
+    hs_all = _refined_peaks(tracks.t, lead, MIN_STEP_S, 0.25 * _robust_range(lead))
+    to_all = _refined_peaks(tracks.t, -trail, MIN_STEP_S, 0.25 * _robust_range(trail))
+    heel_strikes = {s: [] for s in SIDES}
+    toe_offs = {s: [] for s in SIDES}
+    spans = _spans(tracks.t, lateral)
+
+    def sample(x: float) -> int:
+        return int(np.clip(np.searchsorted(tracks.t, x), 0, len(tracks.t) - 1))
+
+    for start, end in spans:
+        hs = hs_all[(hs_all >= start) & (hs_all <= end)]
+        to = to_all[(to_all >= start) & (to_all <= end)]
+        if len(hs) == 0:
+            continue
+        leading = np.array([int(np.nanargmax(heel[sample(x)])) if np.isfinite(heel[sample(x)]).all() else -1
+                            for x in hs])
+        parity = np.arange(len(hs)) % 2
+        votes = sum(int(l == p) for l, p in zip(leading, parity) if l >= 0)
+        against = sum(int(l == 1 - p) for l, p in zip(leading, parity) if l >= 0)
+        foot_of_parity = (0, 1) if votes >= against else (1, 0)  # parity -> index into SIDES
+        feet = np.array([foot_of_parity[p] for p in parity])
+        for x, f in zip(hs, feet):
+            heel_strikes[SIDES[f]].append(x)
+        for x in to:
+            before = np.flatnonzero(hs < x)
+            if len(before) == 0:
+                continue  # which foot left the ground before the first heel strike is not known
+            toe_offs[SIDES[1 - feet[before[-1]]]].append(x)
+    return GaitEvents({s: np.sort(np.asarray(v, float)) for s, v in heel_strikes.items()},
+                      {s: np.sort(np.asarray(v, float)) for s, v in toe_offs.items()},
+                      method="Zeni 2008 (walking across the camera)", walking=spans)
 
 
 def _spans(t: np.ndarray, mask: np.ndarray) -> list[tuple[float, float]]:
@@ -694,7 +746,7 @@ MIN_STRIDES = 6
 # 1 / sqrt(2 (n - 1)): ~30% at 6 strides, ~20% at 12. Between 6 and 12: measures, no score.
 MIN_STRIDES_FOR_SCORE = 12
 MIN_FEET_VISIBLE = 0.7  # share of tracked frames with heels, ankles and toes visible in the picture
-FEET_VISIBILITY = 0.5  # MediaPipe visibility above which a landmark counts as seen
+FEET_VISIBILITY_MEAN = 0.4  # mean MediaPipe visibility of the six foot landmarks for feet in view
 # more people than one may be in view (examiner, family): the pose pass looks for this many
 NUM_POSES = 2
 
@@ -764,6 +816,59 @@ def gait_quality(pose_series, n_strides: int, events: GaitEvents | None = None) 
     return Quality(tuple(checks))
 
 
+WALKER_STEP_S = 0.5  # pelvis travel is summed over steps this long
+WALKER_MIN_MOVE = 0.1  # torso lengths per step below which a step is standing, not travel
+
+
+def walker_travel(pose_series) -> float:
+    """Horizontal distance (torso lengths) the person's pelvis travels with the feet in view,
+    summed over 0.5 s steps that move at least 0.1 torso lengths (so a standing person's jitter
+    adds nothing, and walking back counts as much as walking there)."""
+    t = np.asarray(pose_series.times, dtype=float)
+    lm = np.asarray(pose_series.landmarks, dtype=float)
+    ok = _feet_seen_per_frame(pose_series) & np.all(np.isfinite(lm[:, [11, 12, 23, 24], 0]), axis=1)
+    if ok.sum() < 2:
+        return 0.0
+    size = np.asarray(pose_series.image_size, float)
+    xy = lm[ok][:, :, :2] * size
+    pelvis = 0.5 * (xy[:, HIP["left"]] + xy[:, HIP["right"]])
+    torso = np.linalg.norm(0.5 * (xy[:, SHOULDER["left"]] + xy[:, SHOULDER["right"]]) - pelvis, axis=1)
+    tt = t[ok]
+    travel, k = 0.0, 0
+    while k < len(tt) - 1:
+        j = int(np.searchsorted(tt, tt[k] + WALKER_STEP_S))
+        if j >= len(tt) or tt[j] - tt[k] > 2 * WALKER_STEP_S:  # a gap: start again after it
+            k = max(j, k + 1)
+            continue
+        step = abs(pelvis[j, 0] - pelvis[k, 0]) / max(float(np.median(torso[k:j + 1])), 1.0)
+        if step >= WALKER_MIN_MOVE:
+            travel += step
+        k = j
+    return float(travel)
+
+
+def choose_walker(tracks: list) -> list[int]:
+    """Of the people tracked through a clip, the tested one: the track that travels farthest
+    across the picture with the feet in view (the examiner and bystanders mostly stand), then
+    any other track that does not overlap it in time and travels at least half as far (the same
+    walker coming back after turning outside the picture). Best first."""
+    travel = [walker_travel(tr) for tr in tracks]
+    if not tracks:
+        return []
+    order = sorted(range(len(tracks)), key=lambda k: (-travel[k], -int(tracks[k].detected.sum())))
+    best = order[0]
+    chosen = [best]
+    if travel[best] <= 0:
+        return chosen
+    covered = tracks[best].detected.copy()
+    for k in order[1:]:
+        det = tracks[k].detected
+        if travel[k] >= 0.5 * travel[best] and not (det & covered).any():
+            chosen.append(k)
+            covered |= det
+    return chosen
+
+
 def gait_score(values: dict[str, float]):
     """The gait model's score, or an abstention in plain words when too few strides were in view
     to estimate stride variability as the model learned it."""
@@ -804,10 +909,11 @@ def _gait_signal(tracks: PoseTracks, events: GaitEvents, pose_series, key_frame)
     in the walking direction), the events, the raw landmarks and a key frame."""
     sign = np.sign(np.nan_to_num(_walking_direction(tracks), nan=0.0))
     pelvis_x = tracks.pelvis[:, 0]
-    signal = {"times": tracks.t, "events_method": events.method,
+    signal = {"times": tracks.t, "events_method": events.method, "walking_spans": list(events.walking),
               "heel_strikes": {s: events.heel_strikes[s] for s in SIDES},
               "toe_offs": {s: events.toe_offs[s] for s in SIDES},
               "pose_times": np.asarray(pose_series.times), "landmarks": np.asarray(pose_series.landmarks),
+              "people_in_view": np.asarray(pose_series.people_in_view),
               "visibility": np.asarray(pose_series.visibility), "image_size": pose_series.image_size,
               "key_frame": key_frame}
     for side in SIDES:
@@ -829,7 +935,7 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
     usable video (audio only, still picture, corrupt)."""
     from core.media.video import VideoReader
     from core.movement.landmarks import PoseSeries, extract_pose_landmarks, load_series
-    from core.movement.quality import FrameSampler
+    from core.movement.frames import FrameSampler
     from core.pipeline import TaskResult
 
     pose, key_frame = None, None
@@ -839,7 +945,7 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
     if pose is None:
         with VideoReader(path) as reader:
             sampler = FrameSampler(reader.frames(), keep=8)
-            pose = extract_pose_landmarks(sampler)
+            pose = extract_pose_landmarks(sampler, num_poses=NUM_POSES, choose=choose_walker)
         key_frame = _pose_key_frame(sampler.samples, pose)
         if cache_path is not None:
             pose.save_series(cache_path)

@@ -120,6 +120,8 @@ class PoseSeries:
     landmarks: (n, 33, 3) normalised image coordinates as for HandSeries; NaN where not found.
     visibility: (n, 33) MediaPipe's per-landmark visibility (0..1); NaN where not found.
     world: (n, 33, 3) metric estimate in metres, hip-centred.
+    people_in_view: (n,) how many people the pose landmarker found in each frame (the series
+      holds the one chosen as tested; see extract_pose_landmarks).
     """
 
     times: np.ndarray
@@ -128,10 +130,14 @@ class PoseSeries:
     world: np.ndarray
     image_size: tuple[int, int]
     model: str = "full"
+    people_in_view: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
         self.model = str(self.model)
+        if self.people_in_view is None or np.asarray(self.people_in_view).size != len(self.times):
+            self.people_in_view = (~np.isnan(np.asarray(self.landmarks)[:, 0, 0])).astype(np.int8)
+        self.people_in_view = np.asarray(self.people_in_view, np.int8)
 
     @property
     def detected(self) -> np.ndarray:
@@ -210,15 +216,16 @@ def hand_landmarker(model: str = "full", num_hands: int = 2):
     return HandLandmarker.create_from_options(options)
 
 
-def pose_landmarker():
-    """A PoseLandmarker (pose full bundle) in VIDEO mode; close it after use."""
+def pose_landmarker(num_poses: int = 1):
+    """A PoseLandmarker (pose full bundle) in VIDEO mode looking for up to `num_poses` people;
+    close it after use."""
     from mediapipe.tasks.python import BaseOptions
     from mediapipe.tasks.python.vision import PoseLandmarker, PoseLandmarkerOptions, RunningMode
 
     options = PoseLandmarkerOptions(
         base_options=BaseOptions(model_asset_path=str(MEDIAPIPE_DIR / POSE_MODEL)),
         running_mode=RunningMode.VIDEO,
-        num_poses=1,
+        num_poses=num_poses,
     )
     return PoseLandmarker.create_from_options(options)
 
@@ -351,37 +358,111 @@ def extract_hand_landmarks(frames: Iterable[tuple[float, np.ndarray]], side: str
     )
 
 
-def extract_pose_landmarks(frames: Iterable[tuple[float, np.ndarray]]) -> PoseSeries:
-    """Body landmarks of the (single) person in view through the frames."""
-    times, image_lms, visibilities, world_lms = [], [], [], []
+# Linking the people found frame by frame into tracks: a pose continues a track when its hip
+# centre is near where the track was heading (its last centre moved on at its recent velocity):
+# within _PERSON_MAX_STEP of the picture's larger side plus _PERSON_STEP_PER_S per second since it
+# was last seen, at most _PERSON_MAX_GAP_S later (longer: someone left the picture and came back,
+# a new track). The velocity keeps a walker passing a standing examiner on the walker's track.
+_PERSON_MAX_STEP = 0.04
+_PERSON_STEP_PER_S = 0.2
+_PERSON_MAX_GAP_S = 0.5
+_PERSON_VELOCITY_SMOOTHING = 0.3
+
+
+def _pose_arrays(result, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     nan_body = np.full((33, 3), np.nan, dtype=np.float32)
+    body = result.pose_landmarks[i]
+    image = np.array([[p.x, p.y, p.z] for p in body], dtype=np.float32)
+    vis = np.array([p.visibility if p.visibility is not None else np.nan for p in body], dtype=np.float32)
+    world = result.pose_world_landmarks[i] if i < len(result.pose_world_landmarks) else None
+    world_lm = np.array([[p.x, p.y, p.z] for p in world], dtype=np.float32) if world else nan_body
+    return image, vis, world_lm
+
+
+def _link_people(times: np.ndarray, people: list[list[tuple]], image_size: tuple[int, int]) -> list[dict[int, int]]:
+    """Tracks of people through the frames: each a {frame index: index of the pose in that
+    frame}. Greedy matching of hip centres to each track's predicted centre, closest first."""
+    scale = np.asarray(image_size, float) / max(image_size)
+    tracks: list[dict[int, int]] = []
+    state: list[list] = []  # per track: [time last seen, centre, velocity per second]
+    for f, poses in enumerate(people):
+        centres = [np.nanmean(p[0][[23, 24], :2], axis=0) * scale for p in poses]
+        pairs = []
+        for k, (t_last, c_last, v) in enumerate(state):
+            dt = times[f] - t_last
+            if dt > _PERSON_MAX_GAP_S:
+                continue
+            predicted = c_last + v * dt
+            for j, c in enumerate(centres):
+                d = float(np.hypot(*(c - predicted)))
+                if d <= _PERSON_MAX_STEP + _PERSON_STEP_PER_S * dt:
+                    pairs.append((d, k, j))
+        used_tracks, used_poses = set(), set()
+        for _, k, j in sorted(pairs):
+            if k in used_tracks or j in used_poses:
+                continue
+            t_last, c_last, v = state[k]
+            dt = max(times[f] - t_last, 1e-3)
+            a = _PERSON_VELOCITY_SMOOTHING
+            state[k] = [times[f], centres[j], (1 - a) * v + a * (centres[j] - c_last) / dt]
+            tracks[k][f] = j
+            used_tracks.add(k)
+            used_poses.add(j)
+        for j, c in enumerate(centres):
+            if j not in used_poses and np.all(np.isfinite(c)):
+                tracks.append({f: j})
+                state.append([times[f], c, np.zeros(2)])
+    return tracks
+
+
+def extract_pose_landmarks(frames: Iterable[tuple[float, np.ndarray]], num_poses: int = 1,
+                           choose=None) -> PoseSeries:
+    """Body landmarks of the tested person through the frames.
+
+    num_poses 1: the person MediaPipe finds. num_poses > 1 (clinic videos often show the examiner
+    too): every person found is linked into tracks through the frames, and `choose` (a function
+    of the list of per-track PoseSeries, returning track indices, best first) says which tracks
+    are the tested person; they are merged, an earlier one winning a frame both cover. Without
+    `choose`, the track seen in the most frames."""
+    times, people, counts = [], [], []
     image_size = None
     last_ms = -1
-    with pose_landmarker() as landmarker:
+    with pose_landmarker(num_poses) as landmarker:
         for t, rgb in frames:
             if image_size is None:
                 image_size = (rgb.shape[1], rgb.shape[0])
             last_ms = _timestamps_ms(t, last_ms)
             result = landmarker.detect_for_video(_mp_image(rgb), last_ms)
             times.append(t)
-            if result.pose_landmarks:
-                body = result.pose_landmarks[0]
-                image_lms.append(np.array([[p.x, p.y, p.z] for p in body], dtype=np.float32))
-                visibilities.append(np.array([p.visibility if p.visibility is not None else np.nan
-                                              for p in body], dtype=np.float32))
-                world = result.pose_world_landmarks[0] if result.pose_world_landmarks else None
-                world_lms.append(np.array([[p.x, p.y, p.z] for p in world], dtype=np.float32)
-                                 if world else nan_body)
-            else:
-                image_lms.append(nan_body)
-                visibilities.append(np.full(33, np.nan, dtype=np.float32))
-                world_lms.append(nan_body)
+            poses = [_pose_arrays(result, i) for i in range(len(result.pose_landmarks or []))]
+            people.append(poses)
+            counts.append(len(poses))
     if image_size is None:
         raise ValueError("no frames to analyse")
-    return PoseSeries(
-        times=np.asarray(times, dtype=float),
-        landmarks=np.stack(image_lms),
-        visibility=np.stack(visibilities),
-        world=np.stack(world_lms),
-        image_size=image_size,
-    )
+    t = np.asarray(times, dtype=float)
+    n = len(t)
+    landmarks = np.full((n, 33, 3), np.nan, np.float32)
+    visibility = np.full((n, 33), np.nan, np.float32)
+    world = np.full((n, 33, 3), np.nan, np.float32)
+    counts = np.asarray(counts, np.int8)
+
+    def series_of(track: dict[int, int]) -> PoseSeries:
+        lm, vis, wd = landmarks.copy(), visibility.copy(), world.copy()
+        for f, j in track.items():
+            lm[f], vis[f], wd[f] = people[f][j]
+        return PoseSeries(t, lm, vis, wd, image_size, people_in_view=counts)
+
+    if num_poses <= 1:
+        return series_of({f: 0 for f in range(n) if people[f]})
+    tracks = _link_people(t, people, image_size)
+    if not tracks:
+        return series_of({})
+    if choose is None:
+        order = [max(range(len(tracks)), key=lambda k: len(tracks[k]))]
+    else:
+        order = list(choose([series_of(tr) for tr in tracks]))
+    merged: dict[int, int] = {}
+    for k in order:
+        for f, j in tracks[k].items():
+            merged.setdefault(f, j)
+    return series_of(merged)
