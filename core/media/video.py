@@ -75,7 +75,7 @@ class VideoReader:
 
     Frames are yielded at `max_side`; `source_rgb()` gives the frame last yielded at the full
     resolution of the file (upright), converted only when asked, so a small hand can be cropped
-    from the original pixels. `max_fps` drops frames closer than 0.8 / max_fps s to the previous
+    from the original pixels. `max_fps` drops frames closer than 0.6 / max_fps s to the previous
     one before they are converted (a 60 fps phone clip analysed at about 30 fps).
     """
 
@@ -210,7 +210,7 @@ class VideoReader:
                 t = t_abs - first_time
                 if t <= last_time:
                     continue
-                if self.max_fps and count and t - last_time < 0.8 / self.max_fps:
+                if self.max_fps and count and t - last_time < 0.6 / self.max_fps:
                     continue
                 if t > self.max_duration_s:
                     raise UnusableInput(

@@ -51,11 +51,14 @@ DATASET_CSV = "movement/roc_hci_finger_tapping/finger_tapping_features.csv"
 
 
 MIN_TAPS = 10  # MDS-UPDRS 3.4 asks for 10 taps: fewer are not the item, whatever the duration
+# the trimmed series drops the first and last tap; its linear fits over tap periods need two
+# periods (with 4 taps, one period: polyfit fails)
+MIN_PEAKS_FOR_FEATURES = 5
 
 
 class NotEnoughTaps(ValueError):
-    """The clip shows fewer than the taps the features need (at least 4 peaks); `count` is how
-    many were counted."""
+    """The clip shows fewer than the taps the features need (MIN_PEAKS_FOR_FEATURES); `count`
+    is how many were counted."""
 
     def __init__(self, message: str, count: int = 0):
         super().__init__(message)
@@ -66,9 +69,11 @@ def taps_message(count: int) -> str:
     """Plain words for a clip with fewer taps than the item asks for."""
     counted = "no taps were counted" if count == 0 else (
         "only 1 tap was counted" if count == 1 else f"only {count} taps were counted")
+    wrong_hand = (" If the other hand was the one tapping, check the side chosen for this test, or turn off "
+                  "the camera's mirroring (selfie cameras swap left and right).") if count < 4 else ""
     return (f"{counted[0].upper()}{counted[1:]}; the test asks for {MIN_TAPS} taps in a row. Tap the index "
             f"finger on the thumb at least {MIN_TAPS} times, as fast and as wide as possible, with the "
-            "whole hand in view, and record again.")
+            f"whole hand in view, and record again.{wrong_hand}")
 
 
 # ---------------------------------------------------------------- signal helpers
@@ -234,7 +239,7 @@ def tapping_features(times: np.ndarray, hand_landmarks: np.ndarray, image_size: 
     """Islam et al. 2023 features (exact column names of the public table) from hand landmarks.
 
     times (n,) seconds; hand_landmarks (n, 21, >=2) MediaPipe normalised image coordinates with
-    NaN where no hand; image_size (width, height). Raises NotEnoughTaps with fewer than 4 taps.
+    NaN where no hand; image_size (width, height). Raises NotEnoughTaps with fewer than 5 taps.
     With return_signal, also returns the denoised signal and peaks for plots and explanations.
     """
     rate = ANALYSIS_RATE_HZ
@@ -248,8 +253,9 @@ def tapping_features(times: np.ndarray, hand_landmarks: np.ndarray, image_size: 
     if len(signal_d) < 4:
         raise NotEnoughTaps("The hand was not seen long enough to count taps.", 0)
     peaks_d = detect_taps(signal_d, rate)
-    if len(peaks_d) < 4:
-        raise NotEnoughTaps(f"Only {len(peaks_d)} taps were found; at least 4 are needed.", len(peaks_d))
+    if len(peaks_d) < MIN_PEAKS_FOR_FEATURES:
+        raise NotEnoughTaps(f"Only {len(peaks_d)} taps were found; at least {MIN_PEAKS_FOR_FEATURES} are needed.",
+                            len(peaks_d))
     peaks_t = peaks_d[1:-1] - peaks_d[1]
     signal_t = signal_d[peaks_d[1]:peaks_d[-2] + 1]
     wrist_t = wrist_d[peaks_d[1]:peaks_d[-2] + 1]

@@ -19,7 +19,7 @@ One decode of the clip, frame by frame:
    other hand on the lap is ignored. The hand's own handedness is still recorded, so a mirrored
    selfie video is still flagged by the quality check.
 
-Frames closer together than 0.8 / MAX_ANALYSIS_FPS s are skipped before conversion: tapping is
+Frames closer together than 0.6 / MAX_ANALYSIS_FPS s are skipped before conversion: tapping is
 analysed on a 30 Hz grid (as the Islam et al. features assume) and tremor up to 8 Hz needs no
 more, so a 60 fps phone clip costs what a 30 fps one does. Time always comes from each frame's pts.
 """
@@ -43,6 +43,8 @@ CROP_INPUT_PX = 448  # the crop is resized to this (cubic when enlarging) before
 CROP_HAND_LENGTHS = 2.6  # crop side in estimated hand lengths (the pose wrist is a rough guide)
 CROP_MAX_FRACTION = 0.7  # a crop wider than this share of the shorter frame side: whole frame
 MIN_CROP_PX = 64
+CROP_HAND_EXTENTS = 2.4  # once tracked: crop side in widths of the hand's own landmark box
+TRUST_TRACK_S = 1.0  # the tracked hand guides the crop until it has been lost this long
 RECENTRE_FRACTION = 0.2  # move the crop when the hand centre is this share of its side off centre
 MIN_SHOULDER_VISIBILITY = 0.5  # a person is "in view" when both shoulders are this visible
 
@@ -146,7 +148,9 @@ def track_hand(reader, side: str | None, model: str = "full", sampler: FrameSamp
     last_pose_t = -np.inf
     ms = {"pose": -1, "crop": -1, "whole": -1}
     pose = hand_crop = hand_whole = None
-    hand_centre = None  # source pixels, centre of the last tracked hand's landmarks
+    # the last tracked hand, in source pixels: centre of its landmarks, wrist, largest extent
+    hand_centre = hand_wrist = hand_extent = None
+    last_seen = -np.inf
 
     def detect(kind, landmarker, rgb, t):
         ms[kind] = _timestamps_ms(t, ms[kind])
@@ -169,18 +173,22 @@ def track_hand(reader, side: str | None, model: str = "full", sampler: FrameSamp
                     pose = None
             guide = None
             use_crop = False
+            # once the hand is tracked it places and sizes the crop itself: the pose's wrist of a
+            # moving hand wanders by a hand length, and its body-based size by a third
+            tracked = hand_centre is not None and t - last_seen <= TRUST_TRACK_S
             if body is not None:
                 crop_side = CROP_HAND_LENGTHS * body.hand_length
                 use_crop = crop_side <= CROP_MAX_FRACTION * min(source_size)
                 radius = max(0.6 * crop_side, 1.5 * body.hand_length)
-                guide = PoseGuide(body.tested / source_size, body.other / source_size, radius, source_size)
+                tested = hand_wrist if tracked else body.tested
+                guide = PoseGuide(tested / source_size, body.other / source_size, radius, source_size)
             chosen, n_hands, on_crop = None, 0, False
             if use_crop:
                 hand_crop = hand_crop or hand_landmarker(model, num_hands=1)
-                centre = body.centre
-                if hand_centre is not None and np.linalg.norm(hand_centre - body.tested) <= radius:
-                    centre = hand_centre  # follow the hand itself once it is tracked (steadier)
-                crop.update(centre, crop_side)
+                if tracked:
+                    crop.update(hand_centre, max(CROP_HAND_EXTENTS * hand_extent, MIN_CROP_PX))
+                else:
+                    crop.update(body.centre, crop_side)
                 patch = crop.cut(reader.source_rgb())
                 candidates = hand_candidates(detect("crop", hand_crop, patch, t), side, crop.to_image)
                 chosen, n_hands, on_crop = picker.pick(candidates, guide), len(candidates), True
@@ -198,7 +206,10 @@ def track_hand(reader, side: str | None, model: str = "full", sampler: FrameSamp
             lm, world, p = chosen if chosen is not None else (nan_hand, nan_hand, np.nan)
             if chosen is not None:
                 px = lm[:, :2] * source_size
-                hand_centre = (px.min(axis=0) + px.max(axis=0)) / 2
+                hand_centre, hand_wrist = (px.min(axis=0) + px.max(axis=0)) / 2, px[0]
+                extent = float((px.max(axis=0) - px.min(axis=0)).max())
+                hand_extent = extent if hand_extent is None else max(extent, 0.9 * hand_extent)
+                last_seen = t
             image_lms.append(lm)
             world_lms.append(world)
             p_sides.append(p)

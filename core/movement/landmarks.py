@@ -10,11 +10,14 @@ webcam camera whose recording is not flipped); the legacy `mp.solutions` API ass
 selfie picture, so its labels were the other way round (see DESIGN.md and
 google-ai-edge/mediapipe-samples#450). A selfie camera that saves mirrored video therefore shows
 a right hand as "Left". The clinician says which hand is tested; we pick that hand from the
+pose's wrist of that side when a person is in view (core/movement/hand_crop.py), then the
 handedness probability AND the continuity of the wrist track, and report a clip in which the
-other hand is all that is seen, so a mirrored recording is flagged rather than silently swapped.
+tracked hand looks like the other side, so a mirrored close-up is flagged rather than silently
+swapped.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -22,6 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from core.config import MEDIAPIPE_DIR
+
+# MediaPipe's C++ runtime reads these when it is first imported (lazily, in the functions below):
+# without them it logs INFO/WARNING lines on stderr at every start (see core/cli.py for the rest).
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HAND_MODELS = {"full": "hand_landmarker_full.task", "lite": "hand_landmarker_lite.task"}
 POSE_MODEL = "pose_landmarker_full.task"

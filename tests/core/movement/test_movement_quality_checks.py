@@ -125,3 +125,14 @@ def test_frame_sampler_keeps_a_bounded_spread_sample():
     assert len(sampler.samples) <= 16
     indices = [i for i, _ in sampler.samples]
     assert indices[0] == 0 and indices[-1] > 800
+
+
+def test_series_cached_before_the_crop_fields_still_loads(tmp_path):
+    s = _series()
+    path = s.save_series(tmp_path / "old.npz")
+    with np.load(path) as data:
+        old = {k: data[k] for k in data.files if k not in ("source_size", "cropped")}
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **old)
+    back = load_series(path)
+    assert back.source_size == IMAGE_SIZE and not back.cropped.any() and len(back.cropped) == len(s.times)

@@ -122,3 +122,33 @@ def test_long_clip_streams_in_bounded_memory(tmp_path):
     tracemalloc.stop()
     assert count == n
     assert peak < 20e6, f"peak traced memory {peak / 1e6:.1f} MB"
+
+
+def test_source_pixels_of_a_downscaled_rotated_frame(tmp_path):
+    """Frames come at max_side; source_rgb() gives the same frame at the file's own size,
+    upright, so a small hand can be cropped from the original pixels."""
+    path = write_video(tmp_path / "phone.mp4", _pattern(n=3, h=192, w=256), fps=10, rotation=90)
+    with VideoReader(path, max_side=128) as reader:
+        assert reader.source_size == (192, 256)
+        for _, rgb in reader.frames():
+            source = reader.source_rgb()
+            assert rgb.shape == (128, 96, 3) and source.shape == (256, 192, 3)
+            # the block (top-left before rotation) is bottom-left in both
+            assert source[-20, 20].mean() > 200 and rgb[-10, 10].mean() > 200
+            break
+
+
+def test_max_fps_keeps_every_other_frame_of_a_60_fps_clip(tmp_path):
+    path = write_video(tmp_path / "sixty.mp4", _pattern(n=12), fps=60)
+    with VideoReader(path, max_fps=30) as reader:
+        times = [t for t, _ in reader.frames()]
+    np.testing.assert_allclose(times, np.arange(0, 12, 2) / 60, atol=1e-3)
+
+
+def test_messages_do_not_quote_the_stored_file_name(tmp_path):
+    name = "3f9a1c0d2b7e4a66.mp4"  # what the app stores: a content hash
+    text = tmp_path / name
+    text.write_text("not a video\n" * 20)
+    with pytest.raises(UnusableInput) as exc:
+        probe_video(text)
+    assert "3f9a1c0d" not in str(exc.value) and str(exc.value).startswith("The file")
