@@ -52,10 +52,9 @@ def _subject_level(y: np.ndarray, p: np.ndarray, groups: np.ndarray, threshold: 
 
 
 def _outside_training(model, X: np.ndarray) -> int:
-    """Rows the model would abstain on in the app (far out of the training ranges)."""
-    lo = np.array([model.abstain_ranges[n][0] for n in model.feature_names])
-    hi = np.array([model.abstain_ranges[n][1] for n in model.feature_names])
-    return int(((X < lo) | (X > hi)).any(axis=1).sum())
+    """Rows the model would abstain on in the app: a measure far out of its training range, or
+    the measures taken together unlike the training data (the multivariate check)."""
+    return int(model.outside_training(X).sum()) if len(X) else 0
 
 
 def evaluate_uci_voice(path: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -130,25 +131,82 @@ class ShippedModel:
         """Feature mapping -> vector in `feature_names` order (NaN where missing)."""
         return np.array([_to_float(features.get(n)) for n in self.feature_names], dtype=np.float64)
 
+    # ------------------------------------------------------------ abstention
+    @property
+    def _ood(self) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """(mean, precision, threshold) of the multivariate check, or None for older weights."""
+        cached = self.__dict__.get("_ood_arrays", False)
+        if cached is False:
+            ood = self.meta.get("ood")
+            cached = None
+            if ood and ood.get("method") == "mahalanobis_ledoit_wolf":
+                cached = (np.asarray(ood["mean"], dtype=np.float64), np.asarray(ood["precision"], dtype=np.float64),
+                          float(ood["threshold"]))
+            self.__dict__["_ood_arrays"] = cached
+        return cached
+
+    def _model_space(self, X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self._classifier.transform(self._as_tensor(X)).numpy()
+
+    def ood_distance(self, X: np.ndarray) -> np.ndarray | None:
+        """Squared Mahalanobis distance of raw rows from the training data, in the model's input
+        space; None when the weights carry no multivariate check."""
+        if self._ood is None:
+            return None
+        mean, precision, _ = self._ood
+        d = self._model_space(X) - mean
+        return np.einsum("ni,ij,nj->n", d, precision, d)
+
+    def outside_training(self, X: np.ndarray) -> np.ndarray:
+        """Which complete raw rows the model abstains on: a measure far outside its training range,
+        or the measures taken together unlike the training data."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        lo = np.array([self.abstain_ranges[n][0] for n in self.feature_names])
+        hi = np.array([self.abstain_ranges[n][1] for n in self.feature_names])
+        out = ((X < lo) | (X > hi)).any(axis=1)
+        d2 = self.ood_distance(X) if len(X) else None
+        if d2 is not None:
+            out |= d2 > self._ood[2]
+        return out
+
+    def _most_unusual(self, x: np.ndarray, k: int = 3) -> list[str]:
+        """Labels of the (at most k) measures contributing most to the distance of one row."""
+        mean, precision, _ = self._ood
+        d = self._model_space(x[None, :])[0] - mean
+        share = d * (precision @ d)  # sums to the squared distance
+        order = [j for j in np.argsort(-share) if share[j] > 0][:k]
+        return [feature_label(self.feature_names[j]) for j in order]
+
     def abstain_reason(self, features: Mapping[str, float]) -> str | None:
+        """Why the model gives no score on these measures, in plain words; None when it scores them."""
         missing = [n for n in self.feature_names if not math.isfinite(_to_float(features.get(n)))]
         if missing:
-            return f"Missing or invalid measure(s): {', '.join(missing)}; the {self.name} model needs all of them."
+            return (f"Some measures the model needs could not be computed ({_join(map(feature_label, missing[:3]))}"
+                    f"{' and others' if len(missing) > 3 else ''}), so it gives no score; the other measures are "
+                    "shown. Record the task again if this persists.")
+        x = self.vector(features)
         far = []
-        for n in self.feature_names:
-            v = _to_float(features[n])
+        for j, n in enumerate(self.feature_names):
             lo, hi = self.abstain_ranges[n]
-            if not lo <= v <= hi:
+            if not lo <= x[j] <= hi:
                 tlo, thi = self.training_ranges[n]
-                far.append(f"{n} = {v:.4g} (training data {tlo:.4g} to {thi:.4g})")
+                far.append(f"{feature_label(n)} {x[j]:.3g} (training recordings {tlo:.3g} to {thi:.3g})")
         if far:
-            return ("Input far outside the training data, so the model does not score it: "
-                    + "; ".join(far) + ". Check the recording or the measurement.")
+            return ("Some measures lie far outside those of the recordings the model was trained on ("
+                    + "; ".join(far[:3]) + "), so it gives no score; the measures are shown. "
+                    "Check the recording, and record the task again if it was not done as instructed.")
+        d2 = self.ood_distance(x[None, :])
+        if d2 is not None and d2[0] > self._ood[2]:
+            return ("These measures, taken together, are unlike any recording the model was trained on, so it "
+                    "gives no score; the measures are shown. Most unusual in combination: "
+                    f"{_join(self._most_unusual(x))}.")
         return None
 
     def score(self, features: Mapping[str, float]) -> ModelScore:
         """Calibrated probability with an ensemble interval (and severity where the model has one);
-        abstains with a reason on missing/NaN or far out-of-range input."""
+        abstains with a plain reason on missing input, a measure far out of range, or measures that
+        taken together lie outside the training data (`abstain_reason`)."""
         reason = self.abstain_reason(features)
         if reason:
             return ModelScore(model=self.name, model_version=self.version, probability=None, abstained=reason)
@@ -172,6 +230,36 @@ class ShippedModel:
 
     def __repr__(self) -> str:
         return f"ShippedModel({self.version}, {len(self.feature_names)} features)"
+
+
+def feature_label(name: str) -> str:
+    """What a clinician reads for a model input: the pipeline measure's label where the input is
+    one (UCI voice columns map to the vowel measures; tapping table columns to the tapping
+    measures), otherwise the column name made readable."""
+    from core import vocabulary
+
+    if vocabulary.measure_info(name) is not None:
+        return vocabulary.label(name)
+    try:
+        from core.voice.vowel import UCI_COLUMNS
+
+        for measure, column in UCI_COLUMNS.items():
+            if column == name and vocabulary.measure_info(measure) is not None:
+                return vocabulary.label(measure)
+    except ImportError:  # pragma: no cover - the voice stack is optional for this lookup
+        pass
+    from core.movement.finger_tapping import REFERENCE_FEATURES
+
+    for measure, column in REFERENCE_FEATURES.items():
+        if column == name:
+            return vocabulary.label(measure)
+    text = vocabulary.readable(re.sub(r"(?<=[a-z])([A-Z])", lambda m: "_" + m.group(1).lower(), name))
+    return text.replace(" (denoised)", "").replace(" (trimmed)", " (without the first and last tap)")
+
+
+def _join(labels) -> str:
+    labels = list(labels)
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
 def _to_float(v: Any) -> float:

@@ -369,7 +369,25 @@ def summarise_regression(cv: CVResult, y: np.ndarray, groups: np.ndarray) -> dic
         "mae_ci95_subject_bootstrap": group_bootstrap_ci(mae, y, p0, groups),
         "mae_over_repeats": mean_sd([mae(y, p) for p in cv.oof]),
         "per_fold_mae": mean_sd(fold_mae),
-        "pooled_repeat0_mae_rounded": mae(y, np.round(p0)),
+        "pooled_repeat0_mae_rounded": mae(y, whole_score(p0)),
+        "whole_score": whole_score_summary(cv, y, groups),
+    }
+
+
+def whole_score(rating: np.ndarray) -> np.ndarray:
+    """The nearest whole item score, 0-4 (what an MDS-UPDRS item is)."""
+    return np.clip(np.round(np.asarray(rating, dtype=float)), 0.0, 4.0)
+
+
+def whole_score_summary(cv: CVResult, y: np.ndarray, groups: np.ndarray) -> dict[str, Any]:
+    """MAE of the rounded and clipped predictions: like for like with the integer ratings."""
+    p0 = whole_score(cv.oof[0])
+    return {
+        "pooled_repeat0_mae": mae(y, p0),
+        "mae_ci95_subject_bootstrap": group_bootstrap_ci(mae, y, p0, groups),
+        "mae_over_repeats": mean_sd([mae(y, whole_score(p)) for p in cv.oof]),
+        "per_fold_mae": mean_sd([mae(y[te], whole_score(p[te])) for p, folds in zip(cv.oof, cv.folds)
+                                 for _, te in folds]),
     }
 
 
@@ -410,8 +428,101 @@ def evaluate_baselines(kind: str, X: np.ndarray, y: np.ndarray, groups: np.ndarr
             pred = np.full(len(y), np.nan)
             for tr, te in folds:
                 model = make().fit(X[tr], y[tr])
-                pred[te] = model.predict_proba(X[te])[:, 1] if kind == "binary" else model.predict(X[te])
+                # ratings are clipped to the 0-4 item range, as the shipped model's are
+                pred[te] = (model.predict_proba(X[te])[:, 1] if kind == "binary"
+                            else np.clip(model.predict(X[te]), 0.0, 4.0))
             b.oof.append(pred)
         out[name] = (summarise_binary(b, y, groups, 0.5, subject_level) if kind == "binary"
                      else summarise_regression(b, y, groups))
     return out
+
+
+# ---------------------------------------------------------------- out-of-distribution check
+
+OOD_METHOD = "mahalanobis_ledoit_wolf"
+OOD_QUANTILE = 0.95  # about 5% of training-like rows are refused
+
+
+def standardised(X: np.ndarray, transform: FeatureTransform) -> np.ndarray:
+    """Raw rows -> the model's input space (log where the model logs, then standardised)."""
+    with torch.no_grad():
+        return transform(torch.as_tensor(np.array(X, dtype=np.float64))).numpy()
+
+
+def mahalanobis_fit(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and precision (inverse of the Ledoit-Wolf shrunk covariance) of rows Z; the
+    shrinkage keeps the precision stable with many correlated features and few rows."""
+    from sklearn.covariance import LedoitWolf
+
+    lw = LedoitWolf().fit(Z)
+    return lw.location_, lw.precision_
+
+
+def mahalanobis_sq(Z: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    d = np.atleast_2d(Z) - mean
+    return np.einsum("ni,ij,nj->n", d, precision, d)
+
+
+def mahalanobis_contributions(z: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """Per-feature share of one row's squared distance: d_j * (P d)_j (they sum to the distance)."""
+    d = np.asarray(z, dtype=np.float64) - mean
+    return d * (precision @ d)
+
+
+def _heldout_distances(X: np.ndarray, log_mask: np.ndarray, tr: np.ndarray, te: np.ndarray) -> np.ndarray:
+    """Squared distances of rows `te` from a transform and covariance fitted on rows `tr` only."""
+    transform = FeatureTransform.fit(X[tr], log_mask)
+    mean, precision = mahalanobis_fit(standardised(X[tr], transform))
+    return mahalanobis_sq(standardised(X[te], transform), mean, precision)
+
+
+def _oof_distances(X: np.ndarray, log_mask: np.ndarray, y: np.ndarray, groups: np.ndarray,
+                   folds: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    out = np.full(len(X), np.nan)
+    for tr, te in folds:
+        out[te] = _heldout_distances(X, log_mask, tr, te)
+    return out
+
+
+def fit_ood(X: np.ndarray, log_mask: np.ndarray, y: np.ndarray, groups: np.ndarray, n_splits: int,
+            seed: int, quantile: float = OOD_QUANTILE) -> dict[str, Any]:
+    """The multivariate abstention check of a model, calibrated honestly.
+
+    Mean and precision are fitted on all rows in the model's input space (the transform fitted on
+    all rows, as the shipped model's). The threshold on the squared Mahalanobis distance is the
+    `quantile` of subject-grouped out-of-fold distances (each row's distance from a fit that never
+    saw its subject), so about 1 - quantile of new rows like the training data are refused, not
+    fewer as in-sample distances would suggest. The refused fraction reported is cross-fitted:
+    each outer fold's rows are judged against a threshold set from inner out-of-fold distances
+    of the other folds alone."""
+    X = np.array(X, dtype=np.float64)
+    folds = grouped_folds(groups, y, n_splits, seed)
+    oof = _oof_distances(X, log_mask, y, groups, folds)
+    threshold = float(np.quantile(oof, quantile))
+    refused = np.zeros(len(X), dtype=bool)
+    for tr, te in folds:
+        inner = [(tr[a], tr[b]) for a, b in grouped_folds(groups[tr], y[tr], n_splits, seed + 1)]
+        inner_oof = _oof_distances(X, log_mask, y, groups, inner)[tr]
+        refused[te] = oof[te] > float(np.quantile(inner_oof, quantile))
+    transform = FeatureTransform.fit(X, log_mask)
+    Z = standardised(X, transform)
+    mean, precision = mahalanobis_fit(Z)
+    in_sample = mahalanobis_sq(Z, mean, precision)
+    refused_subjects = len(np.unique(groups[refused]))
+    return {
+        "method": OOD_METHOD,
+        "space": "the model's input space (log where the model logs, then standardised)",
+        "mean": [float(v) for v in mean],
+        "precision": [[float(v) for v in row] for row in precision],
+        "threshold": threshold,
+        "quantile": quantile,
+        "threshold_rule": f"{quantile:.0%} quantile of subject-grouped out-of-fold squared Mahalanobis "
+                          f"distances ({n_splits} folds)",
+        "training_refused_fraction": float(refused.mean()),
+        "training_refused_rows": int(refused.sum()),
+        "training_refused_subjects": int(refused_subjects),
+        "training_refused_fraction_rule": "cross-fitted: each fold's rows against a threshold from the "
+                                          "other folds' inner out-of-fold distances",
+        "training_refused_fraction_in_sample": float(np.mean(in_sample > threshold)),
+        "n_rows": int(len(X)),
+    }

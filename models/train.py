@@ -77,6 +77,11 @@ def _ranges(X: np.ndarray, mask: np.ndarray, names: tuple[str, ...]) -> tuple[di
     return training, abstain
 
 
+def _shipped_mae(summary: dict[str, Any]) -> float:
+    """The CV MAE of the output a severity candidate would ship: continuous or whole score."""
+    return min(summary["mae_over_repeats"]["mean"], summary["whole_score"]["mae_over_repeats"]["mean"])
+
+
 def _state(ens: T.Ensemble) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in ens.state_dict().items()}
 
@@ -111,13 +116,28 @@ def train_model(spec: ModelSpec, out_root: Path, log: Callable[[str], None] = pr
     y, g = table.y, table.groups
     log(f"[{spec.name}] {len(y)} rows, {len(np.unique(g))} subjects, {int(y.sum())} PD rows")
 
+    # 0. severity (finger tapping) first: its feature set decides which classifiers may ship,
+    # since both outputs share one feature set
+    sev_results, sev_best = {}, None
+    if spec.severity_candidates:
+        for cand in spec.severity_candidates:
+            cvr = _regression_cv(spec, cand, table, table.severity)
+            sev_results[cand.name] = (cvr, T.summarise_regression(cvr, table.severity, g))
+            r = sev_results[cand.name][1]
+            log(f"[{spec.name}] severity {cand.name}: CV MAE continuous {r['mae_over_repeats']['mean']:.3f}, "
+                f"whole score {r['whole_score']['mae_over_repeats']['mean']:.3f}")
+        sev_best = min(spec.severity_candidates, key=lambda c: _shipped_mae(sev_results[c.name][1]))
+
     # 1. choose the classifier candidate by repeated grouped CV (mean AUC over repeats)
     results = {}
     for cand in spec.candidates:
         cv = _binary_cv(spec, cand, table)
         results[cand.name] = (cv, T.summarise_binary(cv, y, g, 0.5, spec.subject_level))
         log(f"[{spec.name}] {cand.name}: CV AUC {results[cand.name][1]['auc_over_repeats']['mean']:.3f}")
-    eligible = [c for c in spec.candidates if not c.not_eligible]
+    eligible = [c for c in spec.candidates if not c.not_eligible
+                and (sev_best is None or c.features == sev_best.features)]
+    if not eligible:
+        raise ValueError(f"{spec.name}: no eligible classifier candidate on the chosen severity features")
     best = max(eligible, key=lambda c: results[c.name][1]["auc_over_repeats"]["mean"])
     cv_best = results[best.name][0]
 
@@ -143,42 +163,46 @@ def train_model(spec: ModelSpec, out_root: Path, log: Callable[[str], None] = pr
     baselines = T.evaluate_baselines("binary", X, y, g, cv_best, SEED, spec.subject_level)
     walk_level = T.summarise_binary(cv_best, y, g, threshold, False) if spec.subject_level else None
 
-    # 4. severity (finger tapping)
-    sev, sev_best, sev_metrics = None, None, None
-    if spec.severity_candidates:
-        ys_rating = table.severity
-        ok = np.isfinite(ys_rating)
-        st = D.Table(table.frame[ok].reset_index(drop=True), table.y[ok], table.groups[ok], ys_rating[ok])
-        sev_results = {}
-        for cand in spec.severity_candidates:
-            cvr = _regression_cv(spec, cand, st, st.severity)
-            sev_results[cand.name] = (cvr, T.summarise_regression(cvr, st.severity, st.groups))
-            log(f"[{spec.name}] severity {cand.name}: CV MAE {sev_results[cand.name][1]['mae_over_repeats']['mean']:.3f}")
-        sev_best = min(spec.severity_candidates, key=lambda c: sev_results[c.name][1]["mae_over_repeats"]["mean"])
-        if sev_best.features != best.features:
-            raise ValueError("severity and diagnosis outputs must use the same feature set")
+    # 4. severity (finger tapping): the chosen candidate, baselines on the same folds (on its
+    # features and, where wider, on every candidate feature), continuous and whole-score MAE
+    sev, sev_metrics = None, None
+    if sev_best is not None:
         cvr = sev_results[sev_best.name][0]
-        Xs = st.features(list(sev_best.features))
+        Xs = table.features(list(sev_best.features))
+        sev_baselines = T.evaluate_baselines("regression", Xs, table.severity, g, cvr, SEED)
+        widest = max((c.features for c in spec.severity_candidates), key=len)
+        if set(widest) != set(sev_best.features):
+            wide = T.evaluate_baselines("regression", table.features(list(widest)), table.severity, g, cvr, SEED)
+            sev_baselines.update({f"{name} (all {len(widest)} features)": r for name, r in wide.items()
+                              if name != "mean_rating"})
+        mae_cont = sev_results[sev_best.name][1]["mae_over_repeats"]["mean"]
+        mae_round = sev_results[sev_best.name][1]["whole_score"]["mae_over_repeats"]["mean"]
         sev_metrics = {
             "chosen": sev_best.name,
+            "selection_rule": "lowest mean CV MAE over repeats of the output each candidate would ship "
+                              "(continuous or whole item score, whichever is lower)",
             "cv": sev_results[sev_best.name][1],
-            "candidates": {k: v[1]["mae_over_repeats"] for k, v in sev_results.items()},
-            "baselines": T.evaluate_baselines("regression", Xs, st.severity, st.groups, cvr, SEED),
+            "candidates": {k: {"features": len(c.features), "why": c.why, "net": c.net.as_dict(),
+                               "mae_over_repeats": v[1]["mae_over_repeats"],
+                               "whole_score_mae_over_repeats": v[1]["whole_score"]["mae_over_repeats"],
+                               "whole_score_mae_ci95_subject_bootstrap": v[1]["whole_score"]["mae_ci95_subject_bootstrap"]}
+                           for c in spec.severity_candidates for k, v in [(c.name, sev_results[c.name])]},
+            "baselines": sev_baselines,
             "target": "Rating (expert consensus MDS-UPDRS 3.4, 0-4)",
-            "rating_counts": {str(int(k)): int(v) for k, v in zip(*np.unique(st.severity, return_counts=True))},
+            "rating_counts": {str(int(k)): int(v) for k, v in zip(*np.unique(table.severity, return_counts=True))},
+            "output_rule": "whole item score (rounded, 0-4) if its mean CV MAE is lower than the continuous one's",
+            "cv_mae_continuous": mae_cont,
+            "cv_mae_rounded": mae_round,
+            "output": "rounded" if mae_round < mae_cont else "continuous",
         }
-        # the output: the continuous rating or the nearest whole item score, whichever has the
-        # lower CV MAE (the MDS-UPDRS item is an integer; both are reported)
-        cvs = sev_results[sev_best.name][0]
-        mae_round = float(np.mean([T.mae(st.severity, np.round(p)) for p in cvs.oof]))
-        mae_cont = sev_metrics["cv"]["mae_over_repeats"]["mean"]
-        sev_metrics["output_rule"] = "whole item score (rounded) if its mean CV MAE is lower than the continuous one's"
-        sev_metrics["cv_mae_continuous"] = mae_cont
-        sev_metrics["cv_mae_rounded"] = mae_round
-        sev_metrics["output"] = "rounded" if mae_round < mae_cont else "continuous"
-        sev = T.train_ensemble(Xs, st.severity, st.groups, mask, "regression", sev_best.net, SEED)
+        sev = T.train_ensemble(Xs, table.severity, g, mask, "regression", sev_best.net, SEED)
 
-    # 5. reference (healthy median), ranges, save
+    # 5. multivariate abstention: calibrated on out-of-fold distances of the training rows
+    ood = T.fit_ood(X, mask, y, g, spec.n_splits, SEED)
+    log(f"[{spec.name}] abstention check: {ood['training_refused_fraction']:.1%} of training rows refused "
+        f"out of fold ({ood['training_refused_rows']} of {ood['n_rows']})")
+
+    # 6. reference (healthy median), ranges, save
     healthy = y == 0
     training_ranges, abstain_ranges = _ranges(X, mask, best.features)
     meta = {
@@ -189,6 +213,7 @@ def train_model(spec: ModelSpec, out_root: Path, log: Callable[[str], None] = pr
         "threshold": threshold, "interval_percentiles": [10.0, 90.0],
         "classifier": _info(clf, best), "severity": _info(sev, sev_best) if sev is not None else None,
         "severity_output": sev_metrics["output"] if sev_metrics else None,
+        "ood": ood,
     }
     payload = {"meta": meta, "classifier": _state(clf), "severity": _state(sev) if sev is not None else None}
     out_dir = out_root / spec.name
@@ -225,6 +250,7 @@ def train_model(spec: ModelSpec, out_root: Path, log: Callable[[str], None] = pr
                         "brier": summary["pooled_repeat0"]["brier"],
                         "reliability_bins": summary["reliability_bins"]},
         "severity": sev_metrics,
+        "abstention": {k: v for k, v in ood.items() if k not in ("mean", "precision")},
         "train_seconds": None,
     }
     metrics["train_seconds"] = round(time.time() - start, 1)
@@ -287,20 +313,39 @@ def metrics_markdown(m: dict[str, Any]) -> str:
     if m.get("severity"):
         s = m["severity"]
         lines += ["", f"### Severity ({s['target']})", "",
-                  "| model | CV MAE mean +/- sd over repeats | pooled MAE (repeat 0) [95% CI] | per-fold MAE |",
-                  "|---|---|---|---|"]
+                  "Like for like: every model below on the same session-grouped folds, its predicted rating "
+                  "clipped to 0-4 (continuous) and rounded to the nearest whole item score (what the item is).", "",
+                  "| model | continuous: CV MAE mean +/- sd over repeats | continuous: pooled MAE (repeat 0) [95% CI] "
+                  "| whole score: CV MAE mean +/- sd over repeats | whole score: pooled MAE (repeat 0) [95% CI] |",
+                  "|---|---|---|---|---|"]
 
         def srow(name: str, r: dict[str, Any]) -> str:
+            w = r["whole_score"]
             return (f"| {name} | {r['mae_over_repeats']['mean']:.3f} +/- {r['mae_over_repeats']['sd']:.3f} "
                     f"| {r['pooled_repeat0_mae']:.3f} [{_fmt_ci(r['mae_ci95_subject_bootstrap'])}] "
-                    f"| {r['per_fold_mae']['mean']:.3f} +/- {r['per_fold_mae']['sd']:.3f} |")
+                    f"| {w['mae_over_repeats']['mean']:.3f} +/- {w['mae_over_repeats']['sd']:.3f} "
+                    f"| {w['pooled_repeat0_mae']:.3f} [{_fmt_ci(w['mae_ci95_subject_bootstrap'])}] |")
 
         lines.append(srow(f"**shipped: {s['chosen']}**", s["cv"]))
         for name, r in s["baselines"].items():
             lines.append(srow(name, r))
+        lines += ["", f"Severity candidates ({s['selection_rule']}), mean CV MAE continuous / whole score:", ""]
+        for name, c in s["candidates"].items():
+            lines.append(f"- {name} ({c['features']} features): {c['mae_over_repeats']['mean']:.3f} / "
+                         f"{c['whole_score_mae_over_repeats']['mean']:.3f} ({c['why']})")
         lines += ["", f"Shipped output: **{s['output']}** ({s['output_rule']}): mean CV MAE continuous "
-                  f"{s['cv_mae_continuous']:.3f}, rounded {s['cv_mae_rounded']:.3f}. "
+                  f"{s['cv_mae_continuous']:.3f}, whole score {s['cv_mae_rounded']:.3f}. "
                   f"Rating counts: {s['rating_counts']}."]
+    if m.get("abstention"):
+        a = m["abstention"]
+        lines += ["", "### When the model gives no score", "",
+                  "Besides missing measures and any measure far outside its training range (the range widened "
+                  "by half its span), the model abstains when the measures taken together are unlike the "
+                  f"training data: squared Mahalanobis distance in {a['space']}, Ledoit-Wolf shrunk covariance, "
+                  f"above the {a['threshold_rule']} (threshold {a['threshold']:.1f}). "
+                  f"Training rows refused out of fold: **{a['training_refused_fraction']:.1%}** "
+                  f"({a['training_refused_rows']} of {a['n_rows']} rows, {a['training_refused_subjects']} subjects; "
+                  f"{a['training_refused_fraction_rule']}); in-sample, {a['training_refused_fraction_in_sample']:.1%}."]
     return "\n".join(lines) + "\n"
 
 
