@@ -175,8 +175,12 @@ class ShippedModel:
         mean, precision, _ = self._ood
         d = self._model_space(x[None, :])[0] - mean
         share = d * (precision @ d)  # sums to the squared distance
-        order = [j for j in np.argsort(-share) if share[j] > 0][:k]
-        return [feature_label(self.feature_names[j]) for j in order]
+        labels: list[str] = []
+        for j in np.argsort(-share):
+            label = feature_label(self.feature_names[j])
+            if share[j] > 0 and label not in labels:  # two columns may be one measure
+                labels.append(label)
+        return labels[:k]
 
     def abstain_reason(self, features: Mapping[str, float]) -> str | None:
         """Why the model gives no score on these measures, in plain words; None when it scores them."""
@@ -193,8 +197,8 @@ class ShippedModel:
                 tlo, thi = self.training_ranges[n]
                 far.append(f"{feature_label(n)} {x[j]:.3g} (training recordings {tlo:.3g} to {thi:.3g})")
         if far:
-            return ("Some measures lie far outside those of the recordings the model was trained on ("
-                    + "; ".join(far[:3]) + "), so it gives no score; the measures are shown. "
+            return ("Some measures lie far outside the training data ("
+                    + "; ".join(far[:3]) + "), so the model gives no score; the measures are shown. "
                     "Check the recording, and record the task again if it was not done as instructed.")
         d2 = self.ood_distance(x[None, :])
         if d2 is not None and d2[0] > self._ood[2]:
@@ -254,7 +258,7 @@ def feature_label(name: str) -> str:
         if column == name:
             return vocabulary.label(measure)
     text = vocabulary.readable(re.sub(r"(?<=[a-z])([A-Z])", lambda m: "_" + m.group(1).lower(), name))
-    return text.replace(" (denoised)", "").replace(" (trimmed)", " (without the first and last tap)")
+    return text.replace(" (denoised)", "").replace(" (trimmed)", " (middle taps)")
 
 
 def _join(labels) -> str:
