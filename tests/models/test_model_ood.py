@@ -4,6 +4,7 @@ refused in plain words, typical rows scored, and older weights without the check
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -21,10 +22,20 @@ from models.train import SEED, _log_mask
 REFUSED_MIN, REFUSED_MAX = 0.02, 0.10
 
 
+# gait's table is parsed from force recordings (about 30 s): its cases are marked slow
+MODELS = ["voice", "finger_tapping", pytest.param("gait", marks=pytest.mark.slow)]
+
+
 def _table(model: ShippedModel) -> D.Table:
-    return SPECS[model.name]().load().complete(model.feature_names)
+    return _loaded(model.name).complete(model.feature_names)
 
 
+@lru_cache(maxsize=None)
+def _loaded(name: str) -> D.Table:
+    return SPECS[name]().load()
+
+
+@lru_cache(maxsize=None)
 def _with_check(name: str) -> ShippedModel:
     """The shipped model with its multivariate check. Weights trained before the check existed
     get it built here from the real training table by the same function models.train uses, so
@@ -41,6 +52,7 @@ def _with_check(name: str) -> ShippedModel:
     return ShippedModel(model_dir(name), payload)
 
 
+@pytest.mark.slow
 def test_tapping_training_rows_refused_out_of_fold_about_five_percent():
     """Recomputed from the real table (not read back from the weights): honest, out-of-fold."""
     spec = SPECS["finger_tapping"]()
@@ -55,7 +67,7 @@ def test_tapping_training_rows_refused_out_of_fold_about_five_percent():
     assert ood["threshold"] == pytest.approx(model.meta["ood"]["threshold"])
 
 
-@pytest.mark.parametrize("name", ["voice", "finger_tapping", "gait"])
+@pytest.mark.parametrize("name", MODELS)
 def test_shipped_check_refuses_about_five_percent_and_scores_typical_rows(name):
     model = _with_check(name)
     assert REFUSED_MIN <= model.meta["ood"]["training_refused_fraction"] <= REFUSED_MAX
@@ -91,7 +103,7 @@ def _jointly_atypical(model: ShippedModel, X: np.ndarray, pairs: int = 3) -> tup
     return dict(zip(model.feature_names, row)), moved
 
 
-@pytest.mark.parametrize("name", ["voice", "finger_tapping", "gait"])
+@pytest.mark.parametrize("name", MODELS)
 def test_jointly_atypical_row_is_refused_in_plain_words(name):
     model = _with_check(name)
     X = _table(model).features(model.feature_names)
