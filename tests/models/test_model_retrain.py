@@ -55,3 +55,28 @@ def test_ensemble_learns_a_separable_rule_and_is_deterministic():
     b = T.train_ensemble(X, y, groups, mask, "binary", cfg, seed=5)
     assert np.array_equal(a.raw_mean(X), b.raw_mean(X))
     assert T.auc(y, a.raw_mean(X)) > 0.97
+
+
+@pytest.mark.slow
+def test_finger_tapping_retrain_reproduces_shipped_weights_and_metrics(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "models.train", "finger_tapping", "--out", str(tmp_path)],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    new = json.loads((tmp_path / "finger_tapping" / "metrics.json").read_text())
+    shipped = json.loads((MODELS_DIR / "finger_tapping" / "metrics.json").read_text())
+    assert new["version"] == shipped["version"]
+    for key in ("cv", "baselines", "calibration", "threshold", "chosen", "candidates", "data", "severity",
+                "abstention"):
+        assert new[key] == shipped[key], key
+
+
+def test_finger_tapping_severity_is_compared_like_for_like():
+    """Whole item scores beside whole item scores: every severity baseline (the mean rating too)
+    is reported both continuous and rounded, on the shipped model's folds."""
+    s = json.loads((MODELS_DIR / "finger_tapping" / "metrics.json").read_text())["severity"]
+    assert {"mean_rating", "random_forest", "ridge_regression"} <= set(s["baselines"])
+    for r in [s["cv"], *s["baselines"].values()]:
+        w = r["whole_score"]
+        assert 0 < w["mae_over_repeats"]["mean"] < 2 and w["mae_ci95_subject_bootstrap"][0] < w["pooled_repeat0_mae"]
+    assert s["candidates"][s["chosen"]]["whole_score_mae_over_repeats"]["mean"] == pytest.approx(s["cv_mae_rounded"])
+    assert any(c["features"] == 116 for c in s["candidates"].values())
