@@ -4,7 +4,8 @@ treat voice and movement alike.
 Every pipeline has the same stages: decode -> quality check -> signal -> measures -> model input.
 A pipeline raises `UnusableInput` when a file cannot be analysed at all (not audio, corrupt,
 empty); a clip that decodes but fails a quality check returns a `TaskResult` whose quality is
-not ok and whose score is None.
+not ok and whose score is None. The score itself comes from models.registry.shipped_model_score
+(the dependency runs one way: task modules -> models.registry -> these types).
 """
 from __future__ import annotations
 
@@ -89,16 +90,3 @@ class TaskResult:
 
     def measure_values(self) -> dict[str, float]:
         return {m.name: m.value for m in self.measures}
-
-
-def shipped_model_score(model_name: str, features: dict[str, float]) -> ModelScore:
-    """The shipped model's score for these inputs, or an abstention saying why there is none
-    (weights missing). Imported lazily: core works without torch until a score is asked for."""
-    from models.registry import ModelUnavailable, load_model
-
-    try:
-        model = load_model(model_name)
-    except ModelUnavailable as exc:
-        return ModelScore(model_name, "unavailable", None, abstained=f"The {model_name.replace('_', ' ')} "
-                          f"model is unavailable: {exc}")
-    return model.score(features)

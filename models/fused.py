@@ -25,7 +25,6 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable
 
 import torch
@@ -297,13 +296,13 @@ def derive_parameters() -> FusionParameters:
     from models.registry import load_model
 
     prior, auc, versions = {}, {}, {}
-    for b in BRANCHES:
-        model = load_model(b.model)
+    for b in BRANCHES:  # a withheld branch keeps its figures here; its clips never reach fuse()
+        model = load_model(b.model, allow_withheld=True)
         m = model.metrics
         prior[b.key] = m["data"]["pd_rows"] / m["data"]["rows"]
         auc[b.key] = float(m["cv"]["auc_over_repeats"]["mean"])
         versions[b.key] = model.version
-    rho, source = _hand_correlation(load_model("finger_tapping"))
+    rho, source = _hand_correlation(load_model("finger_tapping", allow_withheld=True))
     return FusionParameters(prior=prior, auc=auc, hand_correlation=rho, hand_correlation_source=source,
                             component_versions=versions)
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,6 +29,7 @@ MODEL_NAMES = ("voice", "finger_tapping", "gait")
 WEIGHTS_FILE = "model.pt"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "MODEL_CARD.md"
+STATUS_FILE = "status.json"
 
 
 class ModelUnavailable(FileNotFoundError):
@@ -289,9 +291,65 @@ def load_model_from(directory: Path) -> ShippedModel:
     return ShippedModel(directory, payload)
 
 
+@dataclass(frozen=True)
+class ModelStatus:
+    """Whether a shipped model may show scores to clinicians. "withheld": its weights ship for the
+    record and for evaluation, but it has not earned its numbers on real recordings like the
+    clinic's (models/<name>/status.json says why, in words for a therapist); the task is then
+    measures-only."""
+
+    status: str  # "shipped" or "withheld"
+    reason: str = ""
+
+    @property
+    def withheld(self) -> bool:
+        return self.status == "withheld"
+
+
+class ModelWithheld(ModelUnavailable):
+    """The model is withheld (measures only). str(exc) is the plain reason for the clinician."""
+
+
+def status_of(directory: Path) -> ModelStatus:
+    path = directory / STATUS_FILE
+    if not path.is_file():
+        return ModelStatus("shipped")
+    try:
+        data = json.loads(path.read_text())
+        status, reason = str(data["status"]), str(data.get("reason", ""))
+    except (ValueError, KeyError, TypeError) as exc:  # an unreadable decision withholds rather than scores
+        return ModelStatus("withheld", f"The {directory.name.replace('_', ' ')} model's status file is unreadable "
+                                       f"({exc.__class__.__name__}), so it gives no score.")
+    if status not in ("shipped", "withheld"):
+        return ModelStatus("withheld", f"Unknown model status '{status}': no score is given.")
+    return ModelStatus(status, reason)
+
+
+def model_status(name: str) -> ModelStatus:
+    """The shipped model `name`'s status (models/<name>/status.json; absent means shipped)."""
+    return status_of(model_dir(name))
+
+
 @lru_cache(maxsize=None)
-def load_model(name: str) -> ShippedModel:
-    """The shipped model `name` ("voice", "finger_tapping", "gait"), loaded once per process."""
+def load_model(name: str, allow_withheld: bool = False) -> ShippedModel:
+    """The shipped model `name` ("voice", "finger_tapping", "gait"), loaded once per process.
+    Raises ModelWithheld for a withheld model unless `allow_withheld` (evaluation, the Models page)."""
     if name not in MODEL_NAMES:
         raise ValueError(f"Unknown model '{name}'. Choose one of: {', '.join(MODEL_NAMES)}.")
+    status = model_status(name)
+    if status.withheld and not allow_withheld:
+        raise ModelWithheld(status.reason or f"The {name.replace('_', ' ')} model is withheld: measures only.")
     return load_model_from(model_dir(name))
+
+
+def shipped_model_score(model_name: str, features: dict[str, float]) -> ModelScore:
+    """The shipped model's score for these inputs, or an abstention saying why there is none
+    (model withheld, weights missing). Called by the task pipelines."""
+    try:
+        model = load_model(model_name)
+    except ModelWithheld as exc:
+        return ModelScore(model_name, "withheld", None, abstained=str(exc))
+    except ModelUnavailable as exc:
+        return ModelScore(model_name, "unavailable", None, abstained=f"The {model_name.replace('_', ' ')} "
+                          f"model is unavailable: {exc}")
+    return model.score(features)

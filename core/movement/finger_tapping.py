@@ -435,7 +435,8 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
     cache_path: a .npz landmark series; read if it exists, written otherwise."""
     from core.movement.hand_crop import hand_series_for_clip
     from core.movement.quality import hand_quality
-    from core.pipeline import Quality, QualityCheck, TaskResult, shipped_model_score
+    from core.pipeline import Quality, QualityCheck, TaskResult
+    from models.registry import shipped_model_score
 
     series = hand_series_for_clip(path, side, cache_path=cache_path, model=model)
     quality = hand_quality(series, "finger_tapping")

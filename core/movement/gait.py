@@ -872,7 +872,8 @@ def choose_walker(tracks: list) -> list[int]:
 def gait_score(values: dict[str, float]):
     """The gait model's score, or an abstention in plain words when too few strides were in view
     to estimate stride variability as the model learned it."""
-    from core.pipeline import ModelScore, shipped_model_score
+    from core.pipeline import ModelScore
+    from models.registry import shipped_model_score
 
     n = int(values.get("n_strides", 0) or 0)
     if n < MIN_STRIDES_FOR_SCORE:

@@ -21,7 +21,7 @@ import parselmouth
 from parselmouth.praat import call
 
 from core.media.audio import MAX_AUDIO_SECONDS, load_audio
-from core.pipeline import Measure, ModelScore, Quality, TaskResult, shipped_model_score
+from core.pipeline import Measure, ModelScore, Quality, TaskResult
 from core.tasks import task_spec
 from core.vocabulary import MeasureInfo
 from core.voice import nonlinear, quality
@@ -197,6 +197,8 @@ def vowel_measures(samples: np.ndarray, sample_rate: int, sound: parselmouth.Sou
 
 def score(measures: list[Measure]) -> ModelScore:
     """The shipped voice model's score (an abstention when its weights are not shipped)."""
+    from models.registry import shipped_model_score  # lazily: core imports torch only to score
+
     return shipped_model_score("voice", uci_features(measures))
 
 

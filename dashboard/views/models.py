@@ -11,7 +11,7 @@ from dashboard import state
 from dashboard.widgets.explanations import calibration_figure
 from dashboard.widgets.facts import facts
 from models.fused import FUSED_DIR, FUSED_VERSION, PARAMETERS_FILE
-from models.registry import MODEL_NAMES, ModelUnavailable, load_model
+from models.registry import MODEL_NAMES, ModelUnavailable, load_model, model_status
 
 TITLES = {"voice": "Voice (sustained vowel)", "finger_tapping": "Finger tapping (MDS-UPDRS 3.4)", "gait": "Gait"}
 
@@ -43,11 +43,16 @@ def metrics_table(metrics: dict) -> pd.DataFrame:
 
 def model_section(name: str) -> None:
     st.header(TITLES.get(name, name))
+    status = model_status(name)
+    if status.withheld:
+        st.warning("Measures only: pdlens shows this task's measures but no score. " + status.reason)
     try:
-        model = load_model(name)
+        model = load_model(name, allow_withheld=True)
     except ModelUnavailable as exc:
         st.warning(str(exc))
         return
+    if status.withheld:
+        st.caption("The figures below are kept for the record: this model is not used to score clips.")
     metrics = model.metrics
     data = metrics.get("data", {})
     rep = (metrics.get("cv") or {}).get("auc_over_repeats", {})
