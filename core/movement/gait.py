@@ -668,7 +668,9 @@ def events_from_pose(pose_series, tracks: PoseTracks | None = None) -> GaitEvent
     come early and swing times (swing fraction, asymmetry) are biased: trust stride time and
     cadence from such clips, and prefer a side-on walk for swing measures. Turns give odd strides, which
     `stride_measures` excludes. MediaPipe may swap left and right legs for a few frames when they
-    cross in a side view; such strides fall outside the steady-stride window and are excluded.
+    cross in a side view: the side-on method does not rely on the labels (see _events_zeni).
+    Events are looked for only where both feet are in the picture (_feet_usable): a person
+    entering or leaving the picture, or out of it, makes none, and no stride spans an exit.
     """
     tracks = tracks or pose_tracks(pose_series)
     usable = _feet_usable(tracks)
