@@ -9,10 +9,12 @@ MDS-UPDRS 3.4 severity. `torch_logit` is the differentiable path used for attrib
 """
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -342,11 +344,26 @@ def load_model(name: str, allow_withheld: bool = False) -> ShippedModel:
     return load_model_from(model_dir(name))
 
 
+_SCORE_WITHHELD = contextvars.ContextVar("score_withheld_models", default=False)
+
+
+@contextmanager
+def scoring_withheld_models():
+    """Within this block the task pipelines score with withheld models too: for
+    `python -m models.evaluate recordings --include-withheld`, so the decision to withhold a model
+    can be checked end to end. Never used by the app."""
+    token = _SCORE_WITHHELD.set(True)
+    try:
+        yield
+    finally:
+        _SCORE_WITHHELD.reset(token)
+
+
 def shipped_model_score(model_name: str, features: dict[str, float]) -> ModelScore:
     """The shipped model's score for these inputs, or an abstention saying why there is none
     (model withheld, weights missing). Called by the task pipelines."""
     try:
-        model = load_model(model_name)
+        model = load_model(model_name, allow_withheld=_SCORE_WITHHELD.get())
     except ModelWithheld as exc:
         return ModelScore(model_name, "withheld", None, abstained=str(exc))
     except ModelUnavailable as exc:
