@@ -58,6 +58,35 @@ def test_ensemble_learns_a_separable_rule_and_is_deterministic():
 
 
 @pytest.mark.slow
+def test_gait_retrain_reproduces_shipped_weights_and_metrics(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "models.train", "gait", "--out", str(tmp_path)],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    new = json.loads((tmp_path / "gait" / "metrics.json").read_text())
+    shipped = json.loads((MODELS_DIR / "gait" / "metrics.json").read_text())
+    assert new["version"] == shipped["version"]
+    for key in ("cv", "baselines", "calibration", "threshold", "chosen", "candidates", "data"):
+        assert new[key] == shipped[key], key
+
+
+def test_gait_model_uses_only_heel_strike_intervals():
+    """Video gait events may be offset from force-plate ones: only intervals between like events
+    (heel strike to heel strike) mean the same from both, so only they are model inputs; the
+    swing candidate is reported for the record but not eligible, and the card says why."""
+    from core.movement.gait import INTERVAL_MEASURES
+
+    shipped = json.loads((MODELS_DIR / "gait" / "metrics.json").read_text())
+    chosen = shipped["candidates"][shipped["chosen"]]["features"]
+    assert chosen and set(chosen) <= set(INTERVAL_MEASURES)
+    assert not any("swing" in f or "stance" in f for f in chosen)
+    with_swing = shipped["candidates"]["with_swing_logistic"]
+    assert with_swing.get("not_eligible") or shipped["chosen"] != "with_swing_logistic"
+    card = (MODELS_DIR / "gait" / "MODEL_CARD.md").read_text()
+    assert "not model inputs" in card and "Force-to-video transfer is not validated" in card
+    assert "Not a diagnosis" in card
+
+
+@pytest.mark.slow
 def test_finger_tapping_retrain_reproduces_shipped_weights_and_metrics(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "models.train", "finger_tapping", "--out", str(tmp_path)],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)

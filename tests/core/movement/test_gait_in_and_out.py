@@ -19,9 +19,11 @@ from tests.fixtures.movement.clips import write_video
 from tests.fixtures.movement.walkers import WalkerScript, walking_frames
 
 # Tolerances for measures from video against the walker's script: stride time and cadence
-# within 3% (a frame is 3% of a 1.1 s stride at 30 fps); heel strikes within 0.1 s of a true one.
+# within 3% (a frame is 3% of a 1.1 s stride at 30 fps); heel strikes a median 0.05 s or less
+# from a true one, none more than 0.15 s (a strike as the walker leaves the picture is the worst).
 INTERVAL_TOLERANCE = 0.03
-EVENT_TOLERANCE_S = 0.1
+EVENT_TOLERANCE_S = 0.05
+EVENT_WORST_S = 0.15
 
 
 def _with_absences(pose: PoseSeries, absent: list[tuple[float, float]]) -> PoseSeries:
@@ -131,7 +133,8 @@ def test_walk_entering_and_leaving_the_picture_is_measured(walk_in_and_out):
     truth = np.concatenate([hs[s] for hs in script.heel_strikes for s in SIDES])
     found = np.concatenate([result.signal["heel_strikes"][s] for s in SIDES])
     assert len(found) >= 2 * gait.MIN_STRIDES
-    assert np.max(np.min(np.abs(found[:, None] - truth[None, :]), axis=1)) < EVENT_TOLERANCE_S
+    error = np.min(np.abs(found[:, None] - truth[None, :]), axis=1)
+    assert np.median(error) < EVENT_TOLERANCE_S and np.max(error) < EVENT_WORST_S
     # nothing while nobody is in view, and no walking stretch across the turn
     (_, exit_1), (enter_2, _) = script.in_view
     turn = (exit_1 + 0.5, enter_2 - 0.5)
