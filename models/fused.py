@@ -35,6 +35,7 @@ from core.pipeline import ModelScore
 
 FUSED_NAME = "fused"
 FUSED_VERSION = "fused-1.0.0"
+WITHHELD_VERSION = "withheld"  # model_version of a withheld model's abstention (models.registry)
 FUSED_DIR = MODELS_DIR / "fused"
 PARAMETERS_FILE = FUSED_DIR / "parameters.json"
 DTYPE = torch.float64
@@ -210,6 +211,10 @@ def fuse(inputs: Iterable[BranchInput], params: FusionParameters | None = None) 
         label = BRANCH_BY_KEY[bi.branch].label
         if not bi.quality_ok:
             excluded[bi.branch] = f"{label}: the clip failed its quality check, so it is not scored."
+            chosen.pop(bi.branch, None)
+        elif bi.score is not None and bi.score.model_version == WITHHELD_VERSION:
+            # the model is withheld (models/<name>/status.json): the task is measures-only
+            excluded[bi.branch] = f"{label}: measures only - {bi.score.abstained or 'the model is withheld.'}"
             chosen.pop(bi.branch, None)
         elif bi.score is None or bi.score.probability is None:
             why = bi.score.abstained if bi.score and bi.score.abstained else "no model score"

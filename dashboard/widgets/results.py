@@ -222,6 +222,9 @@ def recording_panel(recording: Any, assessment: Any | None, data_dir: Path) -> l
             sev = f"; predicted severity {assessment.severity:.1f} of 4" if assessment.severity is not None else ""
             st.markdown(f"Score **{assessment.probability:.2f}**{escape_markdown(band)}{escape_markdown(sev)} · "
                         f"model {escape_markdown(assessment.model_version)}")
+        elif assessment.model_version == "withheld" and recording.quality_ok:
+            st.info("Measures only: " + escape_markdown(assessment.abstained_reason or "this task's model is withheld."),
+                    icon=":material/info:")
         elif assessment.abstained_reason and recording.quality_ok:
             st.warning("Not scored: " + escape_markdown(assessment.abstained_reason))
         elif recording.quality_ok:

@@ -114,3 +114,39 @@ def test_results_page_with_finger_tapping_has_signal_and_key_frame(clinic, tmp_p
     contributions = [f for f in figs if "Contribution of each recording" in str(f["layout"].get("title", ""))]
     assert contributions and len(contributions[0]["data"][0]["y"]) == 2
     assert "Tapping amplitude" in texts(at)
+
+
+def test_results_page_says_why_a_withheld_voice_model_gives_no_score(clinic, tmp_path, monkeypatch):
+    """A voice model withheld by its status.json (a temporary copy of the shipped model dir): the
+    real vowel is measured, not scored, and the Results page says why in plain words (escaped)."""
+    import json
+    import shutil
+
+    from core.config import MODELS_DIR
+    from models import registry
+
+    models_root = tmp_path / "models"
+    shutil.copytree(MODELS_DIR / "voice", models_root / "voice", ignore=shutil.ignore_patterns("status.json"))
+    reason = "Not validated on phone recordings <b>yet</b>: the voice measures are shown without a score."
+    (models_root / "voice" / "status.json").write_text(json.dumps({"status": "withheld", "reason": reason}))
+    monkeypatch.setattr(registry, "MODELS_DIR", models_root)
+    registry.load_model.cache_clear()
+    try:
+        sessions, admin_id, visit_id = clinic
+        outcome = add_recording_and_analyze(sessions, admin_id, visit_id, VOWEL, "v.wav", "vowel", None, "upload",
+                                            settings().data_dir)
+        assert outcome.quality_ok and outcome.score.probability is None and outcome.score.abstained == reason
+        assert outcome.score.model_version == "withheld"
+        assert "Voice (sustained vowel): measures only - " + reason in outcome.fused["excluded"]["voice"]
+        at = open_page(signed_in_app(), "views/results.py", visit=visit_id)
+        assert not at.exception, at.exception
+        page = texts(at)
+        from dashboard.formatting import escape_markdown
+
+        assert "Measures only: " + escape_markdown(reason) in page  # on the recording's panel
+        assert "Left out: " + escape_markdown("Voice (sustained vowel): measures only - " + reason) in page
+        assert at.get("metric")[0].value == "not scored"
+        assert "Jitter (local)" in set(at.dataframe[0].value["Measure"])  # the measures are still shown
+        assert "<b>" not in page
+    finally:
+        registry.load_model.cache_clear()
