@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.visits import model_versions_in_use
 from dashboard import state
+from dashboard.formatting import escape_markdown
 from dashboard.widgets.explanations import calibration_figure
 from dashboard.widgets.facts import facts
 from models.fused import FUSED_DIR, FUSED_VERSION, PARAMETERS_FILE
@@ -45,7 +46,8 @@ def model_section(name: str) -> None:
     st.header(TITLES.get(name, name))
     status = model_status(name)
     if status.withheld:
-        st.warning("Measures only: pdlens shows this task's measures but no score. " + status.reason)
+        st.warning("Measures only: " + escape_markdown(status.reason or "this model is withheld.")
+                   + " pdlens shows this task's measures, without a score.")
     try:
         model = load_model(name, allow_withheld=True)
     except ModelUnavailable as exc:

@@ -150,3 +150,31 @@ def test_results_page_says_why_a_withheld_voice_model_gives_no_score(clinic, tmp
         assert "<b>" not in page
     finally:
         registry.load_model.cache_clear()
+
+
+def test_models_page_shows_a_withheld_model_as_measures_only_with_its_figures(clinic, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    from core.config import MODELS_DIR
+    from dashboard.formatting import escape_markdown
+    from models import registry
+
+    models_root = tmp_path / "models"
+    for name in registry.MODEL_NAMES:
+        shutil.copytree(MODELS_DIR / name, models_root / name, ignore=shutil.ignore_patterns("status.json"))
+    reason = "It did not separate real phone recordings of people aged 55 and over <i>better than chance</i>."
+    (models_root / "voice" / "status.json").write_text(json.dumps({"status": "withheld", "reason": reason}))
+    monkeypatch.setattr(registry, "MODELS_DIR", models_root)
+    registry.load_model.cache_clear()
+    try:
+        at = open_page(signed_in_app(), "views/models.py")
+        assert not at.exception, at.exception
+        warnings = [str(w.value) for w in at.get("warning")]
+        assert any(w.startswith("Measures only: " + escape_markdown(reason)) for w in warnings), warnings
+        assert len([w for w in warnings if w.startswith("Measures only")]) == 1  # the other models are active
+        page = texts(at)
+        assert "kept for the record" in page and "<i>" not in page
+        assert load_model("voice", allow_withheld=True).version in page  # its figures are still shown
+    finally:
+        registry.load_model.cache_clear()
