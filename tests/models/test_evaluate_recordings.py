@@ -154,3 +154,32 @@ def test_other_formats_odd_names_a_corrupt_and_a_missing_file(tmp_path):
     assert out["age_only_auc_all_labelled"] is not None
     for needle in ("Ünïcode", "take", "broken", "never recorded", "as is"):
         assert needle not in err
+
+
+@pytest.mark.slow
+def test_a_withheld_model_reports_measures_only_and_is_checked_with_include_withheld(tmp_path, monkeypatch):
+    """A temporary withheld copy of the voice model: no clip is scored by default; with
+    --include-withheld the same clips are scored by the withheld model, so the decision can be checked."""
+    from models import registry
+    from models.evaluate import evaluate_recordings
+
+    root = tmp_path / "models"
+    shutil.copytree(MODELS_DIR / "voice", root / "voice", ignore=shutil.ignore_patterns("status.json"))
+    (root / "voice" / "status.json").write_text(json.dumps({"status": "withheld", "reason": "Not earned yet."}))
+    labels = pd.read_csv(ORIGINALS / "labels.csv")
+    labels = pd.concat([labels[labels.label == "HC"].head(3), labels[labels.label == "PwPD"].head(3)])
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    monkeypatch.setattr(registry, "MODELS_DIR", root)
+    registry.load_model.cache_clear()
+    try:
+        plain = evaluate_recordings(ORIGINALS, tmp_path / "labels.csv")
+        checked = evaluate_recordings(ORIGINALS, tmp_path / "labels.csv", include_withheld=True)
+    finally:
+        registry.load_model.cache_clear()
+    assert plain["model_status"] == {"status": "withheld", "reason": "Not earned yet."}
+    assert plain["scored"] == 0 and plain["auc"] is None and plain["not_scored"].get("withheld") == plain["measured"]
+    assert any("withheld" in n for n in plain["notes"])
+    assert checked["measured"] == plain["measured"] and checked["scores_from_withheld_model"] is True
+    assert checked["scored"] + sum(checked["not_scored"].values()) == checked["measured"]
+    if checked["scored"]:
+        assert checked["model_version"].startswith("voice-") and 0.0 < checked["threshold"] < 1.0

@@ -69,7 +69,7 @@ def test_fused_score_leaves_a_withheld_branch_out_and_says_why(tmp_path):
     gait_model = load_model("gait", allow_withheld=True)
     gait = gait_model.score(dict(zip(gait_model.feature_names, gait_model.reference)))
     fused = fuse([BranchInput("voice", withheld), BranchInput("gait", gait)])
-    assert "No voice score." in fused.excluded["voice"]
+    assert fused.excluded["voice"] == "Voice (sustained vowel): measures only - No voice score."
     assert "voice" not in fused.contributions
 
 
