@@ -38,6 +38,7 @@ def test_uci_voice_on_a_subject_slice_with_a_missing_value(tmp_path):
     assert out["n"] == len(part) - 1 and out["n_subjects"] == 5
     assert out["skipped"] == {"rows_with_missing_features": 1}
     assert 0.0 <= out["auc"] <= 1.0 and 0.0 <= out["subject_auc"] <= 1.0
+    assert out["model_status"]["status"] in ("shipped", "withheld")  # a withheld model is still checked
 
 
 def test_finger_tapping_on_a_session_slice(tmp_path):
