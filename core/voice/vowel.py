@@ -199,8 +199,6 @@ def score(measures: list[Measure]) -> ModelScore:
     """The shipped voice model's score (an abstention when its weights are not shipped)."""
     from models.registry import shipped_model_score  # lazily: core imports torch only to score
 
-    from models.registry import shipped_model_score  # lazily: core imports torch only to score
-
     return shipped_model_score("voice", uci_features(measures))
 
 
