@@ -270,8 +270,10 @@ def _outcome_message(label: str, side: str | None, quality_ok: bool, problems: l
         return f"{what}: saved, but it failed the quality check: " + " ".join(problems)
     if score is None:
         return f"{what}: analysed and measured."
+    if score.probability is None and score.model_version == "withheld":
+        return f"{what}: analysed and measured (measures only: {score.abstained})"
     if score.probability is None:
-        return f"{what}: analysed; the model declined to score it: {score.abstained}"
+        return f"{what}: analysed and measured, not scored: {score.abstained}"
     return f"{what}: analysed and scored."
 
 
