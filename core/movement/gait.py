@@ -860,8 +860,8 @@ def choose_walker(tracks: list) -> list[int]:
     order = sorted(range(len(tracks)), key=lambda k: (-travel[k], -int(tracks[k].detected.sum())))
     best = order[0]
     chosen = [best]
-    if travel[best] <= 0:
-        return chosen
+    if travel[best] <= 0:  # nobody walks: keep everyone tracked, longest track first
+        return sorted(range(len(tracks)), key=lambda k: -int(tracks[k].detected.sum()))
     covered = tracks[best].detected.copy()
     for k in order[1:]:
         det = tracks[k].detected
