@@ -23,7 +23,7 @@ class TaskSpec:
 TASKS: dict[str, TaskSpec] = {
     t.key: t
     for t in (
-        TaskSpec("vowel", "Sustained vowel /a/", "voice", False, "3.1", 3.0, 5.0, 30.0,
+        TaskSpec("vowel", "Sustained vowel /a/", "voice", False, "3.1", 1.5, 5.0, 30.0,
                  "Take a breath and say 'aaah' at a comfortable pitch and loudness for as long "
                  "as you can, at least 5 seconds. Microphone about 30 cm from the mouth."),
         TaskSpec("reading", "Reading passage", "voice", False, "3.1", 10.0, 30.0, 120.0,

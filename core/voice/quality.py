@@ -43,9 +43,16 @@ MIN_VOICED_FRACTION = {"vowel": 0.4, "reading": 0.15}
 MIN_SNR_DB = {"vowel": 30.0, "reading": 20.0}
 MIN_NOISE_FRAMES_S = 0.25  # unvoiced time needed to estimate the background level
 
-# One sustained phonation: the longest continuous voiced stretch must last the task's minimum
-# (3 s) and hold at least 70% of all voiced time (otherwise it was several short 'aah's).
+# One sustained phonation: the longest continuous voiced stretch must hold at least 70% of all
+# voiced time (otherwise it was several short 'aah's) and last MIN_PHONATION_S, so that its stable
+# middle (without the first and last 10%) keeps about a second of glottal cycles: at 80-100 Hz
+# (low male voices) that is 80-100 periods, enough for the 11-period shimmer APQ11 and a pitch-
+# period distribution for PPE. Real phone vowels are often trimmed to 1.5-3 s: they are measured,
+# with a caution below STEADY_PHONATION_S (jitter and shimmer of short vowels vary more from take
+# to take; Brockmann et al., J Voice 2008 found perturbation measures stabilise from about 3 s).
 SUSTAINED_MIN_SHARE = 0.7
+MIN_PHONATION_S = 1.2
+STEADY_PHONATION_S = 3.0
 
 
 def frame_levels_db(samples: np.ndarray, sample_rate: int, frame_s: float = FRAME_S) -> np.ndarray:
@@ -93,7 +100,7 @@ def duration_check(duration_s: float, task: str) -> QualityCheck:
         what = "Hold the vowel" if task == "vowel" else "Read the passage"
         return _check("duration", False, duration_s, "s",
                       f"The clip is too short ({duration_s:.1f} s): {what.lower()} for at least "
-                      f"{spec.min_seconds:.0f} s (aim for {spec.target_seconds:.0f} s) and record again.")
+                      f"{spec.min_seconds:g} s (aim for {spec.target_seconds:.0f} s) and record again.")
     if duration_s > spec.max_seconds:
         return _check("duration", False, duration_s, "s",
                       f"The clip is too long for this task ({duration_s:.0f} s; at most "
@@ -113,10 +120,10 @@ def assess(samples: np.ndarray, sample_rate: int, task: str, pitch: parselmouth.
     loudness = float(np.percentile(levels, 95))
     if loudness < SILENCE_MAX_DBFS:
         checks.append(_check("silence", False, loudness, "dBFS",
-                             f"The recording is silent or almost silent (loudest part {loudness:.0f} dBFS): "
+                             "The recording is silent or almost silent: "
                              "check that the microphone is on and about 30 cm from the mouth, then record again."))
         return Quality(tuple(checks))
-    checks.append(_check("silence", True, loudness, "dBFS", f"Voice level {loudness:.0f} dBFS."))
+    checks.append(_check("silence", True, loudness, "dBFS", "The voice is loud enough to measure."))
 
     clipped = clipped_fraction(samples)
     checks.append(_check(
@@ -129,9 +136,9 @@ def assess(samples: np.ndarray, sample_rate: int, task: str, pitch: parselmouth.
     noise_like = not np.isfinite(flatness) or flatness > NOISE_LIKE_MAX_FLATNESS
     checks.append(_check(
         "noise_like", not noise_like, flatness, "",
-        f"The sound is noise-like (hiss, wind or rustle; spectral flatness {flatness:.2f}) rather than a voice: "
+        "The sound is noise (hiss, wind or rustle) rather than a voice: "
         "record again in a quieter room with the voice close to the microphone." if noise_like
-        else f"Voice-like spectrum (flatness {flatness:.3f})."))
+        else "The sound is a voice, not noise."))
 
     if pitch is None:
         return Quality(tuple(checks))
@@ -177,16 +184,64 @@ def _snr_check(samples: np.ndarray, sample_rate: int, times: np.ndarray, voiced:
 
 
 def _sustained_check(intervals: list[tuple[float, float]], task: str) -> QualityCheck:
-    minimum = task_spec(task).min_seconds
     lengths = [e - s for s, e in intervals]
     longest = max(lengths, default=0.0)
     total = sum(lengths)
-    if longest < minimum:
+    if longest < MIN_PHONATION_S:
         return _check("sustained_phonation", False, longest, "s",
-                      f"The longest continuous 'aaah' lasts {longest:.1f} s: hold the vowel for at least "
-                      f"{minimum:.0f} s in one breath, without stopping, and record again.")
+                      f"The longest continuous 'aaah' lasts only {longest:.1f} s, too short to measure the voice: "
+                      f"hold the vowel in one breath, without stopping, for about {task_spec(task).target_seconds:.0f} s "
+                      "and record again.")
     if total > 0 and longest / total < SUSTAINED_MIN_SHARE:
         return _check("sustained_phonation", False, longest, "s",
-                      f"The clip holds several separate phonations (longest {longest:.1f} s of {total:.1f} s voiced): "
+                      f"The clip holds several separate phonations (longest {longest:.1f} s of {total:.1f} s of voice): "
                       "say one continuous 'aaah' and record again.")
+    if longest < STEADY_PHONATION_S:
+        return _check("sustained_phonation", True, longest, "s",
+                      f"A short 'aaah' of {longest:.1f} s: measured, but measures from under "
+                      f"{STEADY_PHONATION_S:.0f} s of voice are less stable. A {task_spec(task).target_seconds:.0f} s "
+                      "vowel gives steadier figures next time.")
     return _check("sustained_phonation", True, longest, "s", f"One sustained phonation of {longest:.1f} s.")
+
+
+# Phone-band sound: a source sampled at 8 kHz (telephone, many phone apps) carries nothing above
+# 4 kHz, and narrow-band microphones cut there too. HNR, NHR and shimmer depend on the band the
+# noise is measured in (Deliyski et al. 2005; Naranjo 2016 report band-limited HNR for that reason),
+# so such clips are measured, and their band is recorded and shown with the measures.
+PHONE_BAND_MAX_RATE_HZ = 8000
+PHONE_BAND_MAX_BANDWIDTH_HZ = 5000.0  # resampling from 8 kHz leaks to about 4.5 kHz
+BANDWIDTH_FLOOR_DB = 60.0  # the band ends where the spectrum stays this far below its peak
+BAND_SENSITIVE_MEASURES = ("harmonics-to-noise ratio", "noise-to-harmonics ratio", "shimmer")
+
+
+def effective_bandwidth_hz(samples: np.ndarray, sample_rate: int) -> float:
+    """Highest frequency at which the clip's (Welch) spectrum comes within 60 dB of its peak: a
+    clip resampled from 8 kHz has nothing above 4 kHz, a clinic microphone's voice reaches 6-8 kHz."""
+    from scipy.signal import welch
+
+    if samples.size < 256:
+        return float("nan")
+    freqs, power = welch(np.asarray(samples, dtype=np.float64), fs=sample_rate, nperseg=1024)
+    if not np.any(power > 0):
+        return float("nan")
+    level = 10 * np.log10(power + 1e-30)
+    above = np.flatnonzero(level >= level.max() - BANDWIDTH_FLOOR_DB)
+    return float(freqs[above[-1]])
+
+
+def bandwidth_check(samples: np.ndarray, sample_rate: int, source_rate: int | None) -> tuple[QualityCheck, dict]:
+    """A passed check that says whether the sound is phone-band and which measures that affects,
+    and the figures kept with the result (source sample rate, bandwidth, phone_band)."""
+    bandwidth = effective_bandwidth_hz(samples, sample_rate)
+    phone = bool((source_rate is not None and source_rate <= PHONE_BAND_MAX_RATE_HZ)
+                 or (np.isfinite(bandwidth) and bandwidth < PHONE_BAND_MAX_BANDWIDTH_HZ))
+    info = {"source_sample_rate": source_rate, "bandwidth_hz": bandwidth, "phone_band": phone}
+    if phone:
+        rate = (f" (sampled at {source_rate / 1000:g} kHz)" if source_rate and source_rate <= PHONE_BAND_MAX_RATE_HZ
+                else f" (sound only up to about {bandwidth / 1000:.1f} kHz)")
+        message = (f"Phone-quality sound{rate}: {', '.join(BAND_SENSITIVE_MEASURES[:-1])} and "
+                   f"{BAND_SENSITIVE_MEASURES[-1]} are less exact than from a clinic microphone; compare them "
+                   "only with recordings made the same way.")
+    else:
+        message = "Full-band sound: every voice measure is comparable with clinic microphone recordings."
+    return _check("bandwidth", True, bandwidth if np.isfinite(bandwidth) else None, "Hz", message), info

@@ -20,16 +20,19 @@ import numpy as np
 import parselmouth
 from parselmouth.praat import call
 
-from core.media.audio import MAX_AUDIO_SECONDS, load_audio
-from core.pipeline import Measure, ModelScore, Quality, TaskResult
+from core.media.audio import MAX_AUDIO_SECONDS, load_audio, probe_media
+from core.pipeline import Measure, ModelScore, Quality, QualityCheck, TaskResult
 from core.tasks import task_spec
 from core.vocabulary import MeasureInfo
 from core.voice import nonlinear, quality
-from core.voice.praat import PITCH_CEILING_HZ, PITCH_FLOOR_HZ, f0_track, pitch_cc, to_sound, voiced_intervals
+from core.voice.praat import PITCH_CEILING_HZ, PITCH_FLOOR_HZ, pitch_cc, to_sound, voiced_intervals
 
 TASK = "vowel"
 STABLE_TRIM_FRACTION = 0.1  # dropped at each end of the longest voiced stretch
 MIN_STABLE_SECONDS = 0.5  # below this no measure is reliable
+# Glottal cycles in the stable part below which perturbation measures are not computed reliably
+# (shimmer APQ11 averages over 11 periods; PPE needs a distribution of periods).
+MIN_GLOTTAL_CYCLES = 60
 # Praat's standard perturbation arguments: shortest/longest period (s), maximum period factor,
 # maximum amplitude factor (Praat manual, "Voice 2. Jitter" / "Voice 3. Shimmer").
 PERIOD_FLOOR_S, PERIOD_CEILING_S, MAX_PERIOD_FACTOR, MAX_AMPLITUDE_FACTOR = 0.0001, 0.02, 1.3, 1.6
@@ -192,7 +195,17 @@ def vowel_measures(samples: np.ndarray, sample_rate: int, sound: parselmouth.Sou
     values, cycle_f0 = praat_measures(part)
     segment = samples[int(start * sample_rate): int(end * sample_rate)]
     values.update(nonlinear.nonlinear_measures(segment, sample_rate, cycle_f0))
+    values["glottal_cycles"] = float(len(cycle_f0))  # for the quality gate; not a stored measure
     return values
+
+
+def glottal_cycles_check(n_cycles: int) -> QualityCheck:
+    if n_cycles < MIN_GLOTTAL_CYCLES:
+        return QualityCheck("glottal_cycles", False, float(n_cycles), "cycles",
+                            f"Too few steady voice cycles to measure ({n_cycles}; at least {MIN_GLOTTAL_CYCLES} "
+                            "needed): say one steady, comfortable 'aaah' for about 5 s and record again.")
+    return QualityCheck("glottal_cycles", True, float(n_cycles), "cycles",
+                        f"{n_cycles} steady voice cycles measured.")
 
 
 def score(measures: list[Measure]) -> ModelScore:
@@ -205,10 +218,17 @@ def score(measures: list[Measure]) -> ModelScore:
 def analyze(path: str | Path, side: str | None = None) -> TaskResult:
     """One sustained-vowel recording -> quality, measures and (if quality passes) the voice score."""
     samples, sr = load_audio(path, max_seconds=MAX_AUDIO_SECONDS)
-    return analyze_samples(samples, sr)
+    return analyze_samples(samples, sr, source_rate=source_sample_rate(path))
 
 
-def analyze_samples(samples: np.ndarray, sample_rate: int) -> TaskResult:
+def source_sample_rate(path: str | Path) -> int | None:
+    """The file's own sample rate (before pdlens resamples to 16 kHz), if it states one."""
+    info = probe_media(path)
+    rates = [st.sample_rate for st in info.streams if st.kind == "audio" and st.sample_rate]
+    return int(rates[0]) if rates else None
+
+
+def analyze_samples(samples: np.ndarray, sample_rate: int, source_rate: int | None = None) -> TaskResult:
     duration = samples.size / sample_rate
     signal: dict = {"audio": samples, "sample_rate": sample_rate, "voiced_intervals": []}
     if duration > task_spec(TASK).max_seconds:  # too long: do not spend time analysing
@@ -217,11 +237,17 @@ def analyze_samples(samples: np.ndarray, sample_rate: int) -> TaskResult:
     pitch = pitch_cc(sound)
     signal["voiced_intervals"] = voiced_intervals(pitch)
     clip_quality: Quality = quality.assess(samples, sample_rate, TASK, pitch)
+    band, band_info = quality.bandwidth_check(samples, sample_rate, source_rate)
+    clip_quality = Quality(clip_quality.checks + (band,))
+    signal.update(band_info)
     interval = stable_interval(pitch)
     measures: list[Measure] = []
     if interval is not None and not _failed(clip_quality, "silence", "noise_like"):
         signal["stable_interval"] = interval
-        measures = to_measures(vowel_measures(samples, sample_rate, sound, interval))
+        values = vowel_measures(samples, sample_rate, sound, interval)
+        cycles = glottal_cycles_check(int(values.pop("glottal_cycles")))
+        clip_quality = Quality(clip_quality.checks + (cycles,))
+        measures = to_measures(values) if cycles.passed else []
     model_score = score(measures) if clip_quality.ok and measures else None
     return TaskResult(TASK, None, duration, clip_quality, measures, model_score, signal)
 

@@ -26,7 +26,7 @@ def _failed(result) -> dict[str, str]:
 
 def test_short_clip_fails_duration(tmp_path):
     failed = _failed(analyze_recording(_write(tmp_path, synthetic_vowel(seconds=0.2)), "vowel"))
-    assert "for at least 3 s" in failed["duration"]
+    assert "for at least 1.5 s" in failed["duration"]
 
 
 def test_ten_minute_clip_fails_duration_without_analysis(tmp_path):
@@ -47,7 +47,7 @@ def test_pure_silence_fails_silence_check(tmp_path):
 def test_white_noise_is_not_a_voice(tmp_path):
     noise = 0.1 * np.random.default_rng(0).standard_normal(4 * SR)
     failed = _failed(analyze_recording(_write(tmp_path, noise), "vowel"))
-    assert "noise-like" in failed["noise_like"]
+    assert "is noise" in failed["noise_like"] and "flatness" not in failed["noise_like"]
     assert "voiced_fraction" in failed
 
 
@@ -71,14 +71,15 @@ def test_several_short_phonations_are_not_one_sustained_vowel(tmp_path):
     x = np.concatenate([synthetic_vowel(seconds=1.2, seed=1), gap, synthetic_vowel(seconds=1.2, seed=2), gap,
                         synthetic_vowel(seconds=1.2, seed=3)])
     failed = _failed(analyze_recording(_write(tmp_path, x), "vowel"))
-    assert "at least 3 s" in failed["sustained_phonation"]
+    assert "one breath" in failed["sustained_phonation"] or "several" in failed["sustained_phonation"]
 
 
 def test_clean_synthetic_vowel_passes_every_check(tmp_path):
     result = analyze_recording(_write(tmp_path, synthetic_vowel(seconds=4.0)), "vowel")
     assert result.quality.ok, result.quality.problems
     assert {c.name for c in result.quality.checks} == {
-        "duration", "silence", "clipping", "noise_like", "voiced_fraction", "snr", "sustained_phonation"}
+        "duration", "silence", "clipping", "noise_like", "voiced_fraction", "snr", "sustained_phonation",
+        "bandwidth", "glottal_cycles"}
 
 
 def test_unusable_files_raise_with_one_line_reason(tmp_path):
