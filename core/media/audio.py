@@ -64,7 +64,7 @@ class MediaInfo:
 
 def _check_file(path: Path) -> None:
     if not path.is_file():
-        raise UnusableInput(f"File not found: {path.name}.")
+        raise UnusableInput("The file was not found: upload it again.")
     if path.stat().st_size == 0:
         raise UnusableInput("The file is empty (0 bytes): record or export it again.")
 
@@ -78,7 +78,7 @@ def open_media(path: str | Path) -> Iterator[av.container.InputContainer]:
         container = av.open(str(path), mode="r")
     except (av.error.FFmpegError, UnicodeDecodeError, OSError) as exc:
         raise UnusableInput(
-            f"{path.name} is not an audio or video recording that can be read "
+            "The file is not an audio or video recording that can be read "
             "(damaged, or another kind of file renamed): export or record it again."
         ) from exc
     try:
@@ -147,7 +147,7 @@ def load_audio(path: str | Path, max_seconds: float = MAX_AUDIO_SECONDS) -> tupl
                     "This video has no sound track: record the voice task again with the "
                     "microphone switched on (or upload the audio file)."
                 )
-            raise UnusableInput(f"{path.name} contains no sound: upload the voice recording itself.")
+            raise UnusableInput("The file contains no sound: upload the voice recording itself.")
         stream = container.streams.audio[0]
         declared = _seconds(stream.duration, stream.time_base) or _container_duration(container)
         if declared is not None and declared > max_seconds + 0.5:
@@ -170,14 +170,14 @@ def load_audio(path: str | Path, max_seconds: float = MAX_AUDIO_SECONDS) -> tupl
                 chunks.append(out.to_ndarray().reshape(-1))
         except av.error.FFmpegError as exc:
             raise UnusableInput(
-                f"{path.name} is damaged and could not be decoded: export or record it again."
+                "The file is damaged and could not be decoded: export or record it again."
             ) from exc
 
     samples = np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
     if samples.size == 0:
-        raise UnusableInput(f"No sound could be decoded from {path.name}: record or export it again.")
+        raise UnusableInput("No sound could be decoded from the file: record or export it again.")
     if not np.all(np.isfinite(samples)):
-        raise UnusableInput(f"{path.name} contains invalid sample values: export or record it again.")
+        raise UnusableInput("The file contains invalid sample values: export or record it again.")
     decoded = samples.size / SAMPLE_RATE
     if (declared is not None and declared - decoded > TRUNCATION_TOLERANCE_S
             and decoded < TRUNCATION_MIN_FRACTION * declared):
