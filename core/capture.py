@@ -219,7 +219,7 @@ def check_clip(path: str | Path, task: str) -> float | None:
     duration = clip_duration(info)
     if duration is not None and duration < spec.min_seconds:
         what = spec.label.split(" (")[0].lower()
-        raise UnusableInput(f"The clip is {duration:.1f} s; {what} needs at least {spec.min_seconds:.0f} s: "
+        raise UnusableInput(f"The clip is {duration:.1f} s; {what} needs at least {spec.min_seconds:g} s: "
                             f"record it again (aim for {spec.target_seconds:.0f} s).")
     return duration
 

@@ -97,7 +97,7 @@ def test_over_the_size_limit_is_refused_before_reading(tmp_path):
 
 def test_short_clip_is_refused_with_its_length_and_the_task_minimum(tmp_path):
     short = write_video(tmp_path / "tap.mp4", (np.full((96, 128, 3), i, np.uint8) for i in range(36)), fps=30)
-    with pytest.raises(UnusableInput, match=r"^The clip is 1\.2 s; finger tapping needs at least 5 s"):
+    with pytest.raises(UnusableInput, match=r"^The clip is 1\.2 s; finger tapping needs at least 2 s"):
         check_clip(short, "finger_tapping")
     audio = write_audio_only(tmp_path / "voice.wav", 6.0)
     with pytest.raises(UnusableInput, match="has no video"):
@@ -184,7 +184,7 @@ def test_bad_uploads_fail_with_a_reason_and_leave_nothing(store, tmp_path):
     short = write_video(tmp_path / "tap_R.mp4", (np.full((96, 128, 3), i, np.uint8) for i in range(36)), fps=30)
     out = add_clip(sessions, admin_id, visit_id, short, short.name, "finger_tapping", "right", "upload", data_dir)
     assert out.status == "failed"
-    assert out.message.startswith("tap_R.mp4: The clip is 1.2 s; finger tapping needs at least 5 s")
+    assert out.message.startswith("tap_R.mp4: The clip is 1.2 s; finger tapping needs at least 2 s")
 
     no_side = add_clip(sessions, admin_id, visit_id, short, short.name, "tremor", None, "upload", data_dir)
     assert no_side.status == "failed" and "choose left or right" in no_side.message
