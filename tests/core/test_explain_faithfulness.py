@@ -13,7 +13,7 @@ N_ROWS = 24
 
 def _gait_rows(n_per_group: int = 4) -> np.ndarray:
     """Stride measures of a few real gaitpdb walks (whole table is slow to build)."""
-    model = load_model("gait")
+    model = load_model("gait", allow_withheld=True)
     files = D.walk_files(D.GAITPDB_DIR)
     pd_files = [f for f in files if "Pt" in f.name][:n_per_group]
     co_files = [f for f in files if "Co" in f.name][:n_per_group]

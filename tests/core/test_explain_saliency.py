@@ -37,7 +37,7 @@ def test_interpolate_window_replaces_only_the_window():
 def tapping_result():
     times, landmarks, _ = tapping_series(rate_hz=2.5, seconds=10.0, decrement=0.4, pause=(4.0, 5.0), seed=2)
     features, tap = tapping_features(times, landmarks, IMAGE_SIZE, return_signal=True)
-    model = load_model("finger_tapping")
+    model = load_model("finger_tapping", allow_withheld=True)
     score = model.score(features)
     signal = {"times": times, "landmarks": landmarks, "image_size": IMAGE_SIZE, "features": features,
               "tapping_times": tap["times"], "tapping_angle": tap["angle"], "tap_peaks": tap["peaks"]}
@@ -72,7 +72,7 @@ def test_tapping_occlusion_is_zero_where_the_hand_already_rests(tapping_result):
 
 def test_vowel_explanation_windows_and_exact_baseline():
     result = vowel.analyze(VOWEL)
-    model = load_model("voice")
+    model = load_model("voice", allow_withheld=True)
     out = explain_vowel(result, model)
     a, b = result.signal["stable_interval"]
     tmp = out["temporal_saliency"]

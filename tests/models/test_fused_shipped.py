@@ -18,13 +18,13 @@ def test_shipped_parameters_match_the_shipped_models():
 
 
 def _voice_row(i: int) -> dict:
-    model = load_model("voice")
+    model = load_model("voice", allow_withheld=True)
     table = D.load_uci_voice().complete(model.feature_names)
     return dict(zip(model.feature_names, table.features(model.feature_names)[i]))
 
 
 def test_voice_only_visit_equals_the_calibrated_voice_score():
-    model = load_model("voice")
+    model = load_model("voice", allow_withheld=True)
     score = model.score(_voice_row(0))
     fused = fuse([BranchInput("voice", score)])
     assert score.probability is not None
@@ -32,7 +32,7 @@ def test_voice_only_visit_equals_the_calibrated_voice_score():
 
 
 def test_out_of_range_input_abstains_and_is_left_out():
-    model = load_model("voice")
+    model = load_model("voice", allow_withheld=True)
     row = _voice_row(1)
     far = dict(row)
     name = model.feature_names[0]
@@ -42,15 +42,15 @@ def test_out_of_range_input_abstains_and_is_left_out():
     assert out_of_range.probability is None and "far outside the training data" in out_of_range.abstained
     alone = fuse([BranchInput("voice", out_of_range)])
     assert alone.score.probability is None and "far outside the training data" in alone.score.abstained
-    gait = load_model("gait")
+    gait = load_model("gait", allow_withheld=True)
     g = gait.score(dict(zip(gait.feature_names, gait.reference)))
     with_gait = fuse([BranchInput("voice", out_of_range), BranchInput("gait", g)])
     assert with_gait.score.probability == g.probability and "voice" in with_gait.excluded
 
 
 def test_fused_result_is_storable_json():
-    model = load_model("voice")
-    gait = load_model("gait")
+    model = load_model("voice", allow_withheld=True)
+    gait = load_model("gait", allow_withheld=True)
     r = fuse([BranchInput("voice", model.score(_voice_row(2))),
               BranchInput("gait", gait.score(dict(zip(gait.feature_names, gait.reference))))])
     text = json.dumps(r.as_dict(), allow_nan=False)
