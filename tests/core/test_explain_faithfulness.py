@@ -27,7 +27,7 @@ def _gait_rows(n_per_group: int = 4) -> np.ndarray:
 
 @pytest.fixture(scope="module", params=["voice", "finger_tapping", "gait"])
 def model_rows(request):
-    model = load_model(request.param)
+    model = load_model(request.param, allow_withheld=True)
     if request.param == "gait":
         X = _gait_rows()
     else:

@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from core.pipeline import UnusableInput
 from core.store import Assessment, MeasureValue, Recording, ValidationError, repository, transaction
-from core.visits import add_recording_and_analyze, model_versions_in_use, score_visit
+from core.visits import add_recording_and_analyze, score_visit
 from tests.fixtures.voice.synth import write_audio
+from models.registry import model_status
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "voice"
 PD_VOWEL = next(FIXTURES.glob("PD_sample__AH_545692309*.wav"))  # real public recording (Iyer 2023)
@@ -27,29 +28,27 @@ def _stored_files(data_dir: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] != "tmp"] if root.exists() else []
 
 
-def test_real_vowel_is_stored_analysed_explained_and_fused(store):
+def test_real_vowel_is_stored_measured_and_left_out_of_the_visit_score(store):
+    """Voice is measures-only (models/voice/status.json): the clip and its measures are stored, its
+    assessment says why there is no score, and the visit score leaves voice out saying so."""
     sessions, admin_id, visit_id, data_dir = store
     outcome = add_recording_and_analyze(sessions, admin_id, visit_id, PD_VOWEL.read_bytes(), "vowel.wav",
                                         "vowel", None, "upload", data_dir)
-    assert outcome.quality_ok and outcome.score.probability is not None
+    reason = model_status("voice").reason
+    assert model_status("voice").withheld and reason
+    assert outcome.quality_ok and outcome.score.probability is None and outcome.score.abstained == reason
     with transaction(sessions) as s:
         rec = s.get(Recording, outcome.recording_id)
         a = s.get(Assessment, outcome.assessment_id)
         assert rec.status == "analysed" and rec.quality_ok and rec.original_name == "vowel.wav"
         assert (data_dir / rec.stored_path).is_file() and rec.stored_path.endswith(rec.sha256 + ".wav")
         assert a.recording_id == rec.id and a.model_name == "voice" and a.inputs_sha256 == rec.sha256
+        assert a.probability is None and a.abstained_reason == reason
         names = {m.name for m in a.measures}
         assert {"jitter_local_pct", "shimmer_local", "hnr_db"} <= names
-        expl = a.explanation_json
-        assert len(expl["measure_attributions"]["attributions"]) == len(expl["measure_attributions"]["names"])
-        assert expl["temporal_saliency"]["windows"] and {m["name"] for m in expl["measures"]} >= names
         fused = repository.list_assessments(s, visit_id)[-1]
         assert fused.recording_id is None and fused.model_name == "fused"
-        # one branch only: the visit score is the voice score exactly
-        assert fused.probability == pytest.approx(a.probability, abs=1e-12)
-        assert fused.explanation_json["summary"]
-        versions = {r["model"]: r["version"] for r in model_versions_in_use(s)}
-        assert versions["voice"] == a.model_version and versions["fused"] == fused.model_version
+        assert fused.probability is None and "measures only" in fused.abstained_reason
 
 
 def test_unusable_file_leaves_no_row_and_no_file(store):

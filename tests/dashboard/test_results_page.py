@@ -13,7 +13,8 @@ from sqlalchemy import select
 from core.config import settings
 from core.store import Clinician, open_store, repository, transaction
 from core.visits import add_recording_and_analyze
-from models.registry import load_model
+from dashboard.formatting import escape_markdown
+from models.registry import load_model, model_status
 from tests.dashboard.conftest import charts, open_page, signed_in_app, texts
 
 VOWEL = next((Path(__file__).resolve().parents[1] / "fixtures" / "voice").glob("PD_sample__AH_545692309*.wav"))
@@ -37,36 +38,27 @@ def trace_types(figure: dict) -> set[str]:
 
 
 def test_results_page_renders_every_voice_panel(clinic):
+    """Voice is measures-only (models/voice/status.json): the page shows the measures, the quality
+    and the reason there is no voice score, and no number for it."""
     sessions, admin_id, visit_id = clinic
     outcome = add_recording_and_analyze(sessions, admin_id, visit_id, VOWEL, "<img src=x onerror=alert(1)>.wav", "vowel",
                                         None, "upload", settings().data_dir)
+    assert outcome.score.probability is None
     at = open_page(signed_in_app(), "views/results.py", visit=visit_id)
     assert not at.exception, at.exception
     page = texts(at)
-    # fused score equals the voice score (one branch) and is shown with its band
-    metric = at.get("metric")[0]
-    assert metric.value == f"{outcome.score.probability:.2f}"
+    assert [m.value for m in at.get("metric")] == ["not scored"]  # no number for a withheld model
+    assert "Measures only" in page and escape_markdown(model_status("voice").reason) in page
     assert "Decision support, not a diagnosis" in page
     assert "Quality ok" in page  # the quality badge (st.badge renders as markdown)
     assert not at.get("json")  # nothing dumped by Streamlit magic
-    # measures beside their healthy ranges
+    # measures beside their healthy ranges, the phone-band caution among the quality notes
     frame = at.dataframe[0].value
     assert list(frame.columns) == ["Measure", "Value", "Unit", "Healthy range", "In range"]
     assert "Jitter (local)" in set(frame["Measure"]) and set(frame["In range"]) <= {"yes", "OUTSIDE", "-"}
-    figs = charts(at)
-    kinds = [trace_types(f) for f in figs]
-    assert any("heatmap" in k for k in kinds), kinds  # spectrogram with saliency strip
-    bars = [f for f in figs if f["data"][0].get("orientation") == "h"]
-    # attribution bars, labelled by measure: one for every input of the shipped voice model
-    assert bars and len(bars[0]["data"][0]["y"]) == len(load_model("voice").feature_names)
-    assert any("Jitter" in str(y) or "Shimmer" in str(y) or "spread" in str(y).lower() for y in bars[0]["data"][0]["y"])
-    score_fig = next(f for f in figs if "error_x" in f["data"][0])
-    assert outcome.score.probability == pytest.approx(score_fig["data"][0]["x"][0], abs=1e-9)
     # user text is shown literally, never as HTML
     assert re.search(r"(?<!\\)<", page) is None and "\\<img src\\=x onerror\\=alert\\(1\\)\\>" in page
     assert "Synthetic \\<b\\>Patient" in page
-    # summary in clinical terms
-    assert "Measures that moved the score most" in page
 
 
 def test_results_page_without_a_visit_says_so(clinic):
@@ -108,11 +100,11 @@ def test_results_page_with_finger_tapping_has_signal_and_key_frame(clinic, tmp_p
     assert not at.exception, at.exception
     figs = charts(at)
     assert any("image" in trace_types(f) for f in figs)  # key frame with coloured landmarks
-    assert sum("heatmap" in trace_types(f) for f in figs) == 1  # the voice spectrogram
+    assert sum("heatmap" in trace_types(f) for f in figs) == 0  # voice is measures-only: no saliency
     signal = [f for f in figs if "movement mattered" in str(f["layout"].get("title", ""))]
     assert signal and len(signal[0]["data"][0]["x"]) > 100
-    contributions = [f for f in figs if "Contribution of each recording" in str(f["layout"].get("title", ""))]
-    assert contributions and len(contributions[0]["data"][0]["y"]) == 2
+    # one scored branch (tapping): the visit score is that branch's, voice is left out with its reason
+    assert "Left out: " + escape_markdown("Voice (sustained vowel): measures only") in texts(at)
     assert "Tapping amplitude" in texts(at)
 
 
