@@ -13,6 +13,8 @@ if [ $# -gt 0 ]; then
   exit $?
 fi
 status=0
-.venv/bin/python -m pytest -m "not browser" || status=$?
+# Two workers (pytest-xdist) for everything but the browser: the retrain and real-recording checks
+# alone take ~12 min serially on this 2-core machine.
+.venv/bin/python -m pytest -n 2 -m "not browser" || status=$?
 .venv/bin/python -m pytest -m browser || status=$?
 exit $status
