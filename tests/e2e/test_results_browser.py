@@ -49,8 +49,10 @@ def test_results_page_draws_every_panel_in_chromium(tmp_path, page, screenshot_d
         wait_until_idle(page, 60_000)
         expect(page.get_by_text("Decision support, not a diagnosis").first).to_be_visible()
         plots = page.locator(".js-plotly-plot")
-        expect(plots.nth(6)).to_be_attached(timeout=30_000)  # scores, contributions, 2 x attribution, spectrogram, signal, key frame
-        assert plots.count() >= 7
+        # voice is measures-only (models/voice/status.json): score, tapping attribution(s), signal, key frame
+        expect(plots.nth(3)).to_be_attached(timeout=30_000)
+        assert plots.count() >= 4
+        expect(page.get_by_text("Measures only").first).to_be_attached()
         expect(page.locator(".js-plotly-plot image").first).to_be_attached()  # the key frame picture
         screenshot_whole_page(page, screenshot_dir / "visit-results.png")
         assert (screenshot_dir / "visit-results.png").stat().st_size > 50_000
