@@ -22,7 +22,7 @@ def test_upgrade_from_empty_and_downgrade_to_base(db_url):
         assert not APP_TABLES & set(inspect(engine).get_table_names())
         migrate(engine)
         assert APP_TABLES <= set(inspect(engine).get_table_names())
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0004"
         migrate(engine)  # idempotent
         downgrade(engine, "base")
         assert not APP_TABLES & set(inspect(engine).get_table_names())
