@@ -1,20 +1,32 @@
 """Per-browser-session state of the dashboard: which database, who is signed in, messages
-carried across a page switch. Everything that touches st.session_state lives here."""
+carried across a page switch. Everything that touches st.session_state lives here.
+
+Who is signed in lasts beyond one browser tab: a sign-in is a server-side session
+(core.sessions) whose random token the browser keeps in an HTTP-only cookie, set and cleared by
+the server routes of dashboard/web.py. Every page run reads the cookie (st.context.cookies) and
+checks its session again (ended, idle, deactivated account); st.session_state is only the
+per-tab cache. Where those routes are not served (AppTest, a bare `streamlit run
+dashboard/app.py`) the token lives in st.session_state alone: the same checks, but a reload
+signs out."""
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TypeVar
+from urllib.parse import urlencode
 
 import streamlit as st
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import sessions
 from core.config import settings
 from core.store import NotFound, PermissionDenied, ValidationError, open_store, repository, transaction
 from core.store.models import Clinician, Patient, Visit
+from dashboard import web
 from dashboard.formatting import escape_markdown
 
 T = TypeVar("T")
@@ -43,6 +55,8 @@ DATABASE_LABELS = {
 
 _DATABASE_KEY = "database"
 _SIGNED_IN_KEY = "signed_in"
+_TOKEN_KEY = "sign_in_token"  # this tab's session token (server memory only; never shown)
+_GO_HOME_KEY = "go_home"
 _FLASH_KEY = "flash"
 
 
@@ -69,10 +83,14 @@ def database() -> str:
 
 
 def set_database(choice: str) -> None:
+    """Choose the database (signed out only). A record id of the other database means nothing
+    here, so the page's URL parameters and every page's state go."""
     if choice not in DATABASE_LABELS:
         raise ValueError(f"unknown database {choice!r}")
     if choice != database():
         sign_out()
+        st.query_params.clear()
+        st.session_state[_GO_HOME_KEY] = True
     st.session_state[_DATABASE_KEY] = choice
 
 
@@ -81,7 +99,7 @@ def is_demo() -> bool:
 
 
 def database_url() -> str:
-    return settings().demo_database_url if is_demo() else settings().database_url
+    return web.database_url(database())
 
 
 def demo_database_missing() -> bool:
@@ -120,7 +138,14 @@ def signed_in() -> SignedIn | None:
     return who
 
 
-def sign_in(clinician: Clinician) -> None:
+def session_token() -> str | None:
+    """This tab's sign-in token (for core.sessions calls such as keeping this session when the
+    password changes)."""
+    return st.session_state.get(_TOKEN_KEY)
+
+
+def _remember(clinician: Clinician, token: str) -> None:
+    st.session_state[_TOKEN_KEY] = token
     st.session_state[_SIGNED_IN_KEY] = SignedIn(
         clinician_id=clinician.id,
         username=clinician.username,
@@ -128,6 +153,58 @@ def sign_in(clinician: Clinician) -> None:
         role=clinician.role,
         database=database(),
     )
+
+
+_PAGE_PATH_KEY = "page_path"
+
+
+def set_page_path(url_path: str) -> None:
+    """The address of the page this run shows ("" for the first page), noted by app.py."""
+    st.session_state[_PAGE_PATH_KEY] = url_path
+
+
+def _next_path() -> str:
+    """Where the browser goes after sign-in: the record the address names (a bookmarked or
+    reloaded /patient?patient=12), or the patients list when the address names none."""
+    query = st.query_params.to_dict()
+    if not query:
+        return web.HOME
+    path = "/" + st.session_state.get(_PAGE_PATH_KEY, "")
+    return web.safe_next(f"{path}?{urlencode(query)}")
+
+
+def _post(action: str, fields: dict[str, str], message: str) -> None:
+    """Send the browser to one of the server's sign-in routes (a POST, so the one-time ticket
+    never appears in an address or a server log) and end this page run. Every value is
+    HTML-escaped; the ticket is URL-safe base64 and the other values are ours."""
+    inputs = "".join(
+        f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
+        for name, value in fields.items()
+    )
+    st.info(message)
+    st.html(
+        f'<form id="pdlens-route" method="post" action="{html.escape(action)}">{inputs}'
+        '<noscript><button type="submit">Continue</button></noscript></form>'
+        '<script>document.getElementById("pdlens-route").submit();</script>',
+        unsafe_allow_javascript=True,
+    )
+    st.stop()
+
+
+def sign_in(clinician: Clinician) -> None:
+    """After authenticate() succeeded: start the server-side session. With the server routes,
+    hand it to the cookie route through a one-time ticket (ends this page run); otherwise keep
+    the token in this tab and rerun. Without a record in the address, the patients list opens."""
+    if web.routes_served():
+        with session() as s:
+            ticket = sessions.issue_ticket(s, clinician)
+        _post(web.SIGN_IN_PATH, {"ticket": ticket, "database": database(), "next": _next_path()}, "Signing in ...")
+    with session() as s:
+        token = sessions.start_session(s, clinician)
+    _remember(clinician, token)
+    if not st.query_params.to_dict():
+        st.session_state[_GO_HOME_KEY] = True
+    st.rerun()
 
 
 def sign_out() -> None:
@@ -138,17 +215,72 @@ def sign_out() -> None:
             del st.session_state[key]
 
 
-def refresh_signed_in(s: Session) -> SignedIn | None:
-    """Re-read the signed-in clinician from the database on every run, so that a deactivated
-    account or a changed role takes effect at once. Signs out when the account is gone."""
-    who = signed_in()
-    if who is None:
+def log_out() -> None:
+    """Logout: end the session on the server, forget every page's state and the record in the
+    address, clear the cookie (through the sign-out route) and start again at the patients
+    list. Ends the page run."""
+    token = session_token()
+    if token is not None:
+        with session() as s:
+            sessions.end_session(s, token)
+    sign_out()
+    st.query_params.clear()
+    if web.routes_served():
+        _post(web.SIGN_OUT_PATH, {}, "Signing out ...")
+    st.session_state[_GO_HOME_KEY] = True
+    st.rerun()
+
+
+def pop_go_home() -> bool:
+    """True once after sign-in, logout or a database switch: the app then opens its first page
+    (the patients list, or the sign-in form) instead of the address the tab was at."""
+    return bool(st.session_state.pop(_GO_HOME_KEY, False))
+
+
+def _cookie_sign_in() -> tuple[str, str] | None:
+    """(database, token) of a valid sign-in cookie sent with this browser tab, if any."""
+    if not web.routes_served():
         return None
-    clinician = s.get(Clinician, who.clinician_id)
-    if clinician is None or not clinician.active or clinician.username != who.username:
+    try:
+        value = st.context.cookies.get(web.COOKIE)
+    except Exception:  # no browser request behind this run (a bare script run)
+        return None
+    return web.read_cookie(value)
+
+
+def restore_from_cookie() -> None:
+    """A new tab or a reload: take the sign-in from the cookie when this tab has none yet (its
+    database too). Called at the start of every page run, before the database is opened."""
+    if session_token() is not None:
+        return
+    found = _cookie_sign_in()
+    if found is None:
+        return
+    cookie_database, token = found
+    if cookie_database == DEMO and demo_database_missing():
+        return
+    with transaction(_store(web.database_url(cookie_database))) as s:
+        clinician = sessions.session_clinician(s, token)
+        if clinician is None:
+            return
+        st.session_state[_DATABASE_KEY] = cookie_database
+        _remember(clinician, token)
+
+
+def refresh_signed_in(s: Session) -> SignedIn | None:
+    """Check this tab's session on every run, so that a logout elsewhere, the idle timeout, a
+    deactivated account or a changed role takes effect at once. Signs out when it no longer holds."""
+    token = session_token()
+    who = signed_in()
+    if token is None or who is None:
+        if token is not None or st.session_state.get(_SIGNED_IN_KEY) is not None:
+            sign_out()
+        return None
+    clinician = sessions.session_clinician(s, token)
+    if clinician is None or clinician.id != who.clinician_id:
         sign_out()
         return None
-    sign_in(clinician)
+    _remember(clinician, token)
     return signed_in()
 
 

@@ -46,8 +46,7 @@ def sidebar(who: state.SignedIn | None) -> None:
             st.page_link(state.ADMIN_PAGE, label="Administration", icon=":material/admin_panel_settings:")
         st.divider()
         if st.button("Log out", icon=":material/logout:", key="logout"):
-            state.sign_out()
-            st.rerun()
+            state.log_out()
 
 
 def back_to_patient(patient) -> None:
