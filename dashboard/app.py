@@ -43,6 +43,7 @@ SIGNED_IN_PAGES = [
     (state.REPORTS_PAGE, "Reports and exports", False),
     (state.OVERVIEW_PAGE, "Clinic overview", False),
     (state.MODELS_PAGE, "Models", False),
+    (state.ACCOUNT_PAGE, "My account", False),
     (state.ADMIN_PAGE, "Administration", True),
 ]
 

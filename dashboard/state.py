@@ -45,6 +45,7 @@ REPORTS_PAGE = "views/reports.py"
 OVERVIEW_PAGE = "views/overview.py"
 MODELS_PAGE = "views/models.py"
 CAPTURE_PAGE = "views/capture.py"
+ACCOUNT_PAGE = "views/account.py"
 
 CLINIC = "clinic"
 DEMO = "demo"

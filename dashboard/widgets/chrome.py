@@ -42,6 +42,7 @@ def sidebar(who: state.SignedIn | None) -> None:
         st.page_link(state.PATIENTS_PAGE, label="Patients", icon=":material/groups:")
         st.page_link(state.OVERVIEW_PAGE, label="Clinic overview", icon=":material/dashboard:")
         st.page_link(state.MODELS_PAGE, label="Models", icon=":material/model_training:")
+        st.page_link(state.ACCOUNT_PAGE, label="My account", icon=":material/account_circle:")
         if who.is_admin:
             st.page_link(state.ADMIN_PAGE, label="Administration", icon=":material/admin_panel_settings:")
         st.divider()
