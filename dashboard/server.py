@@ -19,3 +19,4 @@ import streamlit as st  # noqa: E402
 from dashboard import web  # noqa: E402
 
 app = st.App(Path(__file__).resolve().parent / "app.py", routes=web.routes())
+web.mark_routes_served()

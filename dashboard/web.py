@@ -159,7 +159,11 @@ async def sign_out(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    """The routes to mount in st.App (dashboard/server.py); marks this process as serving them."""
+    """The routes to mount in st.App (dashboard/server.py)."""
+    return [Route(SIGN_IN_PATH, sign_in, methods=["POST"]), Route(SIGN_OUT_PATH, sign_out, methods=["POST"])]
+
+
+def mark_routes_served() -> None:
+    """Called by dashboard/server.py, whose server carries routes(): pages then sign in with the cookie."""
     global _routes_served
     _routes_served = True
-    return [Route(SIGN_IN_PATH, sign_in, methods=["POST"]), Route(SIGN_OUT_PATH, sign_out, methods=["POST"])]
