@@ -10,13 +10,12 @@ dashboard/app.py`) the token lives in st.session_state alone: the same checks, b
 signs out."""
 from __future__ import annotations
 
-import html
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, TypeVar
-from urllib.parse import urlencode
 
 import streamlit as st
 from sqlalchemy.engine import make_url
@@ -156,39 +155,39 @@ def _remember(clinician: Clinician, token: str) -> None:
     )
 
 
-_PAGE_PATH_KEY = "page_path"
+# The only HTML pdlens renders itself: a form that POSTs to one of the server's sign-in routes
+# (so the one-time ticket never appears in an address or a server log) and the script that
+# submits it. Field values must be URL-safe tokens or our own names (checked), never user text;
+# where to go next is read by the script from the browser's own address (the route accepts
+# local paths only): the record that address names, or the patients list when it names none.
+_ROUTE_FORM = (
+    '<form id="pdlens-route" method="post" action="{action}">{inputs}'
+    '<input type="hidden" name="next" value="/">'
+    '<noscript><button type="submit">Continue</button></noscript></form>'
+    "<script>(function () {{"
+    ' var form = document.getElementById("pdlens-route");'
+    " if (window.location.search) {{ form.elements.next.value = window.location.pathname + window.location.search; }}"
+    " form.submit(); }})();</script>"
+)
+_ROUTE_VALUE = re.compile(r"^[A-Za-z0-9_-]{0,100}$")
 
 
-def set_page_path(url_path: str) -> None:
-    """The address of the page this run shows ("" for the first page), noted by app.py."""
-    st.session_state[_PAGE_PATH_KEY] = url_path
+def route_form_html(action: str, fields: dict[str, str]) -> str:
+    """The auto-submitting form of `_post`. Raises ValueError for any value that is not a plain
+    token (so no text a user typed can ever reach this HTML)."""
+    if action not in (web.SIGN_IN_PATH, web.SIGN_OUT_PATH):
+        raise ValueError(f"not a sign-in route: {action!r}")
+    for name, value in fields.items():
+        if not _ROUTE_VALUE.match(name) or not _ROUTE_VALUE.match(value):
+            raise ValueError("route form values must be URL-safe tokens")
+    inputs = "".join(f'<input type="hidden" name="{name}" value="{value}">' for name, value in fields.items())
+    return _ROUTE_FORM.format(action=action, inputs=inputs)
 
 
-def _next_path() -> str:
-    """Where the browser goes after sign-in: the record the address names (a bookmarked or
-    reloaded /patient?patient=12), or the patients list when the address names none."""
-    query = st.query_params.to_dict()
-    if not query:
-        return web.HOME
-    path = "/" + st.session_state.get(_PAGE_PATH_KEY, "")
-    return web.safe_next(f"{path}?{urlencode(query)}")
-
-
-def _post(action: str, fields: dict[str, str], message: str) -> None:
-    """Send the browser to one of the server's sign-in routes (a POST, so the one-time ticket
-    never appears in an address or a server log) and end this page run. Every value is
-    HTML-escaped; the ticket is URL-safe base64 and the other values are ours."""
-    inputs = "".join(
-        f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
-        for name, value in fields.items()
-    )
+def _post(action: str, fields: dict[str, str], message: str) -> NoReturn:
+    """Send the browser to one of the server's sign-in routes and end this page run."""
     st.info(message)
-    st.html(
-        f'<form id="pdlens-route" method="post" action="{html.escape(action)}">{inputs}'
-        '<noscript><button type="submit">Continue</button></noscript></form>'
-        '<script>document.getElementById("pdlens-route").submit();</script>',
-        unsafe_allow_javascript=True,
-    )
+    st.html(route_form_html(action, fields), unsafe_allow_javascript=True)
     st.stop()
 
 
@@ -199,7 +198,7 @@ def sign_in(clinician: Clinician) -> None:
     if web.routes_served():
         with session() as s:
             ticket = sessions.issue_ticket(s, clinician)
-        _post(web.SIGN_IN_PATH, {"ticket": ticket, "database": database(), "next": _next_path()}, "Signing in ...")
+        _post(web.SIGN_IN_PATH, {"ticket": ticket, "database": database()}, "Signing in ...")
     with session() as s:
         token = sessions.start_session(s, clinician)
     _remember(clinician, token)
