@@ -84,6 +84,8 @@ pages = _pages()
 page = st.navigation(pages, position="hidden")
 if state.pop_go_home() and page.url_path != pages[0].url_path:
     st.switch_page(pages[0])  # after sign-in, logout or a database switch: start at the first page
+if state.signed_in() is not None:
+    state.note_records_database()
 chrome.sidebar(state.signed_in())
 chrome.demo_banner()
 if (message := state.pop_flash()) is not None:

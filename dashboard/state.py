@@ -57,6 +57,7 @@ _DATABASE_KEY = "database"
 _SIGNED_IN_KEY = "signed_in"
 _TOKEN_KEY = "sign_in_token"  # this tab's session token (server memory only; never shown)
 _GO_HOME_KEY = "go_home"
+_RECORDS_OF_KEY = "records_database"  # the database whose record ids the address holds
 _FLASH_KEY = "flash"
 
 
@@ -83,15 +84,25 @@ def database() -> str:
 
 
 def set_database(choice: str) -> None:
-    """Choose the database (signed out only). A record id of the other database means nothing
-    here, so the page's URL parameters and every page's state go."""
+    """Choose the database (signed out only); every page's state goes. A record id that this
+    tab opened in the other database (a signed-in page with ?visit=5, then an expired sign-in)
+    means nothing here, so it leaves the address too; a bookmarked address never opened here is
+    kept for the sign-in that follows."""
     if choice not in DATABASE_LABELS:
         raise ValueError(f"unknown database {choice!r}")
     if choice != database():
+        records_of = st.session_state.pop(_RECORDS_OF_KEY, None)
         sign_out()
-        st.query_params.clear()
-        st.session_state[_GO_HOME_KEY] = True
+        if records_of not in (None, choice):
+            st.query_params.clear()
+            st.session_state[_GO_HOME_KEY] = True
     st.session_state[_DATABASE_KEY] = choice
+
+
+def note_records_database() -> None:
+    """Called on every signed-in page run: the record ids in the address belong to this database."""
+    if st.query_params.to_dict():
+        st.session_state[_RECORDS_OF_KEY] = database()
 
 
 def is_demo() -> bool:
@@ -209,7 +220,7 @@ def sign_in(clinician: Clinician) -> None:
 
 def sign_out() -> None:
     """Forget the signed-in clinician and everything shown for them (search, selections)."""
-    keep = {_DATABASE_KEY}
+    keep = {_DATABASE_KEY, _RECORDS_OF_KEY}
     for key in list(st.session_state.keys()):
         if key not in keep:
             del st.session_state[key]
@@ -224,6 +235,7 @@ def log_out() -> None:
         with session() as s:
             sessions.end_session(s, token)
     sign_out()
+    st.session_state.pop(_RECORDS_OF_KEY, None)
     st.query_params.clear()
     if web.routes_served():
         _post(web.SIGN_OUT_PATH, {}, "Signing out ...")
