@@ -6,7 +6,7 @@ logout, after the idle timeout or by an administrator. The login page hands its 
 cookie-setting route through a one-time ticket (also stored hashed, valid for a minute).
 
 Revision ID: 0004
-Revises: 0002 (becomes 0003 once the lead's 0003 is merged)
+Revises: 0003
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0004'
-down_revision: str | None = '0002'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
