@@ -150,7 +150,10 @@ def end_all_sessions(s: Session, actor: Clinician, clinician_id: int, now: datet
 
 
 def open_session_count(s: Session, clinician_id: int, now: datetime | None = None) -> int:
-    """Sessions of an account that are neither ended nor past their idle or absolute expiry."""
+    """Sessions of an active account that are neither ended nor past their idle or absolute expiry."""
+    clinician = s.get(Clinician, clinician_id)
+    if clinician is None or not clinician.active:
+        return 0  # refused at their next click
     now = _now(now)
     rows = s.scalars(select(SignInSession).where(SignInSession.clinician_id == clinician_id,
                                                  SignInSession.ended_at.is_(None)))

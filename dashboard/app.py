@@ -1,4 +1,5 @@
-"""pdlens dashboard entry point: `streamlit run dashboard/app.py`.
+"""pdlens dashboard script, served by `streamlit run dashboard/server.py` (the st.App that also
+carries the sign-in cookie routes; `streamlit run dashboard/app.py` works without them).
 
 Decides which pages exist for this browser session (first-run setup, login, or the signed-in
 pages) and draws the frame around them. The pages themselves live in dashboard/views/."""

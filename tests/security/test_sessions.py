@@ -158,6 +158,7 @@ def test_a_deactivated_accounts_session_is_refused(db):
     token = start(factory)
     with transaction(factory) as s:
         repository.set_clinician_active(s, account(s, "admin"), account(s, "clin").id, False)
+        assert sessions.open_session_count(s, account(s, "clin").id, now=T0) == 0  # not "signed in now"
     assert who(factory, token, T0 + timedelta(minutes=1)) is None
     assert session_row(factory, token).end_reason == "account_inactive"
     with transaction(factory) as s:  # and reactivating does not bring the old session back
