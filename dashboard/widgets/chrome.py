@@ -42,12 +42,12 @@ def sidebar(who: state.SignedIn | None) -> None:
         st.page_link(state.PATIENTS_PAGE, label="Patients", icon=":material/groups:")
         st.page_link(state.OVERVIEW_PAGE, label="Clinic overview", icon=":material/dashboard:")
         st.page_link(state.MODELS_PAGE, label="Models", icon=":material/model_training:")
+        st.page_link(state.ACCOUNT_PAGE, label="My account", icon=":material/account_circle:")
         if who.is_admin:
             st.page_link(state.ADMIN_PAGE, label="Administration", icon=":material/admin_panel_settings:")
         st.divider()
         if st.button("Log out", icon=":material/logout:", key="logout"):
-            state.sign_out()
-            st.rerun()
+            state.log_out()
 
 
 def back_to_patient(patient) -> None:
