@@ -29,13 +29,14 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.ratings import rating_label
+from core.loinc import codings
+from core.ratings import legacy_location, location_label, rating_label
 from core.store.models import Assessment, AuditEvent, Clinician, ClinicianRating, MeasureValue, Patient, Recording, Visit
 from core.summary import NOT_A_DIAGNOSIS, fused_summary, score_sentence
 from core.trends import SeriesAnalysis, analyse_patient, load_patient_series, rows_frame
 from core.vocabulary import label as measure_label, score_label, task_label, with_side
 
-PDLENS_SYSTEM = "https://pdlens.org/fhir/CodeSystem"  # pdlens' own code systems (no LOINC code exists)
+PDLENS_SYSTEM = "https://pdlens.org/fhir/CodeSystem"  # pdlens' own code systems (LOINC where core.loinc has a code)
 EXPORT_ACTION = "export"
 PSEUDONYM_SALT_ENV = "PDLENS_PSEUDONYM_SALT"
 
@@ -285,8 +286,9 @@ def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> d
             observation = {
                 "resourceType": "Observation", "id": f"pdlens-score-{assessment.id}", "status": "final",
                 "category": [_category("exam", "Exam")],
-                "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/model-score", assessment.model_name,
-                                            f"pdlens {assessment.model_name} score{side_text}")],
+                "code": {"coding": codings("score", assessment.model_name, side, _coding(
+                             f"{PDLENS_SYSTEM}/model-score", assessment.model_name,
+                             f"pdlens {assessment.model_name} score{side_text}")),
                          "text": f"Probability of a Parkinson-like pattern ({assessment.model_name}{side_text}); "
                                  "decision support, not a diagnosis"},
                 "subject": {"reference": patient_ref}, "effectiveDateTime": effective, "method": method,
@@ -306,7 +308,8 @@ def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> d
             resources.append(Observation.model_validate({
                 "resourceType": "Observation", "id": f"pdlens-measure-{measure.id}", "status": "final",
                 "category": [_category("exam", "Exam")],
-                "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/measure", measure.name, measure_label(measure.name))],
+                "code": {"coding": codings("measure", measure.name, side, _coding(
+                             f"{PDLENS_SYSTEM}/measure", measure.name, measure_label(measure.name))),
                          "text": f"{measure_label(measure.name)}{side_text}, {task_label(task or assessment.model_name)}"},
                 "subject": {"reference": patient_ref}, "effectiveDateTime": effective, "method": method,
                 "valueQuantity": quantity, **body_site,
@@ -316,14 +319,16 @@ def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> d
         .where(Visit.patient_id == patient.id).order_by(Visit.visit_date, ClinicianRating.item)
     ).all()
     for rating, visit_date in ratings:
+        location = legacy_location(rating.item, rating.side)
         resources.append(Observation.model_validate({
             "resourceType": "Observation", "id": f"pdlens-rating-{rating.id}", "status": "final",
             "category": [_category("survey", "Survey")],
-            "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/clinician-rating", rating.item, rating_label(rating.item))],
-                     "text": rating_label(rating.item, rating.side)},
+            "code": {"coding": codings("rating", rating.item, location, _coding(
+                         f"{PDLENS_SYSTEM}/clinician-rating", rating.item, rating_label(rating.item))),
+                     "text": rating_label(rating.item, location)},
             "subject": {"reference": patient_ref}, "effectiveDateTime": visit_date.isoformat(),
             "valueQuantity": {"value": float(rating.score), "unit": "points"},
-            **({"bodySite": {"text": rating.side}} if rating.side else {}),
+            **({"bodySite": {"text": location_label(location)}} if location else {}),
         }))
     bundle = Bundle.model_validate({
         "resourceType": "Bundle", "type": "collection",
