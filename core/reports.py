@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.loinc import codings
-from core.ratings import legacy_location, location_label, rating_label
+from core.ratings import PART3_TOTAL_ITEM, legacy_location, location_label, part3_total, rating_label
 from core.store.models import Assessment, AuditEvent, Clinician, ClinicianRating, MeasureValue, Patient, Recording, Visit
 from core.summary import NOT_A_DIAGNOSIS, fused_summary, score_sentence
 from core.trends import SeriesAnalysis, analyse_patient, load_patient_series, rows_frame
@@ -391,6 +391,28 @@ def _pick_key_trends(analyses: list[SeriesAnalysis], limit: int) -> list[SeriesA
     return sorted([a for a in analyses if len(a.points) >= 2], key=rank)[:limit]
 
 
+def rating_rows(ratings: Iterable) -> list[tuple[str, str]]:
+    """A visit's ratings as (item, scores) rows in scale order, one row per item with its
+    locations side by side ("right 2 mild, left 1 slight"); stored totals last. `ratings` are
+    ClinicianRating rows or (item, side, score) tuples."""
+    from core.ratings import RATING_ITEMS, score_text
+
+    by_item: dict[str, dict[str | None, float]] = {}
+    for r in ratings:
+        item, side, score = (r if isinstance(r, tuple) else (r.item, r.side, r.score))
+        by_item.setdefault(item, {})[legacy_location(item, side)] = float(score)
+    order = [k for k in RATING_ITEMS if k in by_item] + sorted(set(by_item) - set(RATING_ITEMS))
+    rows = []
+    for item in order:
+        scores = by_item[item]
+        spec = RATING_ITEMS.get(item)
+        locations = [loc for loc in (spec.locations if spec else ()) if loc in scores]
+        locations += [loc for loc in scores if loc not in locations]
+        parts = [f"{location_label(loc) + ' ' if loc else ''}{score_text(item, scores[loc])}" for loc in locations]
+        rows.append((spec.label if spec else rating_label(item), ", ".join(parts)))
+    return rows
+
+
 @dataclass(frozen=True)
 class PdfReport:
     data: bytes
@@ -472,6 +494,35 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
         for analysis in key:
             png = _trend_png(analysis)
             pdf.image(io.BytesIO(png), w=width)
+
+    heading("Clinician ratings")
+    rated = s.execute(
+        select(Visit.id, Visit.visit_date).join(ClinicianRating, ClinicianRating.visit_id == Visit.id)
+        .where(Visit.patient_id == patient.id).group_by(Visit.id, Visit.visit_date)
+        .order_by(Visit.visit_date.desc(), Visit.id.desc())
+    ).all()
+    if not rated:
+        para("No clinician ratings recorded.")
+    else:
+        latest_rated_id, latest_rated_date = rated[0]
+        latest_ratings = list(s.scalars(select(ClinicianRating).where(ClinicianRating.visit_id == latest_rated_id)))
+        para(f"Latest rated visit {latest_rated_date.isoformat()}. {part3_total(latest_ratings).text}. "
+             "Scores 0 normal, 1 slight, 2 mild, 3 moderate, 4 severe.")
+        pdf.set_font("DejaVu", "", 8)
+        with pdf.table(col_widths=(60, 120), text_align="LEFT", first_row_as_headings=True) as table:
+            table.row(["Item", "Score"])
+            for item_label, scores in rating_rows(latest_ratings):
+                table.row([item_label, scores])
+        if len(rated) > 1:
+            totals = s.execute(
+                select(Visit.visit_date, ClinicianRating.score).join(Visit, ClinicianRating.visit_id == Visit.id)
+                .where(Visit.patient_id == patient.id, ClinicianRating.item == PART3_TOTAL_ITEM)
+                .order_by(Visit.visit_date)
+            ).all()
+            if totals:
+                para("MDS-UPDRS part III total by visit: "
+                     + "; ".join(f"{d.isoformat()} {v:g}" for d, v in totals[-12:]) + ".")
+        pdf.ln(2)
 
     heading("Latest results")
     latest = s.execute(

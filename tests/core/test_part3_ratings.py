@@ -88,3 +88,29 @@ def test_older_3_17_sides_stay_valid_and_are_updated_in_place(store):
     assert ("3.4", "left", 2.0) in rows
     with transaction(sessions) as s, pytest.raises(ValidationError):
         repository.set_rating(s, s.get(Clinician, admin_id), visit_id, "3.3", "right", 1.0)
+
+
+def test_patient_pdf_lists_the_latest_ratings_and_part3_total(clinic):
+    import io
+    from datetime import date
+
+    from pypdf import PdfReader
+
+    from core.reports import patient_pdf
+    from core.store import open_store
+    from tests.core.trends_synthetic import PATIENT
+
+    url, ids = clinic
+    sessions = open_store(url)
+    with transaction(sessions) as s:
+        admin = s.scalar(select(Clinician).where(Clinician.username == "admin"))
+        repository.set_rating(s, admin, ids["visits"][-1], "3.3", "neck", 2.0)
+        repository.set_rating(s, admin, ids["visits"][-1], "3.17", "lipjaw", 1.0)
+    with transaction(sessions) as s:
+        report = patient_pdf(s, ids["patient"], today=date(2024, 9, 1))
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(report.data)).pages).split())
+    section = text.split("Clinician ratings")[1].split("Latest results")[0]
+    assert "3.3 Rigidity neck 2 mild" in section and "3.17 Rest tremor amplitude lip/jaw 1 slight" in section
+    assert "3.4 Finger tapping" in section and "Hoehn & Yahr stage" in section
+    assert "MDS-UPDRS part III total:" in section and "of 33 scores missing" in section
+    assert PATIENT["name"] in text and 2 <= report.pages <= 6
