@@ -79,6 +79,7 @@ def _pages() -> list[st.Page]:
 
 
 page = st.navigation(_pages(), position="hidden")
+chrome.print_styles()
 chrome.sidebar(state.signed_in())
 chrome.demo_banner()
 if (message := state.pop_flash()) is not None:

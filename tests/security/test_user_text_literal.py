@@ -121,10 +121,20 @@ def test_pdf_and_exports_carry_user_text_literally(clinic_with_clip):
 
 
 def test_no_html_rendering_call_takes_user_text():
-    """unsafe_allow_html / st.html / components.html are not used in the product code at all."""
+    """unsafe_allow_html / st.html / components.html are not used in the product code, except
+    once: the print style sheet, a constant string literal (dashboard/widgets/chrome.py)."""
+    import ast
+
     found = subprocess.run(["grep", "-rnE", r"unsafe_allow_html|st\.html\(|components\.v1|components\.html",
                             "dashboard", "core"], cwd=ROOT, capture_output=True, text=True).stdout
-    assert found == "", found
+    calls = [line for line in found.splitlines() if not line.split(":", 2)[2].lstrip().startswith("#")]
+    assert calls == ["dashboard/widgets/chrome.py:" + calls[0].split(":", 2)[1]
+                     + ":    st.markdown(PRINT_CSS, unsafe_allow_html=True)"], found
+    tree = ast.parse((ROOT / "dashboard" / "widgets" / "chrome.py").read_text())
+    constant = [node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                and any(getattr(t, "id", None) == "PRINT_CSS" for t in node.targets)]
+    assert len(constant) == 1 and isinstance(constant[0], ast.Constant) and isinstance(constant[0].value, str)
+    assert constant[0].value.startswith("<style>") and constant[0].value.count("<") == 2  # <style> </style> only
 
 
 def _upload_panel_script():
