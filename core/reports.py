@@ -569,3 +569,151 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
     para(NOT_A_DIAGNOSIS)
     data = bytes(pdf.output())
     return PdfReport(data, pdf.pages_count)
+
+
+# ---------------------------------------------------------------- one-page visit summary
+
+
+def _fit(pdf, text: str, width: float) -> str:
+    """`text` cut with an ellipsis to fit `width` mm in the current font (one line per cell)."""
+    if pdf.get_string_width(text) <= width - 1:
+        return text
+    while text and pdf.get_string_width(text + "…") > width - 1:
+        text = text[:-1]
+    return text + "…"
+
+
+def visit_summary_pdf(s: Session, visit_id: int, *, today: date | None = None) -> bytes:
+    """One A4 page for the chart: patient and visit; the current visit score with its meaning
+    and the decision-support statement beside it; measures beside their healthy ranges and the
+    patient's own baseline (changes flagged as core.trends flags them, as of this visit); the
+    clinician's ratings beside the app's estimates, with the part III total; the changes flagged
+    at this visit. Lists that do not fit say how many rows were left out (the patient report
+    has everything). Text is written as plain strings, never markup."""
+    from fpdf import FPDF
+
+    from core.compare import visit_snapshot
+
+    snap = visit_snapshot(s, visit_id)
+    today = today or date.today()
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=False)
+    pdf.set_margins(12, 10, 12)
+    pdf.add_font("DejaVu", "", str(_font_path()))
+    pdf.add_font("DejaVu", "B", str(_font_path(bold=True)))
+    pdf.set_title("pdlens visit summary")
+    pdf.set_creator("pdlens")
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    bottom = pdf.h - 12
+    line = 4.0
+
+    def font(size: float = 8, bold: bool = False) -> None:
+        pdf.set_font("DejaVu", "B" if bold else "", size)
+
+    def text_line(text: str, size: float = 8, bold: bool = False, h: float = line) -> None:
+        font(size, bold)
+        pdf.cell(width, h, _fit(pdf, text, width), new_x="LMARGIN", new_y="NEXT")
+
+    def heading(text: str) -> None:
+        pdf.ln(1.2)
+        text_line(text, 10, True, 5.5)
+
+    def table(widths: list[float], header: list[str], rows: list[list[str]], reserve: float) -> None:
+        """Rows while they fit above `bottom - reserve`; then one line saying how many were left out."""
+        scale = width / sum(widths)
+        widths = [w * scale for w in widths]
+        font(7.5, True)
+        pdf.set_fill_color(230, 236, 242)
+        for w, title in zip(widths, header):
+            pdf.cell(w, line, _fit(pdf, title, w), fill=True)
+        pdf.ln(line)
+        font(7.5)
+        for n, row in enumerate(rows):
+            if pdf.get_y() + 2 * line > bottom - reserve and n < len(rows) - 1:
+                left = len(rows) - n
+                text_line(f"... and {left} more {'row' if left == 1 else 'rows'}: see the patient report.", 7.5)
+                return
+            for w, cell in zip(widths, row):
+                pdf.cell(w, line, _fit(pdf, cell, w))
+            pdf.ln(line)
+
+    # Title, patient, visit.
+    text_line("pdlens visit summary", 14, True, 7)
+    font(7.5)
+    text_line(f"Generated {today.isoformat()} for the chart.", 7.5)
+    text_line(f"{snap.patient_name}   MRN {snap.mrn}   born {snap.birth_date.isoformat()}   sex {snap.sex}   "
+              f"more affected side {snap.more_affected_side}", 9, True, 5)
+    hours = "" if snap.hours_since_dose is None else f", {snap.hours_since_dose:g} h since the last dose"
+    text_line(f"Visit of {snap.visit_date.isoformat()} (visit {snap.visit_number} of {snap.visits_total}), "
+              f"medication {snap.medication_state.upper()}{hours}", 9, False, 5)
+
+    # The visit score with its meaning, the statement next to it.
+    heading("Visit score")
+    fused = snap.fused
+    if fused is None:
+        meaning = "No visit score stored: no scored recording in this visit."
+        value_text = "-"
+    else:
+        meaning = score_sentence(fused["probability"], fused["interval"], fused["abstained"],
+                                 what="The combined visit score")
+        value_text = "-" if fused["probability"] is None else f"{fused['probability']:.2f}"
+    top = pdf.get_y()
+    font(20, True)
+    pdf.set_xy(pdf.l_margin, top)
+    pdf.cell(24, 12, value_text)
+    pdf.set_xy(pdf.l_margin + 26, top)
+    font(8)
+    pdf.multi_cell(width - 26, line, meaning, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_x(pdf.l_margin + 26)
+    font(7.5, True)
+    pdf.multi_cell(width - 26, line, NOT_A_DIAGNOSIS, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_y(max(pdf.get_y(), top + 12))
+
+    # Changes flagged at this visit.
+    heading("Changes at this visit")
+    if not snap.changes:
+        text_line("No change beyond the normal variation of the patient's baseline at this visit.")
+    for change in snap.changes[:5]:
+        text_line(f"! {change}")
+    if len(snap.changes) > 5:
+        text_line(f"... and {len(snap.changes) - 5} more: see the patient report.")
+
+    # Ratings beside estimates.
+    heading("Clinician ratings and the app's estimates")
+    text_line(snap.part3.text + ("" if snap.part3.complete else ".") + "  Scores: 0 normal, 1 slight, 2 mild, "
+              "3 moderate, 4 severe. App estimates are model outputs, not ratings.", 7.5)
+    estimate_rows = [[e.label, e.rating_text, e.estimate or "-"] for e in snap.estimates]
+    other = [(label, scores) for label, scores in rating_rows(snap.ratings)]
+    if estimate_rows:
+        table([70, 40, 50], ["Item", "Clinician", "App estimate"], estimate_rows, reserve=70)
+    if other:
+        pdf.ln(1)
+        table([55, 125], ["Item", "Clinician's scores"], [[a, b] for a, b in other], reserve=62)
+    if not estimate_rows and not other:
+        text_line("No clinician rating and no app estimate for this visit.")
+
+    # Measures.
+    heading("Measures (this visit, healthy range, the patient's baseline)")
+    rows = []
+    for m in sorted(snap.measures, key=lambda m: (m.flag is None, m.in_range is not False)):
+        value = f"{m.value:.3g}{'%' if m.unit == '%' else (' ' + m.unit if m.unit else '')}"
+        baseline = "-" if m.baseline_mean is None else (
+            f"{m.baseline_mean:.3g} ({m.baseline_n} {'visit' if m.baseline_n == 1 else 'visits'})")
+        where = {True: "in range", False: "OUTSIDE", None: "-"}[m.in_range]
+        flag = "CHANGE" if m.status == "change" else ("beyond band" if m.status == "beyond" else
+                                                       ("baseline" if m.status == "baseline" else ""))
+        rows.append([with_side(m.label, m.side), task_label(m.task), value, m.range_text, where, baseline, flag])
+    if rows:
+        table([40, 25, 20, 38, 14, 24, 15], ["Measure", "Task", "Value", "Healthy range", "", "Baseline", "Change"],
+              rows, reserve=12)
+    else:
+        text_line("No measures stored for this visit.")
+
+    # Footer.
+    pdf.set_y(bottom - 4)
+    font(6.5)
+    versions = "; ".join(f"{k} {v}" for k, v in sorted(snap.model_versions.items())) or "none"
+    pdf.cell(width, 3.5, _fit(pdf, f"Baseline: the first 3 visits. Model versions: {versions}.", width))
+    assert pdf.pages_count == 1, "the visit summary must stay on one page"
+    return bytes(pdf.output())
