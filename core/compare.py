@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from core.ratings import PART3_TOTAL_ITEM, RATING_ITEMS, Part3Total, legacy_location, part3_total, rating_label, \
     score_text
 from core.store.errors import ValidationError
-from core.store.models import Assessment, ClinicianRating, Patient, Recording, Visit
+from core.store.models import Assessment, ClinicianRating, Patient, Visit
 from core.summary import range_text
 from core.trends import (SeriesAnalysis, _direction, analyse_patient, change_rule, load_patient_series,
                          PatientSeries)
@@ -119,11 +119,10 @@ def _until(series: PatientSeries, visit_date: date) -> PatientSeries:
 
 
 def current_score(s: Session, visit_id: int) -> Assessment | None:
-    """The visit's current combined score (core.visits' reader of it)."""
-    from core import visits
+    """The visit's current combined score (the one every page shows)."""
+    from core.visits import current_visit_score
 
-    reader = getattr(visits, "current_visit_score", None) or visits.latest_visit_score
-    return reader(s, visit_id)
+    return current_visit_score(s, visit_id)
 
 
 def _fused_dict(a: Assessment | None) -> dict[str, Any] | None:
@@ -135,40 +134,10 @@ def _fused_dict(a: Assessment | None) -> dict[str, Any] | None:
 
 
 def _clip_assessments(s: Session, visit_id: int) -> list[tuple[Assessment, str, str | None]]:
-    """The latest assessment of each (task, side) of the visit that has a score or a severity: the
-    clip that counts (core.visits.counting_clips) when that reader exists."""
-    from core import visits
+    """The current assessment of the clip that counts, per task and side (core.visits.counting_clips)."""
+    from core.visits import counting_clips
 
-    rows = s.execute(
-        select(Assessment, Recording.task, Recording.side).join(Recording, Assessment.recording_id == Recording.id)
-        .where(Assessment.visit_id == visit_id).order_by(Assessment.id)
-    ).all()
-    counting = getattr(visits, "counting_clips", None)
-    if counting is not None:
-        chosen_ids = _counting_recording_ids(counting(s, visit_id))
-        if chosen_ids is not None:
-            rows = [r for r in rows if r[0].recording_id in chosen_ids]
-    latest: dict[tuple[str, str | None], tuple[Assessment, str, str | None]] = {}
-    for a, task, side in rows:
-        if a.probability is not None or a.severity is not None:
-            latest[(task, side)] = (a, task, side)
-    return list(latest.values())
-
-
-def _counting_recording_ids(clips: Any) -> set[int] | None:
-    """Recording ids out of whatever counting_clips returns (a mapping or a list of records)."""
-    try:
-        values = clips.values() if isinstance(clips, dict) else clips
-        ids = set()
-        for v in values:
-            rid = getattr(v, "recording_id", None) or getattr(v, "id", None)
-            if rid is None and isinstance(v, dict):
-                rid = v.get("recording_id") or v.get("id")
-            if rid is not None:
-                ids.add(int(rid))
-        return ids
-    except TypeError:
-        return None
+    return [(c.assessment, c.task, c.side) for c in counting_clips(s, visit_id) if c.assessment is not None]
 
 
 def _estimates(ratings: list[tuple[str, str | None, float]], clips, fused: dict | None) -> list[Estimate]:
