@@ -40,6 +40,7 @@ SIGNED_IN_PAGES = [
     (state.RESULTS_PAGE, "Visit results", False),
     (state.RATINGS_PAGE, "Clinician ratings", False),
     (state.TRENDS_PAGE, "Patient trends", False),
+    (state.COMPARE_PAGE, "Compare visits", False),
     (state.REPORTS_PAGE, "Reports and exports", False),
     (state.OVERVIEW_PAGE, "Clinic overview", False),
     (state.MODELS_PAGE, "Models", False),

@@ -33,6 +33,7 @@ REPORTS_PAGE = "views/reports.py"
 OVERVIEW_PAGE = "views/overview.py"
 MODELS_PAGE = "views/models.py"
 CAPTURE_PAGE = "views/capture.py"
+COMPARE_PAGE = "views/compare.py"
 
 CLINIC = "clinic"
 DEMO = "demo"
