@@ -74,7 +74,7 @@ PRINT_CSS = """<style>
   [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
   [data-testid="stStatusWidget"], [data-testid="stMainMenu"], [data-testid="stAppDeployButton"],
   [data-testid="stElementToolbar"], [data-testid="stButton"], [data-testid="stDownloadButton"],
-  [data-testid="stFormSubmitButton"], [data-testid="stPageLink"], [data-testid="stBottom"] {
+  [data-testid="stFormSubmitButton"], [data-testid="stPageLink"], [data-testid="stBottom"], .modebar-container {
     display: none !important;
   }
   html, body, .stApp, [data-testid="stAppViewContainer"], [data-testid="stMain"] {
