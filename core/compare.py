@@ -33,6 +33,7 @@ from core.trends import (SeriesAnalysis, _direction, analyse_patient, change_rul
 from core.vocabulary import label as measure_label, measure_info, score_label, task_label, unit as measure_unit, \
     with_side
 
+VISIT_SCORE_LABEL = "Visit score (combined)"
 # Which app estimate sits beside which rating (the item the model's output speaks to).
 ESTIMATE_ITEMS = {"finger_tapping": "3.4", "gait": "3.10", "voice": "3.1", "fused": PART3_TOTAL_ITEM}
 
@@ -353,7 +354,7 @@ def compare_visits(s: Session, first_id: int, second_id: int) -> VisitComparison
     f1 = first.fused["probability"] if first.fused else None
     f2 = second.fused["probability"] if second.fused else None
     if f1 is not None or f2 is not None:
-        add("score", "score:fused", score_label("fused"), None, "", f1, f2)
+        add("score", "score:fused", VISIT_SCORE_LABEL, None, "", f1, f2)
     s1 = {(x["model"], x["side"]): x["probability"] for x in first.scores if x["probability"] is not None}
     s2 = {(x["model"], x["side"]): x["probability"] for x in second.scores if x["probability"] is not None}
     for model, side in sorted(set(s1) | set(s2), key=lambda k: (k[0], k[1] or "")):

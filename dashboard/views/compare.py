@@ -5,6 +5,7 @@ import streamlit as st
 
 from core.compare import compare_visits, comparison_frame, visit_heading
 from core.store import ValidationError, repository
+from core.summary import NOT_A_DIAGNOSIS
 from dashboard import state
 from dashboard.formatting import MEDICATION_LABELS, escape_markdown, hours_text, label
 from dashboard.widgets import chrome
@@ -66,6 +67,7 @@ for column, snap in zip(columns, (first, second)):
         score = snap.fused["probability"] if snap.fused else None
         st.metric("Visit score", "not scored" if score is None else f"{score:.2f}")
         st.caption(snap.part3.text if snap.part3 else "")
+st.caption(NOT_A_DIAGNOSIS)
 
 if flagged:
     st.subheader("Changes that count")

@@ -54,6 +54,17 @@ def part3_total_line(visit_id: int) -> str:
     return part3_total(rows).text
 
 
+def _rows(specs) -> list[list]:
+    """Items grouped into form rows: [sided item] alone, or up to three unsided items in a row."""
+    rows: list[list] = []
+    for spec in specs:
+        if spec.sided or not rows or rows[-1][0].sided or len(rows[-1]) == 3:
+            rows.append([spec])
+        else:
+            rows[-1].append(spec)
+    return rows
+
+
 def ratings_form(visit_id: int) -> bool:
     """The rating form of a visit: every MDS-UPDRS part III score (33, with their sides and
     body locations) and Hoehn & Yahr; returns True when ratings were saved. Leaving an item at
@@ -64,18 +75,16 @@ def ratings_form(visit_id: int) -> bool:
     with st.form(f"ratings_{visit_id}"):
         for heading, keys in SECTIONS:
             st.markdown(f"**{heading}**")
-            for key in keys:
-                spec = items[key]
-                if not spec.sided:
-                    continue
-                columns = st.columns(len(spec.locations))
-                for column, side in zip(columns, spec.locations):
-                    _select(column, visit_id, key, side, current)
-            unsided = [items[key] for key in keys if not items[key].sided]
-            if unsided:
-                columns = st.columns(3)
-                for n, spec in enumerate(unsided):
-                    _select(columns[n % 3], visit_id, spec.key, None, current)
+            # In scale order: a sided item on its own row (one box per location); consecutive
+            # unsided items three to a row.
+            for group in _rows(items[key] for key in keys):
+                if group[0].sided:
+                    spec = group[0]
+                    for column, side in zip(st.columns(len(spec.locations)), spec.locations):
+                        _select(column, visit_id, spec.key, side, current)
+                else:
+                    for column, spec in zip(st.columns(3), group):
+                        _select(column, visit_id, spec.key, None, current)
         submitted = st.form_submit_button("Save ratings", type="primary", key=f"rating_save_{visit_id}")
     if not submitted:
         return False

@@ -75,8 +75,8 @@ def test_compare_two_visits_flags_changes_with_the_trend_rules(clinic):
     assert rows[("measure", "Cadence")].method == "MDC95"  # a published threshold wins
     assert rows[("rating", "Hoehn & Yahr stage")].method == "MCID"
     assert rows[("rating", "3.4 Finger tapping (right)")].second == 3.0
-    assert rows[("score", "Fused score")].verdict == "worse"
-    assert {r.label for r in comparison.flagged} >= {"Tapping rate (right)", "Fused score"}
+    assert rows[("score", "Visit score (combined)")].verdict == "worse"
+    assert {r.label for r in comparison.flagged} >= {"Tapping rate (right)", "Visit score (combined)"}
     assert list(frame.columns[2:4]) == ["2024-01-08 (visit 1, ON)", "2024-08-05 (visit 8, OFF)"]
     assert "3 moderate" in set(frame.iloc[:, 3])
 
