@@ -32,6 +32,9 @@ LOCATIONS: dict[str, str] = {
     "lle": "left lower extremity",
     "lipjaw": "lip/jaw",
 }
+# Short forms for narrow print (the usual clinical abbreviations), with their legend.
+LOCATION_ABBREVIATIONS = {"rue": "RUE", "lue": "LUE", "rle": "RLE", "lle": "LLE"}
+LOCATION_LEGEND = "RUE/LUE right/left upper extremity, RLE/LLE right/left lower extremity"
 SIDES = ("right", "left")  # the hand and foot items, in the scale's order (right first)
 LIMBS = ("rue", "lue", "rle", "lle")
 RIGIDITY_LOCATIONS = ("neck", *LIMBS)
@@ -138,8 +141,12 @@ def legacy_location(item: str, side: str | None) -> str | None:
     return _LEGACY_SIDES.get(item, {}).get(side, side)
 
 
-def location_label(side: str | None) -> str:
-    return LOCATIONS.get(side, side) if side else ""
+def location_label(side: str | None, short: bool = False) -> str:
+    if not side:
+        return ""
+    if short and side in LOCATION_ABBREVIATIONS:
+        return LOCATION_ABBREVIATIONS[side]
+    return LOCATIONS.get(side, side)
 
 
 def validate_rating(item: str, side: str | None, score: float) -> tuple[str, str | None, float]:

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.loinc import codings
-from core.ratings import PART3_TOTAL_ITEM, legacy_location, location_label, part3_total, rating_label
+from core.ratings import LOCATION_LEGEND, PART3_TOTAL_ITEM, legacy_location, location_label, part3_total, rating_label
 from core.store.models import Assessment, AuditEvent, Clinician, ClinicianRating, MeasureValue, Patient, Recording, Visit
 from core.store.repository import counted_assessment
 from core.summary import NOT_A_DIAGNOSIS, fused_summary, score_sentence
@@ -392,7 +392,7 @@ def _pick_key_trends(analyses: list[SeriesAnalysis], limit: int) -> list[SeriesA
     return sorted([a for a in analyses if len(a.points) >= 2], key=rank)[:limit]
 
 
-def rating_rows(ratings: Iterable) -> list[tuple[str, str]]:
+def rating_rows(ratings: Iterable, short: bool = False) -> list[tuple[str, str]]:
     """A visit's ratings as (item, scores) rows in scale order, one row per item with its
     locations side by side ("right 2 mild, left 1 slight"); stored totals last. `ratings` are
     ClinicianRating rows or (item, side, score) tuples."""
@@ -409,7 +409,7 @@ def rating_rows(ratings: Iterable) -> list[tuple[str, str]]:
         spec = RATING_ITEMS.get(item)
         locations = [loc for loc in (spec.locations if spec else ()) if loc in scores]
         locations += [loc for loc in scores if loc not in locations]
-        parts = [f"{location_label(loc) + ' ' if loc else ''}{score_text(item, scores[loc])}" for loc in locations]
+        parts = [f"{location_label(loc, short) + ' ' if loc else ''}{score_text(item, scores[loc])}" for loc in locations]
         rows.append((spec.label if spec else rating_label(item), ", ".join(parts)))
     return rows
 
@@ -685,13 +685,15 @@ def visit_summary_pdf(s: Session, visit_id: int, *, today: date | None = None) -
     heading("Clinician ratings and the app's estimates")
     text_line(snap.part3.text + ("" if snap.part3.complete else ".") + "  Scores: 0 normal, 1 slight, 2 mild, "
               "3 moderate, 4 severe. App estimates are model outputs, not ratings.", 7.5)
-    estimate_rows = [[e.label, e.rating_text, e.estimate or "-"] for e in snap.estimates]
-    other = [(label, scores) for label, scores in rating_rows(snap.ratings)]
+    estimate_rows = [[e.label, e.rating_text, e.estimate] for e in snap.estimates if e.estimate]
+    other = rating_rows(snap.ratings, short=True)
     if estimate_rows:
         table([70, 40, 50], ["Item", "Clinician", "App estimate"], estimate_rows, reserve=70)
     if other:
         pdf.ln(1)
         table([55, 125], ["Item", "Clinician's scores"], [[a, b] for a, b in other], reserve=62)
+        if any(abbreviation in b for _, b in other for abbreviation in ("RUE", "LUE", "RLE", "LLE")):
+            text_line(LOCATION_LEGEND + ".", 6.5, h=3.2)
     if not estimate_rows and not other:
         text_line("No clinician rating and no app estimate for this visit.")
 
@@ -707,7 +709,7 @@ def visit_summary_pdf(s: Session, visit_id: int, *, today: date | None = None) -
                                                        ("baseline" if m.status == "baseline" else ""))
         rows.append([with_side(m.label, m.side), task_label(m.task), value, m.range_text, where, baseline, flag])
     if rows:
-        table([40, 25, 20, 38, 14, 24, 15], ["Measure", "Task", "Value", "Healthy range", "", "Baseline", "Change"],
+        table([36, 30, 20, 36, 13, 23, 15], ["Measure", "Task", "Value", "Healthy range", "", "Baseline", "Change"],
               rows, reserve=12)
     else:
         text_line("No measures stored for this visit.")

@@ -59,7 +59,8 @@ def test_visit_summary_stays_on_one_page_with_a_full_exam(clinic):
     text, pages = _flat(data)
     assert pages == 1
     assert "MDS-UPDRS part III total 33 of 132" in text
-    assert "3.17 Rest tremor amplitude" in text
+    assert "3.17 Rest tremor amplitude RUE 1 slight, LUE 1 slight, RLE 1 slight, LLE 1 slight, lip/jaw 1 slight" in text
+    assert "RUE/LUE right/left upper extremity" in text  # the abbreviations' legend
 
 
 def test_compare_two_visits_flags_changes_with_the_trend_rules(clinic):
