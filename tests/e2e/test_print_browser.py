@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from pypdf import PdfReader
 
 from core.store import close_store
 from tests.core.trends_synthetic import ADMIN, PATIENT, build_synthetic_clinic
 from tests.e2e.conftest import sign_in, start_dashboard, stop_dashboard, wait_until_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_results_page_prints_without_the_sidebar(tmp_path, page, monkeypatch, screenshot_dir):

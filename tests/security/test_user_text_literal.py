@@ -53,6 +53,7 @@ def test_every_page_shows_hostile_text_literally(clinic_with_clip):
         ("views/ratings.py", {"visit": clinic.visit_id}),
         ("views/trends.py", {"patient": clinic.patient_id}),
         ("views/reports.py", {"patient": clinic.patient_id}),
+        ("views/compare.py", {"patient": clinic.patient_id}),
         ("views/overview.py", {}),
         ("views/admin.py", {}),
     ]
