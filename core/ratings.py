@@ -205,6 +205,8 @@ class Part3Total:
         """'MDS-UPDRS part III total 23 of 132' or 'MDS-UPDRS part III total: 5 of 33 scores missing'."""
         if self.total is not None:
             return f"MDS-UPDRS part III total {self.total:g} of {PART3_MAX:g}"
+        if self.rated == 0:
+            return f"MDS-UPDRS part III total: not rated yet ({PART3_SCORES} scores)"
         return f"MDS-UPDRS part III total: {len(self.missing)} of {PART3_SCORES} scores missing"
 
 

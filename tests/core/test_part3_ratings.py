@@ -40,7 +40,8 @@ def test_total_only_when_all_33_are_rated():
     full = part3_total([(item, side, 2.0) for item, side in slots])
     assert full.complete and full.total == 66.0
     assert full.text == "MDS-UPDRS part III total 66 of 132"
-    assert part3_total([]).text.endswith("33 of 33 scores missing")
+    assert part3_total([]).text == "MDS-UPDRS part III total: not rated yet (33 scores)"
+    assert part3_total([("3.1", None, 0.0)]).text.endswith("32 of 33 scores missing")
 
 
 @pytest.mark.parametrize("item,side", [("3.3", "left"), ("3.3", None), ("3.17", "neck"), ("3.4", "rue"),
