@@ -46,7 +46,7 @@ UNVERIFIED: dict[tuple[str, str, str | None], tuple[str, str]] = {
     ("rating", "hoehn_yahr", None): (
         "77718-5 Hoehn and Yahr scale [UPDRS]",
         "quoted in public code (pdlens search tool, find_string 'Hoehn and Yahr scale [UPDRS]'); "
-        "loinc.org page not found",
+        "well-formed (check digit passes) but no loinc.org page found to confirm what it means",
     ),
 }
 
@@ -83,6 +83,21 @@ NEAREST_UPDRS_TERMS: dict[tuple[str, str | None], LoincCode] = {
     ("3.17", "lle"): LoincCode("66191-8", "Parkinson - tremor at rest - LLE", _PHENX),
     ("3.17", "lipjaw"): LoincCode("66040-7", "Parkinson - tremor at rest - face", _PHENX),
 }
+
+
+def check_digit_ok(code: str) -> bool:
+    """LOINC's mod-10 check digit (LOINC Users' Guide): catches a mistyped code, not a wrong
+    meaning. (The "step rate" code 55414-6 quoted beside 77718-5 in public code fails it.)"""
+    number, _, check = code.partition("-")
+    if not number.isdigit() or not check.isdigit() or len(check) != 1:
+        return False
+    total = 0
+    for i, d in enumerate(int(c) for c in reversed(number)):
+        if i % 2 == 0:
+            d *= 2
+            d = d - 9 if d > 9 else d
+        total += d
+    return (10 - total % 10) % 10 == int(check)
 
 
 def loinc_code(kind: str, key: str, side: str | None = None,

@@ -8,7 +8,7 @@ import re
 from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
 
-from core.loinc import LOINC_CODES, LOINC_SYSTEM, NEAREST_UPDRS_TERMS, UNVERIFIED, LoincCode, codings, loinc_code
+from core.loinc import LOINC_CODES, check_digit_ok, LOINC_SYSTEM, NEAREST_UPDRS_TERMS, UNVERIFIED, LoincCode, codings, loinc_code
 from core.ratings import RATING_ITEMS, part3_slots
 from core.reports import PDLENS_SYSTEM, fhir_bundle
 from core.store import ClinicianRating, open_store, repository, transaction
@@ -18,27 +18,15 @@ from tests.core.trends_synthetic import PATIENT
 LOINC_FORMAT = re.compile(r"^\d{1,7}-\d$")
 
 
-def _check_digit_ok(code: str) -> bool:
-    """LOINC's mod-10 check digit (LOINC Users' Guide): catches a mistyped code."""
-    number, check = code.split("-")
-    digits = [int(d) for d in number]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:
-            d *= 2
-            d = d - 9 if d > 9 else d
-        total += d
-    return (10 - total % 10) % 10 == int(check)
-
-
 def test_every_listed_code_is_well_formed_and_cites_its_page():
     for table in (LOINC_CODES, NEAREST_UPDRS_TERMS):
         for key, code in table.items():
-            assert LOINC_FORMAT.match(code.code) and _check_digit_ok(code.code), (key, code)
+            assert LOINC_FORMAT.match(code.code) and check_digit_ok(code.code), (key, code)
             assert code.source.startswith("https://loinc.org/"), (key, code)
     for key in NEAREST_UPDRS_TERMS:  # reference terms of the MDS-UPDRS items they sit beside
         item, side = key
         assert item in RATING_ITEMS and (side is None or side in RATING_ITEMS[item].locations)
+    assert not check_digit_ok("55414-6") and check_digit_ok("8302-2")  # a mistyped code is caught
     # Unverified codes are never applied.
     assert not set(UNVERIFIED) & set(LOINC_CODES)
     # No MDS-UPDRS item borrows an original-UPDRS term.
