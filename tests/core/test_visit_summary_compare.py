@@ -93,4 +93,8 @@ def test_compare_refuses_visits_of_two_patients_or_one_visit(clinic):
         with pytest.raises(ValidationError, match="two different visits"):
             compare_visits(s, ids["visits"][0], ids["visits"][0])
         snapshot = visit_snapshot(s, other_visit)
+        empty_pdf = visit_summary_pdf(s, other_visit)
     assert snapshot.measures == [] and snapshot.fused is None and OTHER["name"] == snapshot.patient_name
+    text, pages = _flat(empty_pdf)  # a visit with nothing recorded still gives its one page
+    assert pages == 1 and "No visit score stored" in text and "No measures stored for this visit." in text
+    assert "not rated yet" in text and " ".join(NOT_A_DIAGNOSIS.split()) in text
