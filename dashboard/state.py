@@ -45,6 +45,7 @@ OVERVIEW_PAGE = "views/overview.py"
 MODELS_PAGE = "views/models.py"
 CAPTURE_PAGE = "views/capture.py"
 ACCOUNT_PAGE = "views/account.py"
+COMPARE_PAGE = "views/compare.py"
 
 CLINIC = "clinic"
 DEMO = "demo"

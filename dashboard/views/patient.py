@@ -44,9 +44,11 @@ facts(
     ],
     per_row=5,
 )
-trends_link, reports_link = st.columns(2)
+trends_link, compare_link, reports_link = st.columns(3)
 trends_link.page_link(state.TRENDS_PAGE, label="Trends over visits", icon=":material/monitoring:",
                       query_params={"patient": str(patient.id)})
+compare_link.page_link(state.COMPARE_PAGE, label="Compare two visits", icon=":material/compare_arrows:",
+                       query_params={"patient": str(patient.id)})
 reports_link.page_link(state.REPORTS_PAGE, label="Reports and exports", icon=":material/description:",
                        query_params={"patient": str(patient.id)})
 
