@@ -34,6 +34,7 @@ from core.store.models import Assessment, AuditEvent, Clinician, ClinicianRating
 from core.summary import NOT_A_DIAGNOSIS, fused_summary, score_sentence
 from core.trends import SeriesAnalysis, analyse_patient, load_patient_series, rows_frame
 from core.vocabulary import label as measure_label, score_label, task_label, with_side
+from core.words import plural
 
 PDLENS_SYSTEM = "https://pdlens.org/fhir/CodeSystem"  # pdlens' own code systems (no LOINC code exists)
 EXPORT_ACTION = "export"
@@ -442,7 +443,7 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
              + ", ".join(f"{state} {count}" for state, count in visits["medication_state"].value_counts().items()) + ".")
         shown = visits.tail(max_visit_rows)
         if len(visits) > len(shown):
-            para(f"The latest {len(shown)} visits:")
+            para(f"The latest {plural(len(shown), 'visit')}:")
         pdf.set_font("DejaVu", "", 8)
         with pdf.table(col_widths=(30, 30, 40), text_align="LEFT", first_row_as_headings=True) as table:
             table.row(["Date", "Medication", "Hours since dose"])
@@ -496,7 +497,7 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
             lines = [score_sentence(assessment.probability, interval, assessment.abstained_reason,
                                     what=f"The {what} score")]
         else:
-            lines = [f"{what}: {len(assessment.measures)} measures stored (no model score)."]
+            lines = [f"{what}: {plural(len(assessment.measures), 'measure')} stored (no model score)."]
         for line in lines:
             para(line)
         if assessment.measures:

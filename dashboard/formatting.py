@@ -1,8 +1,10 @@
-"""Plain-text helpers for pages: safe markdown, ages, labels for stored codes."""
+"""Plain-text helpers for pages: safe markdown, ages, labels for stored codes, plurals."""
 from __future__ import annotations
 
 import re
 from datetime import date
+
+from core.words import plural, plural_word  # noqa: F401  (re-exported for the pages)
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all
 # also neutralises Streamlit's own syntax (:red[...], :material/icon:, $latex$) and raw HTML.

@@ -11,7 +11,7 @@ from core.config import settings
 from core.store import repository
 from core.tasks import TASKS
 from dashboard import state
-from dashboard.formatting import escape_markdown
+from dashboard.formatting import escape_markdown, plural
 from dashboard.widgets import chrome, recorder, upload
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "capture"
@@ -71,7 +71,7 @@ else:
     spec = TASKS[slot.task]
     st.subheader(slot.label)
     if chosen.status != "todo":
-        st.caption(f"Currently: {STATUS_LABELS[chosen.status].lower()} ({chosen.attempts} recording(s)). "
+        st.caption(f"Currently: {STATUS_LABELS[chosen.status].lower()} ({plural(chosen.attempts, 'recording')}). "
                    "A new clip becomes the one used for this task; earlier clips stay in the record.")
     left, right = st.columns([3, 2])
     with left:

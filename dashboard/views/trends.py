@@ -21,7 +21,7 @@ from core.trends import (
 )
 from core.vocabulary import label as measure_label, label_with_unit, series_label, task_label, unit as measure_unit
 from dashboard import state
-from dashboard.formatting import MEDICATION_LABELS, escape_markdown, label
+from dashboard.formatting import MEDICATION_LABELS, escape_markdown, label, plural
 from dashboard.widgets import chrome
 from dashboard.widgets.ratings import readable_rating_vs_score
 
@@ -193,7 +193,7 @@ visits = series.visits
 if visits.empty:
     st.info("No visits yet: trends appear after the first visit.")
     st.stop()
-st.caption(f"{len(visits)} visits from {visits['visit_date'].min():%Y-%m-%d} to {visits['visit_date'].max():%Y-%m-%d}. "
+st.caption(f"{plural(len(visits), 'visit')} from {visits['visit_date'].min():%Y-%m-%d} to {visits['visit_date'].max():%Y-%m-%d}. "
            "Markers: ● medication ON, ✕ OFF, ○ unknown. Click a point to open that visit.")
 
 with st.expander("Baseline and change settings", icon=":material/tune:"):
