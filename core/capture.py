@@ -33,6 +33,7 @@ import numpy as np
 
 from core.pipeline import UnusableInput
 from core.tasks import SIDES, TASKS, task_spec
+from core.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,19 @@ def checklist(recordings: list[Any]) -> list[ChecklistItem]:
         items.append(ChecklistItem(slot, status, latest.id, len(attempts),
                                    _quality_problems(latest) if status == "needs_retake" else ()))
     return items
+
+
+def checklist_status(items: list[ChecklistItem]) -> str:
+    """A visit's progress in a few words for lists: "No clips yet", "3 of 7 tasks done",
+    "3 of 7 tasks done, 1 needs a retake"."""
+    if not any(item.attempts for item in items):
+        return "No clips yet"
+    done = sum(item.status == "analysed" for item in items)
+    retakes = sum(item.status == "needs_retake" for item in items)
+    text = f"{done} of {plural(len(items), 'task')} done"
+    if retakes:
+        text += f", {retakes} {'needs' if retakes == 1 else 'need'} a retake"
+    return text
 
 
 # ---------------------------------------------------------------- file names -> task, side

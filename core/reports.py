@@ -34,7 +34,7 @@ from core.store.models import Assessment, AuditEvent, Clinician, ClinicianRating
 from core.summary import NOT_A_DIAGNOSIS, fused_summary, score_sentence
 from core.trends import SeriesAnalysis, analyse_patient, load_patient_series, rows_frame
 from core.vocabulary import label as measure_label, score_label, task_label, with_side
-from core.words import plural
+from core.words import DIAGNOSIS_LABELS, SEX_LABELS, SIDE_LABELS, code_label, plural
 
 PDLENS_SYSTEM = "https://pdlens.org/fhir/CodeSystem"  # pdlens' own code systems (no LOINC code exists)
 EXPORT_ACTION = "export"
@@ -430,8 +430,9 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
     pdf.ln(2)
     heading("Patient")
     para(f"Name: {patient.name}")
-    para(f"MRN: {patient.mrn}    Birth date: {patient.birth_date.isoformat()}    Sex: {patient.sex}    "
-         f"Diagnosis: {patient.diagnosis}    More affected side: {patient.more_affected_side}")
+    para(f"MRN: {patient.mrn}    Birth date: {patient.birth_date.isoformat()}    "
+         f"Sex: {code_label(SEX_LABELS, patient.sex)}    Diagnosis: {code_label(DIAGNOSIS_LABELS, patient.diagnosis)}    "
+         f"More affected side: {code_label(SIDE_LABELS, patient.more_affected_side)}")
 
     visits = series.visits
     heading(f"Visits ({len(visits)})")

@@ -1,8 +1,22 @@
 """Plain-language helpers shared by every message a clinician reads (no dependencies, so any
-module can use them): correct plurals ("1 tap", "2 taps")."""
+module can use them): correct plurals ("1 tap", "2 taps") and the words for stored codes
+("pd" -> "Parkinson's disease")."""
 from __future__ import annotations
 
 import math
+
+SEX_LABELS = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Unknown"}
+DIAGNOSIS_LABELS = {"pd": "Parkinson's disease", "control": "Control", "unknown": "Unknown"}
+SIDE_LABELS = {"left": "Left", "right": "Right", "none": "None", "unknown": "Unknown"}
+MEDICATION_LABELS = {"on": "ON", "off": "OFF", "unknown": "Unknown"}
+
+
+def code_label(labels: dict[str, str], code: str | None) -> str:
+    """The words for a stored code; an unknown code is shown as it is, None as empty."""
+    if code is None:
+        return ""
+    return labels.get(code, code)
+
 
 _IRREGULAR = {"analysis": "analyses", "child": "children", "person": "people", "this": "these"}
 

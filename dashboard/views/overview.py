@@ -49,7 +49,7 @@ if not flagged:
             f"{as_of:%Y-%m-%d}.", icon=":material/check_circle:")
 else:
     st.caption("Changes beyond the normal variation of each patient's baseline, flagged at a visit in the period. "
-               "Select a row to open the patient's trends.")
+               "Click a row to open the patient's trends.")
     changed = pd.DataFrame({
         "Patient": [name_of(f.patient_id) for f in flagged],
         "MRN": [mrn_of(f.patient_id) for f in flagged],
@@ -66,7 +66,7 @@ if overdue.empty:
     st.info(f"Every patient has had a visit in the {plural(int(overdue_days), 'day')} up to {as_of:%Y-%m-%d}.",
             icon=":material/check_circle:")
 else:
-    st.caption(f"No visit for more than {plural(int(overdue_days), 'day')}. Select a row to open the patient.")
+    st.caption(f"No visit for more than {plural(int(overdue_days), 'day')}. Click a row to open the patient.")
     overdue_table = pd.DataFrame({
         "Patient": [name_of(p) for p in overdue["patient_id"]],
         "MRN": [mrn_of(p) for p in overdue["patient_id"]],
@@ -79,7 +79,7 @@ st.subheader("Clips needing a retake")
 if retakes.empty:
     st.info("No clip needs a retake.", icon=":material/check_circle:")
 else:
-    st.caption("Clips whose quality check failed: record the task again. Select a row to open the visit.")
+    st.caption("Clips whose quality check failed: record the task again. Click a row to open the visit.")
     retake_table = pd.DataFrame({
         "Patient": [name_of(p) for p in retakes["patient_id"]],
         "Visit": retakes["visit_date"],

@@ -9,6 +9,7 @@ from dashboard import state
 from dashboard.formatting import MEDICATION_LABELS, hours_text, label
 from dashboard.widgets import chrome
 from dashboard.widgets.facts import facts
+from dashboard.widgets.visit_form import edit_visit_form
 
 visit, patient = state.require_visit("Visit")
 
@@ -31,6 +32,7 @@ facts(
 if visit.notes:
     st.markdown("**Notes**")
     st.text(visit.notes)
+edit_visit_form(visit)
 
 visit_query = {"visit": str(visit.id)}
 st.subheader("Recordings")

@@ -24,6 +24,7 @@ from core.capture import (
     check_clip,
     check_upload,
     checklist,
+    checklist_status,
     guess_task_and_side,
     level_dbfs,
     name_words,
@@ -160,6 +161,16 @@ def test_checklist_status_follows_the_latest_recording_of_each_slot():
     assert items["gait"].attempts == 2 and items["gait"].recording_id == 5
     assert items["tremor_left"].recording_id == 7 and items["reading"].recording_id is None
     assert items["tremor_right"].status_label == "To do"
+
+
+def test_checklist_status_in_a_few_words_for_the_visit_list():
+    assert checklist_status(checklist([])) == "No clips yet"
+    assert checklist_status(checklist([_rec(1, "vowel")])) == "1 of 7 tasks done"
+    assert checklist_status(checklist([_rec(1, "vowel"), _rec(2, "gait"), _rec(3, "tremor", "right"),
+                                       _rec(4, "reading", None, "needs_retake", False, ["Silent."])])) == \
+        "3 of 7 tasks done, 1 needs a retake"
+    assert checklist_status(checklist([_rec(1, "reading", None, "needs_retake", False, ["Silent."]),
+                                       _rec(2, "gait", None, "failed", False)])) == "0 of 7 tasks done, 2 need a retake"
 
 
 # ---------------------------------------------------------------- add_clip on a real store
