@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.capture import checklist, checklist_status
 from core.store import repository
-from core.visits import latest_visit_score
+from core.visits import current_visit_score
 from dashboard import state
 from dashboard.formatting import (
     DIAGNOSIS_LABELS,
@@ -29,7 +29,7 @@ with state.session() as s:
     statuses, scores = {}, {}
     for visit in visits:
         statuses[visit.id] = checklist_status(checklist(repository.list_recordings(s, visit.id)))
-        score = latest_visit_score(s, visit.id)
+        score = current_visit_score(s, visit.id)
         scores[visit.id] = "" if score is None else ("not scored" if score.probability is None
                                                      else f"{score.probability:.2f}")
 
