@@ -38,7 +38,11 @@ chrome.patient_caption(patient)
 
 if (last := st.session_state.pop(f"capture-last-{visit.id}", None)) is not None:
     shown = {"stored": st.success if last.quality_ok else st.warning, "duplicate": st.info, "failed": st.error}
-    shown[last.status](escape_markdown(last.message))
+    message = last.message
+    if last.task in TASKS and message.startswith(f"{last.name}: "):  # not the recorder's internal file name
+        message = f"{Slot(last.task, last.side if TASKS[last.task].sided else None).label}, recorded: " \
+                  + message[len(last.name) + 2:]
+    shown[last.status](escape_markdown(message))
 
 done = sum(i.status == "analysed" for i in items)
 st.progress(done / len(items), text=f"{done} of {len(items)} tasks analysed")
