@@ -126,6 +126,8 @@ def test_ratings_page_saves_a_rating(app, clinic_db):
     assert "Ratings saved" in texts(at)
     table = at.dataframe[0].value
     assert "rating" in " ".join(table.columns).lower()
+    assert "Finger tapping score" in set(table["Score"]) and "finger_tapping" not in set(table["Score"])  # words, not keys
+    assert set(table["Side"]) <= {"Left", "Right", ""}
 
 
 def test_reports_page_builds_exports_and_audits(app, clinic_db):
