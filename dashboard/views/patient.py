@@ -86,7 +86,7 @@ with st.expander("New visit", expanded=not visits, icon=":material/event:"):
             st.switch_page(state.VISIT_PAGE, query_params={"visit": str(visit.id)})
 
 # --- edit and archive -------------------------------------------------------------------------
-with st.expander("Edit patient details", icon=":material/edit:"):
+with st.expander("Correct patient details", icon=":material/edit:"):
     with st.form(f"edit_patient_{patient.id}"):
         fields = patient_fields(f"edit_patient_{patient.id}", patient)
         saved = st.form_submit_button("Save changes", type="primary")
