@@ -100,8 +100,9 @@ def _file_row(visit_id: int, nonce: int, f, message: str | None) -> tuple[str | 
             side = None
             side_column.selectbox("Side", [NO_SIDE], disabled=True, key=f"{side_key}-none",
                                   help="Only finger tapping and rest tremor are recorded per hand.")
-        if message:
-            st.error(escape_markdown(message), icon=":material/error:")
+        if message:  # the file's name is on the row already: not repeated in front of the reason
+            message = message.removeprefix(f"{f.name}: ")
+            st.error(escape_markdown(message[:1].upper() + message[1:]), icon=":material/error:")
     return task, side
 
 

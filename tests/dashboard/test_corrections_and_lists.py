@@ -129,6 +129,8 @@ def test_clicking_any_cell_of_a_patient_row_opens_the_patient(app, admin_db):
     assert not at.exception
     assert [t.value for t in at.title] == [names[1]]
     assert at.query_params["patient"] == str(ids[[SYNTHETIC_PATIENT["name"], "Synthetic Beta"].index(names[1])])
+    at.switch_page("views/patients.py").run()  # back to the list: the old click does not open the patient again
+    assert [t.value for t in at.title] == ["Patients"]
 
 
 def test_mrn_search_finds_any_part_of_the_mrn(app, admin_db):

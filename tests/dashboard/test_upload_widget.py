@@ -78,7 +78,7 @@ def test_a_file_without_a_task_stays_listed_with_the_message_and_can_be_added_af
     assert not at.exception
     assert at.session_state["calls"] == [("vowel.wav", "vowel", None)]  # the other was not sent anywhere
     [message] = [plain(e.value) for e in at.error]
-    assert message == "IMG_0042.MOV: choose the task of this file (its name does not say which task it is)."
+    assert message == "Choose the task of this file (its name does not say which task it is)."  # on its row
     assert len(at.file_uploader[0].value) == 2  # still in the uploader, not lost
     [task] = per_file(at, "task")  # only the file still to add has choices
     assert add_button(at).label == "Add 1 file to the visit"

@@ -110,10 +110,12 @@ def test_upload_several_files_through_the_page(chromium, tmp_path):
         expect(page.get_by_role("button", name="Add 3 files to the visit")).to_be_visible()
         wait_until_idle(page)
         # one labelled task (and side) choice per file, guessed from the names
-        choices = [t.replace("\n", " ") for t in page.locator('[data-testid="stSelectbox"]').all_inner_texts()]
-        task_choices = [t for t in choices if t.startswith("Task ")]
-        assert task_choices == ["Task Sustained vowel /a/"] * 2 + ["Task Finger tapping (3.4)"], choices
-        assert "Side Left hand" in choices and not any("None" in t for t in choices), choices
+        tasks = page.get_by_role("combobox", name="Task", exact=True)
+        expect(tasks).to_have_count(3)
+        assert [tasks.nth(i).input_value() for i in range(3)] == ["Sustained vowel /a/"] * 2 + ["Finger tapping (3.4)"]
+        sides = page.get_by_role("combobox", name="Side", exact=True)
+        assert [sides.nth(i).input_value() for i in range(3)] == ["No side for this task"] * 2 + ["Left hand"]
+        expect(page.get_by_role("combobox", name="Task for every file")).to_be_visible()  # "apply to all"
         page.get_by_role("button", name="Add 3 files to the visit").click()
         expect(page.get_by_text("Added to the visit")).to_be_visible(timeout=120_000)
         wait_until_idle(page, timeout_ms=120_000)
