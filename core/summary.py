@@ -14,6 +14,9 @@ NOT_A_DIAGNOSIS = ("Decision support, not a diagnosis: these scores describe how
                    "signs resemble those seen in people with Parkinson's disease in public research data. "
                    "Interpret them with the clinical examination.")
 
+# units that count things: singular for exactly one
+COUNT_UNITS = {"taps": "tap", "steps": "step", "strides": "stride", "torso lengths": "torso length"}
+
 BRANCH_LABELS = {
     "voice": "voice",
     "finger_tapping_left": "left-hand finger tapping",
@@ -49,6 +52,8 @@ def fmt(value: float | None, unit: str = "") -> str:
         text = f"{v:.4f}"
     if unit == "%":
         return f"{text}%"
+    if unit in COUNT_UNITS and v == 1:  # "1 tap", not "1 taps"
+        unit = COUNT_UNITS[unit]
     return f"{text} {unit}".strip()
 
 

@@ -28,3 +28,12 @@ def test_tapping_sentence_says_1_tap():
 
     assert tapping_sentences({"amplitude_decrement_pct": 50.0, "tap_count": 1.0}) == [
         "Tapping amplitude fell 50% over 1 tap."]
+
+
+def test_a_count_of_one_reads_in_the_singular_in_sentences():
+    from core.summary import fmt, out_of_range_sentence
+
+    assert fmt(1.0, "taps") == "1 tap" and fmt(2.0, "taps") == "2 taps" and fmt(1.0, "s") == "1 s"
+    sentence = out_of_range_sentence({"name": "tap_count", "label": "Number of taps", "value": 1.0, "unit": "taps",
+                                      "normal_range": [7.0, 14.7]})
+    assert sentence.startswith("Number of taps 1 tap, below the healthy range") and "1 taps" not in sentence
