@@ -108,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         from core.batch import main as batch_main
 
         return batch_main(argv[1:])
+    if argv and argv[0] == "export":  # so has the export (core/export.py)
+        from core.export import main as export_main
+
+        return export_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m core.cli", description="pdlens command line")
     sub = parser.add_subparsers(dest="command", required=True)
     analyze = sub.add_parser("analyze", help="analyse one voice and/or one movement recording")
@@ -119,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("--side", choices=["left", "right"], help="tested side for finger tapping and tremor")
     analyze.add_argument("--json", action="store_true", help="print JSON")
     sub.add_parser("batch", help="import a folder or manifest of clinic recordings (see: batch --help)")
+    sub.add_parser("export", help="export measures, scores and ratings as csv, parquet or fhir (see: export --help)")
     args = parser.parse_args(argv)
     if args.command == "analyze":
         # --task applies to the single recording given; with both, --task is the movement task.
