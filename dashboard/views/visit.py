@@ -64,7 +64,6 @@ facts(
 if visit.notes:
     st.markdown("**Notes**")
     st.text(visit.notes)
-edit_visit_form(visit)
 
 visit_query = {"visit": str(visit.id)}
 st.subheader("Recordings")
@@ -82,3 +81,6 @@ results_link.page_link(state.RESULTS_PAGE, label="Results and explanations", ico
                        query_params=visit_query)
 ratings_link.page_link(state.RATINGS_PAGE, label="Clinician ratings (MDS-UPDRS)", icon=":material/rate_review:",
                        query_params=visit_query)
+
+# --- correcting the visit's own details (date, medication, dose, notes) --------------------------------
+edit_visit_form(visit)
