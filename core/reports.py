@@ -36,6 +36,7 @@ from core.store.repository import counted_assessment
 from core.summary import NOT_A_DIAGNOSIS, fused_summary, score_sentence
 from core.trends import SeriesAnalysis, analyse_patient, load_patient_series, rows_frame
 from core.vocabulary import label as measure_label, score_label, task_label, with_side
+from core.words import DIAGNOSIS_LABELS, SEX_LABELS, SIDE_LABELS, code_label, plural
 
 PDLENS_SYSTEM = "https://pdlens.org/fhir/CodeSystem"  # pdlens' own code systems (LOINC where core.loinc has a code)
 EXPORT_ACTION = "export"
@@ -457,8 +458,9 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
     pdf.ln(2)
     heading("Patient")
     para(f"Name: {patient.name}")
-    para(f"MRN: {patient.mrn}    Birth date: {patient.birth_date.isoformat()}    Sex: {patient.sex}    "
-         f"Diagnosis: {patient.diagnosis}    More affected side: {patient.more_affected_side}")
+    para(f"MRN: {patient.mrn}    Birth date: {patient.birth_date.isoformat()}    "
+         f"Sex: {code_label(SEX_LABELS, patient.sex)}    Diagnosis: {code_label(DIAGNOSIS_LABELS, patient.diagnosis)}    "
+         f"More affected side: {code_label(SIDE_LABELS, patient.more_affected_side)}")
 
     visits = series.visits
     heading(f"Visits ({len(visits)})")
@@ -470,7 +472,7 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
              + ", ".join(f"{state} {count}" for state, count in visits["medication_state"].value_counts().items()) + ".")
         shown = visits.tail(max_visit_rows)
         if len(visits) > len(shown):
-            para(f"The latest {len(shown)} visits:")
+            para(f"The latest {plural(len(shown), 'visit')}:")
         pdf.set_font("DejaVu", "", 8)
         with pdf.table(col_widths=(30, 30, 40), text_align="LEFT", first_row_as_headings=True) as table:
             table.row(["Date", "Medication", "Hours since dose"])
@@ -553,7 +555,7 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
             lines = [score_sentence(assessment.probability, interval, assessment.abstained_reason,
                                     what=f"The {what} score")]
         else:
-            lines = [f"{what}: {len(assessment.measures)} measures stored (no model score)."]
+            lines = [f"{what}: {plural(len(assessment.measures), 'measure')} stored (no model score)."]
         for line in lines:
             para(line)
         if assessment.measures:

@@ -101,6 +101,8 @@ def _past_date(value, what: str) -> date:
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, str):
+        if not value.strip():
+            raise ValidationError(f"{what} is required.")
         try:
             value = date.fromisoformat(value.strip())
         except ValueError:
@@ -382,8 +384,8 @@ def get_patient(s: Session, actor: Clinician, patient_id: int) -> Patient:
 
 
 def _search_filter(query: str, include_archived: bool):
-    """Every word of the query must match the name (case-insensitive substring) or start the
-    MRN, so "smith jo" finds "Jo Smith" and "AB12" finds MRN "ab1234"."""
+    """Every word of the query must appear in the name or in the MRN (case-insensitive, anywhere),
+    so "smith jo" finds "Jo Smith", "AB12" finds MRN "ab1234" and "0001" finds "T-0001"."""
     conditions = []
     if not include_archived:
         conditions.append(Patient.archived.is_(False))
@@ -392,7 +394,7 @@ def _search_filter(query: str, include_archived: bool):
         conditions.append(
             or_(
                 Patient.name_lower.like(f"%{escaped}%", escape="\\"),
-                Patient.mrn_lower.like(f"{escaped}%", escape="\\"),
+                Patient.mrn_lower.like(f"%{escaped}%", escape="\\"),
             )
         )
     return and_(True, *conditions)

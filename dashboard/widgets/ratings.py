@@ -9,7 +9,8 @@ from core.ratings import RATING_ITEMS, entered_items, legacy_location, part3_tot
 from core.store import ValidationError, repository
 from core.trends import load_patient_series, rating_vs_score
 from dashboard import state
-from dashboard.formatting import MEDICATION_LABELS, escape_markdown, label
+from core.vocabulary import score_label
+from dashboard.formatting import MEDICATION_LABELS, SIDE_LABELS, escape_markdown, label
 
 NOT_RATED = None
 # The form's sections, in scale order: (heading, item keys). Every entered item is in one.
@@ -122,9 +123,11 @@ def readable_rating_vs_score(table: pd.DataFrame) -> pd.DataFrame:
     """core.trends.rating_vs_score's table with column names and values a clinician reads."""
     table = table.assign(visit_date=pd.to_datetime(table["visit_date"]).dt.date,
                          medication_state=[label(MEDICATION_LABELS, m) for m in table["medication_state"]],
-                         side=[s if isinstance(s, str) else "" for s in table["side"]],
+                         model=[score_label(m).replace("Fused score", "Visit score (combined)")
+                                if isinstance(m, str) else "" for m in table["model"]],
+                         side=[SIDE_LABELS.get(s, s) if isinstance(s, str) else "" for s in table["side"]],
                          rating_item=[rating_label(i) if isinstance(i, str) else "" for i in table["rating_item"]])
     return table.drop(columns=["visit_id"]).rename(columns={
-        "visit_date": "Visit", "medication_state": "Medication", "model": "Model", "side": "Side",
+        "visit_date": "Visit", "medication_state": "Medication", "model": "Score", "side": "Side",
         "probability": "App score", "interval_low": "Uncertainty low", "interval_high": "Uncertainty high",
         "rating_item": "Rating item", "rating": "Clinician rating"})

@@ -9,7 +9,6 @@ import io
 import json
 import re
 import subprocess
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -77,7 +76,7 @@ def test_error_messages_quote_user_text_literally(clinic):
     form = at.get("form")[0]
     form.text_input[0].input(HOSTILE_MRN)
     form.text_input[1].input("Synthetic Other")
-    form.date_input[0].set_value(date(1950, 1, 1))
+    form.text_input[2].input("1950-01-01")  # the birth date, typed as text
     form.button[0].click()
     at.run()
     assert at.error, "a duplicate MRN gives a message"
