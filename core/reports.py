@@ -393,9 +393,10 @@ class PdfReport:
 
 
 def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_rows: int = 40,
-                today: date | None = None) -> PdfReport:
+                today: date | None = None, note: str | None = None) -> PdfReport:
     """The chart report of one patient (see module docstring). Text is never interpreted as
-    markup: names and notes are written as plain strings."""
+    markup: names and notes are written as plain strings. `note`: a sentence printed under the
+    patient's details (the demo database's provenance note: synthetic clips, interpolated ratings)."""
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
@@ -431,6 +432,8 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
     para(f"Name: {patient.name}")
     para(f"MRN: {patient.mrn}    Birth date: {patient.birth_date.isoformat()}    Sex: {patient.sex}    "
          f"Diagnosis: {patient.diagnosis}    More affected side: {patient.more_affected_side}")
+    if note:
+        para(note)
 
     visits = series.visits
     heading(f"Visits ({len(visits)})")

@@ -84,6 +84,11 @@ def database_url() -> str:
     return settings().demo_database_url if is_demo() else settings().database_url
 
 
+def data_dir() -> Path:
+    """Where the chosen database's recordings live: the demo's clips apart from the clinic's."""
+    return settings().demo_data_dir if is_demo() else settings().data_dir
+
+
 def demo_database_missing() -> bool:
     """True when the demo database is an SQLite file that has not been built yet. Opening it
     would create an empty database and hide the real problem (`python -m core.demo` not run)."""

@@ -12,6 +12,7 @@ visit, patient = state.require_visit("Clinician ratings")
 chrome.back_to_visit(visit)
 st.title(f"Clinician ratings · {visit.visit_date.isoformat()}")
 chrome.patient_caption(patient, f"medication {label(MEDICATION_LABELS, visit.medication_state)}")
+chrome.demo_patient_note(patient)
 st.caption("MDS-UPDRS part III items 0-4 (per side where the scale rates sides); modified Hoehn & Yahr.")
 ratings_form(visit.id)
 

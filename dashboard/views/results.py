@@ -4,7 +4,6 @@ beside their healthy ranges, the explanation panels and a plain-language summary
 Opened with ?visit=<id> (the same query parameter as the Visit page)."""
 import streamlit as st
 
-from core.config import settings
 from core.store import repository
 from core.visits import latest_visit_score, score_visit
 from dashboard import state
@@ -25,6 +24,7 @@ with state.session() as s:
 chrome.back_to_visit(visit)
 st.title(f"Results of the visit of {visit.visit_date.isoformat()}")
 chrome.patient_caption(patient)
+chrome.demo_patient_note(patient)
 
 if recordings and st.button("Recompute the visit score", icon=":material/refresh:",
                             help="Fuse the latest score of every recording of this visit again."):
@@ -38,7 +38,7 @@ st.subheader("Recordings")
 if not recordings:
     st.info("No recordings in this visit yet.")
 per_recording_lines: list[str] = []
-data_dir = settings().data_dir
+data_dir = state.data_dir()
 for recording in recordings:
     per_recording_lines += panels.recording_panel(recording, latest.get(recording.id), data_dir)
 

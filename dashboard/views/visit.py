@@ -20,6 +20,7 @@ with state.session() as s:
 chrome.back_to_patient(patient)
 st.title(f"Visit of {visit.visit_date.isoformat()}")
 chrome.patient_caption(patient)
+chrome.demo_patient_note(patient)
 
 facts(
     [

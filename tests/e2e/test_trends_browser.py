@@ -30,7 +30,7 @@ def test_trends_of_a_demo_patient_in_chromium(tmp_path, page, screenshot_dir):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     demo_url = f"sqlite:///{data_dir / 'demo.sqlite'}"
-    build_demo_database(demo_url)
+    build_demo_database(demo_url, clips=False)  # the telemonitoring patients only: quick
     patient_id, name, visits = demo_patient_with_most_visits(demo_url)
     assert visits >= 20  # a real multi-visit history, not a single point
     server = start_dashboard(data_dir, env={"PDLENS_DEMO_DATABASE_URL": demo_url})
