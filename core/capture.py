@@ -94,18 +94,27 @@ def _quality_problems(recording: Any) -> tuple[str, ...]:
 
 def checklist(recordings: list[Any]) -> list[ChecklistItem]:
     """The checklist of a visit from its recordings (anything with id, task, side, status,
-    quality_ok, quality_json; ordered by id). The latest recording of a slot decides its status:
-    a retake supersedes earlier attempts, the earlier ones stay in the record."""
+    quality_ok, quality_json, counts, excluded_reason; ordered by id). A slot is done when a clip
+    counts for it (core.store.repository.refresh_counting_clips: a failed retake never displaces
+    a good clip); "Needs retake" means clips exist and none of them is usable."""
     by_slot: dict[Slot, list[Any]] = {}
     for r in sorted(recordings, key=lambda r: r.id):
         by_slot.setdefault(Slot(r.task, r.side if TASKS[r.task].sided else None), []).append(r)
     items = []
     for slot in CHECKLIST:
         attempts = by_slot.get(slot, [])
-        if not attempts:
-            items.append(ChecklistItem(slot, "todo", None, 0, ()))
+        usable = [r for r in attempts if getattr(r, "excluded_reason", None) is None]
+        if not usable:
+            items.append(ChecklistItem(slot, "todo", None, len(attempts), ()))
             continue
-        latest = attempts[-1]
+        counting = next((r for r in usable if getattr(r, "counts", False)), None)
+        if counting is not None:
+            status = _recording_status(counting)
+            if status == "needs_retake":  # the clinician chose a clip that failed its check
+                status = "analysed"
+            items.append(ChecklistItem(slot, status, counting.id, len(attempts), ()))
+            continue
+        latest = usable[-1]
         status = _recording_status(latest)
         items.append(ChecklistItem(slot, status, latest.id, len(attempts),
                                    _quality_problems(latest) if status == "needs_retake" else ()))

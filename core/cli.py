@@ -9,13 +9,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import re
 import sys
 import tempfile
-from dataclasses import asdict
-from typing import Any
 
 # MediaPipe's C++ runtime (glog/absl, TFLite/LiteRT) logs INFO and WARNING lines on stderr at
 # every start; these settings must precede its import. LiteRT's own logger ignores them, so
@@ -23,7 +20,7 @@ from typing import Any
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from core.pipeline import TaskResult, UnusableInput  # noqa: E402
+from core.pipeline import UnusableInput  # noqa: E402
 
 _NATIVE_LOG_LINE = re.compile(r"^(INFO|WARNING|VERBOSE): |^[IW]\d{4} |^WARNING: All log messages before absl|"
                               r"^WARNING: Logging before InitGoogle")
@@ -54,32 +51,6 @@ def _quiet_native_stderr():
 
 EXIT_UNUSABLE = 2
 EXIT_QUALITY = 3
-
-
-def result_to_json(result: TaskResult) -> dict[str, Any]:
-    """TaskResult -> plain JSON (signals are left out: they are arrays for plots)."""
-
-    def number(x: float | None) -> float | None:
-        return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
-
-    return {
-        "task": result.task,
-        "side": result.side,
-        "duration_s": round(result.duration_s, 3),
-        "quality": result.quality.as_dict(),
-        "measures": [
-            {
-                "name": m.name,
-                "value": number(m.value),
-                "unit": m.unit,
-                "label": m.label,
-                "normal_range": list(m.normal_range) if m.normal_range else None,
-                "in_normal_range": m.in_normal_range(),
-            }
-            for m in result.measures
-        ],
-        "score": asdict(result.score) if result.score else None,
-    }
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -137,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         from core.batch import main as batch_main
 
         return batch_main(argv[1:])
+    if argv and argv[0] == "export":  # so has the export (core/export.py)
+        from core.export import main as export_main
+
+        return export_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m core.cli", description="pdlens command line")
     sub = parser.add_subparsers(dest="command", required=True)
     analyze = sub.add_parser("analyze", help="analyse one voice and/or one movement recording")
@@ -148,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("--side", choices=["left", "right"], help="tested side for finger tapping and tremor")
     analyze.add_argument("--json", action="store_true", help="print JSON")
     sub.add_parser("batch", help="import a folder or manifest of clinic recordings (see: batch --help)")
+    sub.add_parser("export", help="export measures, scores and ratings as csv, parquet or fhir (see: export --help)")
     args = parser.parse_args(argv)
     if args.command == "analyze":
         # --task applies to the single recording given; with both, --task is the movement task.

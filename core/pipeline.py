@@ -9,7 +9,8 @@ not ok and whose score is None. The score itself comes from models.registry.ship
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -90,3 +91,28 @@ class TaskResult:
 
     def measure_values(self) -> dict[str, float]:
         return {m.name: m.value for m in self.measures}
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON of the result (signals are left out: they are arrays for plots; NaN -> None)."""
+
+        def number(x: float | None) -> float | None:
+            return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+        return {
+            "task": self.task,
+            "side": self.side,
+            "duration_s": round(self.duration_s, 3),
+            "quality": self.quality.as_dict(),
+            "measures": [
+                {
+                    "name": m.name,
+                    "value": number(m.value),
+                    "unit": m.unit,
+                    "label": m.label,
+                    "normal_range": list(m.normal_range) if m.normal_range else None,
+                    "in_normal_range": m.in_normal_range(),
+                }
+                for m in self.measures
+            ],
+            "score": asdict(self.score) if self.score else None,
+        }

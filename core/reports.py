@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from core.ratings import rating_label
 from core.store.models import Assessment, AuditEvent, Clinician, ClinicianRating, MeasureValue, Patient, Recording, Visit
+from core.store.repository import counted_assessment
 from core.summary import NOT_A_DIAGNOSIS, fused_summary, score_sentence
 from core.trends import SeriesAnalysis, analyse_patient, load_patient_series, rows_frame
 from core.vocabulary import label as measure_label, score_label, task_label, with_side
@@ -110,7 +111,7 @@ def _chunk_frame(s: Session, ids: list[int]) -> pd.DataFrame:
         .join(Visit, Assessment.visit_id == Visit.id)
         .join(Patient, Visit.patient_id == Patient.id)
         .outerjoin(Recording, Assessment.recording_id == Recording.id)
-        .where(Patient.id.in_(ids))
+        .where(Patient.id.in_(ids), counted_assessment())
     ).all()
     scores = s.execute(
         select(*patient_cols, Recording.task, Recording.side, Assessment.model_name, Assessment.probability,
@@ -119,7 +120,7 @@ def _chunk_frame(s: Session, ids: list[int]) -> pd.DataFrame:
         .join(Visit, Assessment.visit_id == Visit.id)
         .join(Patient, Visit.patient_id == Patient.id)
         .outerjoin(Recording, Assessment.recording_id == Recording.id)
-        .where(Patient.id.in_(ids), Assessment.probability.is_not(None))
+        .where(Patient.id.in_(ids), Assessment.probability.is_not(None), counted_assessment())
     ).all()
     ratings = s.execute(
         select(*patient_cols, ClinicianRating.side, ClinicianRating.item, ClinicianRating.score)
@@ -268,7 +269,7 @@ def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> d
         select(Assessment, Visit.visit_date, Recording.task, Recording.side)
         .join(Visit, Assessment.visit_id == Visit.id)
         .outerjoin(Recording, Assessment.recording_id == Recording.id)
-        .where(Visit.patient_id == patient.id)
+        .where(Visit.patient_id == patient.id, counted_assessment())
         .order_by(Visit.visit_date, Assessment.id)
     ).all()
     for assessment, visit_date, task, side in rows:
@@ -476,7 +477,7 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
         select(Assessment, Recording.task, Recording.side)
         .join(Visit, Assessment.visit_id == Visit.id)
         .outerjoin(Recording, Assessment.recording_id == Recording.id)
-        .where(Visit.patient_id == patient.id)
+        .where(Visit.patient_id == patient.id, counted_assessment())
         .where(Visit.visit_date == select(Visit.visit_date).where(Visit.patient_id == patient.id)
                .order_by(Visit.visit_date.desc()).limit(1).scalar_subquery())
         .order_by(Assessment.id)
@@ -507,7 +508,8 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
                                           for m in assessment.measures[:20]), size=8)
     all_versions = s.execute(
         select(Assessment.model_name, Assessment.model_version).join(Visit, Assessment.visit_id == Visit.id)
-        .where(Visit.patient_id == patient.id).distinct()
+        .outerjoin(Recording, Assessment.recording_id == Recording.id)
+        .where(Visit.patient_id == patient.id, counted_assessment()).distinct()
     ).all()
     heading("Model versions")
     para("; ".join(sorted(f"{name} {version}" for name, version in all_versions)) or "No model was used.")

@@ -31,12 +31,12 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from core.ratings import RATING_ITEMS
 from core.store.models import Assessment, ClinicianRating, Patient, Recording, Visit
-from core.store.repository import measure_series
+from core.store.repository import counted_assessment, measure_series
 from core.tasks import TASKS
 from core.vocabulary import label as measure_label, series_label, unit as measure_unit, worse_direction
 
@@ -191,7 +191,7 @@ def _load_scores(s: Session, patient_id: int) -> pd.DataFrame:
         .select_from(Assessment)
         .join(Visit, Assessment.visit_id == Visit.id)
         .outerjoin(Recording, Assessment.recording_id == Recording.id)
-        .where(Visit.patient_id == patient_id, Assessment.probability.is_not(None))
+        .where(Visit.patient_id == patient_id, Assessment.probability.is_not(None), counted_assessment())
         .order_by(Visit.visit_date, Visit.id, Assessment.id)
     ).all()
     frame = rows_frame(rows, SCORE_COLUMNS)
@@ -552,14 +552,20 @@ def overdue_followups(s: Session, as_of: date, overdue_days: int = 90) -> pd.Dat
 
 
 def recordings_needing_retake(s: Session, limit: int = 200) -> pd.DataFrame:
-    """Clips marked "needs_retake", or whose quality check failed, newest visit first."""
+    """Clips that failed their quality check on a task (and side) of a visit for which no clip
+    counts, newest visit first."""
+    good = aliased(Recording)
     rows = s.execute(
         select(Visit.patient_id, Visit.id, Visit.visit_date, Recording.id, Recording.task, Recording.side,
                Recording.status, Recording.quality_json)
         .join(Visit, Recording.visit_id == Visit.id)
         .join(Patient, Patient.id == Visit.patient_id)
-        .where(Patient.archived.is_(False),
-               (Recording.status == "needs_retake") | ((Recording.quality_ok.is_(False)) & (Recording.status != "recorded")))
+        .where(Patient.archived.is_(False), Recording.excluded_reason.is_(None),
+               (Recording.status == "needs_retake") | ((Recording.quality_ok.is_(False)) & (Recording.status != "recorded")),
+               # only tasks with no usable clip: a good retake on the same visit settles it
+               ~exists().where(and_(good.visit_id == Recording.visit_id, good.task == Recording.task,
+                                    func.coalesce(good.side, "") == func.coalesce(Recording.side, ""),
+                                    good.counts.is_(True))))
         .order_by(Visit.visit_date.desc(), Recording.id.desc())
         .limit(int(limit))
     ).all()

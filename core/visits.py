@@ -4,8 +4,10 @@
   (when its quality is ok), then write Recording + Assessment + measures + explanation in ONE
   transaction. Unusable input or any failure: the stored file (and its landmark cache) is removed
   and nothing is written. The same file twice on one visit is refused with a clear message.
-* `score_visit`: the fused visit-level Assessment (recording_id None, model "fused") from the
-  visit's latest per-recording assessments.
+* `score_visit`: the visit's one current score (fused Assessment, recording_id None) from the
+  clips that count; the score it replaces stays as history, marked superseded.
+* `counting_clips`, `choose_clip`, `exclude_clip`, `include_clip`, `relabel_clip`: per task and
+  side one clip counts; the clinician can choose it, exclude a clip, or relabel its task/side.
 * `analyze_files`: the same analysis, explanation and fusion for files on disk, no database
   (python -m core.cli analyze ... --json).
 * `model_versions_in_use`: which model version produced each stored score (Model page).
@@ -216,14 +218,7 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
         measures = _finite_measures(result.measures)
         if explanation is not None and len(measures) < len(result.measures):  # NaN: not storable
             explanation["unmeasured"] = [m.name for m in result.measures if m not in measures]
-        if score is not None:
-            model_name, model_version = score.model, score.model_version
-            probability, interval, severity, abstained = score.probability, score.interval, score.severity, score.abstained
-        else:
-            model_name, model_version = _unscored_model(task)
-            probability = interval = severity = None
-            abstained = ("The clip failed its quality check: " + " ".join(quality.problems)) if not quality.ok else (
-                None if model_name == MEASURES_ONLY_MODEL else "No score for this clip.")
+        model_name, model_version, probability, interval, severity, abstained = _score_fields(task, score, quality)
         with transaction(sessions) as s:
             who = _resolve_actor(s, actor)
             recording = repo.add_recording(
@@ -254,6 +249,17 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
     return outcome
 
 
+def _score_fields(task: str, score: ModelScore | None, quality) -> tuple:
+    """(model name, version, probability, interval, severity, abstention reason) to store."""
+    if score is not None:
+        return (score.model, score.model_version, score.probability, score.interval, score.severity,
+                score.abstained)
+    model_name, model_version = _unscored_model(task)
+    abstained = ("The clip failed its quality check: " + " ".join(quality.problems)) if not quality.ok else (
+        None if model_name == MEASURES_ONLY_MODEL else "No score for this clip.")
+    return model_name, model_version, None, None, None, abstained
+
+
 def _unscored_model(task: str) -> tuple[str, str]:
     from models.fused import BRANCHES
 
@@ -280,38 +286,38 @@ def _outcome_message(label: str, side: str | None, quality_ok: bool, problems: l
 # ---------------------------------------------------------------- the visit score
 
 def _branch_inputs_from_store(s: Session, visit_id: int):
-    """(BranchInputs for the fusion, reported tremor measures) from the latest assessment of
-    each recording. Per branch, the latest recording that passed quality and was scored wins;
-    otherwise the latest recording (so a failed retake is reported as excluded)."""
+    """(BranchInputs for the fusion, reported tremor measures) from the clips that count: per
+    task and side one clip (core.store.repository.refresh_counting_clips), its current
+    assessment. A task whose clips all failed their quality check counts no clip, so the fusion
+    reports that branch as left out rather than scoring an older clip silently."""
     from core.store import repository as repo
     from models.fused import BranchInput, branch_for
 
+    current = {a.recording_id: a for a in repo.list_assessments(s, visit_id) if a.recording_id is not None}
     recordings = repo.list_recordings(s, visit_id)
-    latest: dict[int, Any] = {}
-    for a in repo.list_assessments(s, visit_id):
-        if a.recording_id is not None:
-            latest[a.recording_id] = a  # ordered by id: the last one is the latest
-    per_branch: dict[str, list] = {}
+    slots_counted = {(r.task, r.side) for r in recordings if r.counts}
+    # A task with clips but none usable enters as its latest failed clip: the fusion then says
+    # the branch was left out because the clip failed its quality check.
+    latest_failed = {}
+    for r in recordings:
+        if (r.task, r.side) not in slots_counted and r.excluded_reason is None:
+            latest_failed[(r.task, r.side)] = r.id
+    inputs: list = []
     reported: list[dict[str, Any]] = []
     for r in recordings:
-        a = latest.get(r.id)
-        if a is None:
+        a = current.get(r.id)
+        if a is None or not (r.counts or latest_failed.get((r.task, r.side)) == r.id):
             continue
         branch = branch_for(r.task, r.side)
         if branch is None:
-            if r.quality_ok:
+            if r.counts and r.quality_ok:
                 reported.append({"task": r.task, "side": r.side, "recording_id": r.id,
                                  "measures": [{"name": m.name, "value": m.value, "unit": m.unit} for m in a.measures]})
             continue
         score = ModelScore(a.model_name, a.model_version, a.probability,
                            interval=(a.interval_low, a.interval_high) if a.interval_low is not None else None,
                            severity=a.severity, abstained=a.abstained_reason)
-        per_branch.setdefault(branch.key, []).append(
-            (BranchInput(branch.key, score, quality_ok=r.quality_ok, recording_id=r.id), a))
-    inputs = []
-    for key, items in per_branch.items():
-        good = [it for it in items if it[0].quality_ok and it[0].score.probability is not None]
-        inputs.append((good or items)[-1])
+        inputs.append((BranchInput(branch.key, score, quality_ok=r.quality_ok, recording_id=r.id), a))
     return inputs, reported
 
 
@@ -340,16 +346,19 @@ def fused_explanation(fused, inputs_with_explanations: list[tuple[Any, dict | No
     return json_safe(out)
 
 
-def _inputs_hash(inputs) -> str:
+def _inputs_hash(inputs, reported: list[dict[str, Any]] = ()) -> str:
     payload = [[bi.branch, bi.recording_id, bi.quality_ok, bi.score.model_version, bi.score.probability,
                 list(bi.score.interval) if bi.score.interval else None] for bi in inputs]
+    payload.append(sorted(r.get("recording_id") or 0 for r in reported))
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def score_visit(sessions: sessionmaker[Session], actor: Any, visit_id: int) -> dict[str, Any]:
-    """Fuse the visit's latest per-recording scores and store a visit-level Assessment
-    (recording_id None, model "fused"). Returns the stored explanation (fusion terms + summary)
-    with "assessment_id"."""
+    """Fuse the scores of the clips that count and store the visit's current score
+    (Assessment, recording_id None, model "fused"); the previous visit score is kept as history,
+    marked superseded (repository.save_assessment). When the inputs are unchanged, the current
+    score stays as it is and nothing is written. Returns the stored explanation (fusion terms +
+    summary) with "assessment_id"."""
     from core.store import transaction
     from core.store import repository as repo
     from models.fused import fuse
@@ -361,10 +370,15 @@ def score_visit(sessions: sessionmaker[Session], actor: Any, visit_id: int) -> d
         fused = fuse(inputs)
         explanation = fused_explanation(fused, [(bi, a.explanation_json) for bi, a in items], reported)
         sc = fused.score
+        inputs_sha256 = _inputs_hash(inputs, reported)
+        current = current_visit_score(s, visit_id)
+        if (current is not None and current.inputs_sha256 == inputs_sha256
+                and current.model_version == sc.model_version and current.explanation_json):
+            return {**current.explanation_json, "assessment_id": current.id}
         assessment = repo.save_assessment(
             s, who, visit_id=visit_id, recording_id=None, model_name=sc.model, model_version=sc.model_version,
             probability=sc.probability, interval=tuple(sc.interval) if sc.interval else None, severity=None,
-            abstained_reason=sc.abstained, inputs_sha256=_inputs_hash(inputs), explanation=explanation,
+            abstained_reason=sc.abstained, inputs_sha256=inputs_sha256, explanation=explanation,
             measures=[])
         explanation["assessment_id"] = assessment.id
     return explanation
@@ -372,12 +386,178 @@ def score_visit(sessions: sessionmaker[Session], actor: Any, visit_id: int) -> d
 
 # ---------------------------------------------------------------- reads for the pages
 
-def latest_visit_score(s: Session, visit_id: int):
-    """The latest fused Assessment of a visit, or None."""
+def current_visit_score(s: Session, visit_id: int):
+    """The visit's current combined score (the one every page, report and export shows), or
+    None before any clip was scored."""
     from core.store.models import Assessment
 
     return s.scalar(select(Assessment).where(Assessment.visit_id == visit_id, Assessment.recording_id.is_(None),
-                                             Assessment.model_name == "fused").order_by(Assessment.id.desc()).limit(1))
+                                             Assessment.superseded_at.is_(None))
+                    .order_by(Assessment.id.desc()).limit(1))
+
+
+latest_visit_score = current_visit_score  # the name the pages used before supersession
+
+
+@dataclass
+class TaskClips:
+    """One task (and side) of a visit: the clip that counts, its current assessment, and the
+    other clips (older attempts, failed retakes, excluded clips) that do not count."""
+
+    task: str
+    side: str | None
+    counting: Any | None  # Recording
+    assessment: Any | None  # its current Assessment
+    others: list[Any]  # Recordings that do not count, oldest first
+    chosen_by_clinician: bool
+
+    @property
+    def label(self) -> str:
+        return TASKS[self.task].label + (f", {self.side}" if self.side else "")
+
+    @property
+    def state(self) -> str:
+        """"counts" (a usable clip counts), "needs_retake" (clips exist, none usable) or "to_do"."""
+        if self.counting is not None:
+            return "counts"
+        return "needs_retake" if any(r.excluded_reason is None for r in self.others) else "to_do"
+
+
+def counting_clips(s: Session, visit_id: int) -> list[TaskClips]:
+    """Per task and side that has clips on this visit, which clip counts and which do not."""
+    from core.store import repository as repo
+
+    current = {a.recording_id: a for a in repo.list_assessments(s, visit_id) if a.recording_id is not None}
+    groups: dict[tuple[str, str | None], list[Any]] = {}
+    for r in repo.list_recordings(s, visit_id):
+        groups.setdefault((r.task, r.side), []).append(r)
+    order = {key: n for n, key in enumerate(TASKS)}
+    out = []
+    for (task, side), clips in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1] or "")):
+        counting = next((r for r in clips if r.counts), None)
+        out.append(TaskClips(task, side, counting, current.get(counting.id) if counting else None,
+                             [r for r in clips if r is not counting], bool(counting is not None and counting.chosen)))
+    return out
+
+
+def clip_label(recording: Any) -> str:
+    """How pages name a clip: its task, side, when it was added and its own name when it has one
+    ("Finger tapping, left - clip 3 added 09:41")."""
+    when = recording.created_at.strftime("%H:%M") if recording.created_at else ""
+    return f"{TASKS[recording.task].label}{f', {recording.side}' if recording.side else ''} - clip {recording.id}" + (
+        f" added {when}" if when else "")
+
+
+# ---------------------------------------------------------------- corrections of clips
+
+def _rescore_after(sessions: sessionmaker[Session], actor: Any, visit_id: int,
+                   change) -> dict[str, Any]:
+    from core.store import transaction
+
+    with transaction(sessions) as s:
+        change(s, _resolve_actor(s, actor))
+    return score_visit(sessions, actor, visit_id)
+
+
+def choose_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int) -> dict[str, Any]:
+    """The clinician makes this clip the one that counts; the visit is scored again."""
+    from core.store import repository as repo
+
+    visit_id = _visit_of(sessions, recording_id)
+    return _rescore_after(sessions, actor, visit_id, lambda s, who: repo.choose_recording(s, who, recording_id))
+
+
+def automatic_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int) -> dict[str, Any]:
+    """Back to the rule (latest clip that passed its quality check) for this clip's task."""
+    from core.store import repository as repo
+
+    visit_id = _visit_of(sessions, recording_id)
+    return _rescore_after(sessions, actor, visit_id, lambda s, who: repo.clear_recording_choice(s, who, recording_id))
+
+
+def exclude_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int, reason: str) -> dict[str, Any]:
+    from core.store import repository as repo
+
+    visit_id = _visit_of(sessions, recording_id)
+    return _rescore_after(sessions, actor, visit_id, lambda s, who: repo.exclude_recording(s, who, recording_id, reason))
+
+
+def include_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int) -> dict[str, Any]:
+    from core.store import repository as repo
+
+    visit_id = _visit_of(sessions, recording_id)
+    return _rescore_after(sessions, actor, visit_id, lambda s, who: repo.include_recording(s, who, recording_id))
+
+
+def _visit_of(sessions: sessionmaker[Session], recording_id: int) -> int:
+    from core.store import transaction
+    from core.store import repository as repo
+
+    with transaction(sessions) as s:
+        return repo.get_recording(s, recording_id).visit_id
+
+
+def relabel_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int, task: str, side: str | None,
+                 data_dir: str | Path) -> RecordingOutcome:
+    """Give a stored clip another task or side: analyse it again as that task, store the new
+    assessment (the old one is kept, superseded), mark the clip that counts and score the visit
+    again. Raises core.store.ValidationError (unknown task, missing side) or UnusableInput (the
+    file cannot be analysed as the new task); nothing changes then."""
+    from core.store import ValidationError, transaction
+    from core.store import repository as repo
+    from core.store.files import resolve_recording_path
+
+    spec = task_spec(task)
+    if spec.sided and side not in ("left", "right"):
+        raise ValidationError(f"{spec.label} is recorded per hand: say which side (left or right) was tested.")
+    if not spec.sided:
+        side = None
+    with transaction(sessions) as s:
+        recording = repo.get_recording(s, recording_id)
+        visit_id, relative, sha256 = recording.visit_id, recording.stored_path, recording.sha256
+        if (recording.task, recording.side) == (task, side):
+            raise ValidationError("The clip already has this task and side: nothing to change.")
+    stored = resolve_recording_path(data_dir, relative)
+    if not stored.exists():
+        raise UnusableInput("The stored file of this clip is missing, so it cannot be analysed again. "
+                            "Upload the clip again with the right task and side.")
+    # The landmark cache and key frame belong to the old label (hand of the other side, or pose
+    # instead of hand landmarks): set aside while the clip is analysed again, put back on failure.
+    set_aside = [(p, p.with_name(p.name + ".relabel-old")) for p in _side_files(stored)
+                 if not p.name.endswith(".relabel-old")]
+    for p, old in set_aside:
+        p.replace(old)
+    try:
+        result, explanation, timings = analyze_and_explain(stored, task, side, cache_path=landmark_cache_path(stored))
+        save_key_frame(stored, explanation, Path(data_dir))
+    except BaseException:
+        for p, old in set_aside:
+            old.replace(p)
+        raise
+    for _, old in set_aside:
+        old.unlink(missing_ok=True)
+    quality, score = result.quality, result.score
+    measures = _finite_measures(result.measures)
+    model_name, model_version, probability, interval, severity, abstained = _score_fields(task, score, quality)
+    with transaction(sessions) as s:
+        who = _resolve_actor(s, actor)
+        repo.relabel_recording(
+            s, who, recording_id, task=task, side=side, quality_ok=quality.ok,
+            quality_json=json_safe(quality.as_dict()), status="analysed" if quality.ok else "needs_retake",
+            duration_s=float(result.duration_s) if math.isfinite(result.duration_s) else None)
+        assessment = repo.save_assessment(
+            s, who, visit_id=visit_id, recording_id=recording_id, model_name=model_name,
+            model_version=model_version, probability=probability, interval=tuple(interval) if interval else None,
+            severity=severity, abstained_reason=abstained, inputs_sha256=sha256, explanation=explanation,
+            measures=measures)
+        assessment_id = assessment.id
+    outcome = RecordingOutcome(
+        recording_id=recording_id, assessment_id=assessment_id, task=task, side=side, quality_ok=quality.ok,
+        problems=list(quality.problems), score=score,
+        message=_outcome_message(spec.label, side, quality.ok, quality.problems, score),
+        explanation=explanation, timings_s=timings)
+    outcome.fused = score_visit(sessions, actor, visit_id)
+    return outcome
 
 
 def model_versions_in_use(s: Session) -> list[dict[str, Any]]:
@@ -399,7 +579,6 @@ def analyze_files(recordings: Iterable[tuple[str | Path, str, str | None]], expl
     """Analyse (path, task, side) recordings of one visit without a database: per-recording
     results, explanations and summaries, the fused visit score and the visit summary.
     Raises UnusableInput (with the task in the message) for a file that cannot be analysed."""
-    from core.cli import result_to_json
     from core.summary import recording_summary
     from models.fused import BranchInput, branch_for, fuse
 
@@ -411,7 +590,7 @@ def analyze_files(recordings: Iterable[tuple[str | Path, str, str | None]], expl
             raise UnusableInput(f"{TASKS[task].label if task in TASKS else task}: {exc}") from None
         # No file name in the output: clinic file names often carry the patient's name, and the
         # JSON is saved and logged. The task (and side) identify each entry.
-        entry = result_to_json(result)
+        entry = result.to_json()
         entry["explanation"] = explanation
         entry["summary"] = recording_summary(TASKS[task].label + (f" ({side})" if result.side else ""),
                                              result.measures, explanation, result.quality.ok,

@@ -15,6 +15,9 @@ fi
 status=0
 # Two workers (pytest-xdist) for everything but the browser: the retrain and real-recording checks
 # alone take ~12 min serially on this 2-core machine.
-.venv/bin/python -m pytest -n 2 -m "not browser" || status=$?
+# The PostgreSQL tests share one server database (one of them drops the schema to test the
+# migrations), so they run serially after the rest.
+.venv/bin/python -m pytest -n 2 -m "not browser and not postgres" || status=$?
+.venv/bin/python -m pytest -m "postgres and not browser" || status=$?
 .venv/bin/python -m pytest -m browser || status=$?
 exit $status

@@ -67,6 +67,13 @@ def downgrade(url_or_engine: str | Engine, revision: str = "base") -> None:
     _run_alembic(url_or_engine, command.downgrade, revision)
 
 
+def head_revision() -> str:
+    """The newest migration this code ships (what `migrate` upgrades to)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
 def current_revision(url_or_engine: str | Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

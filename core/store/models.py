@@ -160,7 +160,17 @@ class Recording(Base):
     quality_ok: Mapped[bool] = mapped_column(default=False)
     quality_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="recorded")
+    # The clip that counts for its task and side on this visit (core.visits.refresh_counting_clips
+    # keeps exactly one per task and side, or none): the clinician's choice if she made one, else
+    # the latest clip that passed its quality check. Excluded clips never count.
+    counts: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    chosen: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    excluded_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def excluded(self) -> bool:
+        return self.excluded_reason is not None
 
     def __repr__(self) -> str:
         return f"Recording(id={self.id}, visit_id={self.visit_id}, task={self.task!r}, side={self.side!r})"
@@ -183,6 +193,14 @@ class Assessment(Base):
     inputs_sha256: Mapped[str] = mapped_column(String(64), default="")
     explanation_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when a newer assessment of the same clip (re-analysis, relabel) or of the same visit
+    # (a new combined score) replaces this one. History is kept; only rows with None are current,
+    # and every page, report and export reads current rows only.
+    superseded_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    @property
+    def current(self) -> bool:
+        return self.superseded_at is None
 
     measures: Mapped[list[MeasureValue]] = relationship(back_populates="assessment", order_by="MeasureValue.id")
 

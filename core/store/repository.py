@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import pandas as pd
 from sqlalchemy import and_, func, or_, select
@@ -580,12 +580,121 @@ def add_recording(
     recording = Recording(**values)
     s.add(recording)
     _flush(s, message)
+    refresh_counting_clips(s, visit.id)
     _audit(s, actor, "add_recording", visit.patient_id, detail=f"visit={visit.id} recording={recording.id} task={task}")
     return recording
 
 
 def list_recordings(s: Session, visit_id: int) -> list[Recording]:
     return list(s.scalars(select(Recording).where(Recording.visit_id == visit_id).order_by(Recording.id)))
+
+
+# ---------------------------------------------------------------- the clip that counts
+
+
+def refresh_counting_clips(s: Session, visit_id: int) -> dict[tuple[str, str | None], int]:
+    """Mark, per task and side of a visit, the one clip that counts: the clinician's chosen clip,
+    else the latest clip that passed its quality check; excluded clips never count, and a failed
+    retake never displaces a good clip. Returns {(task, side): recording id}. Called after every
+    change of a visit's clips, in the same transaction."""
+    s.flush()
+    groups: dict[tuple[str, str | None], list[Recording]] = {}
+    for r in list_recordings(s, visit_id):
+        groups.setdefault((r.task, r.side), []).append(r)
+    counting = {}
+    for key, clips in groups.items():
+        usable = [r for r in clips if r.excluded_reason is None]
+        chosen = [r for r in usable if r.chosen]
+        good = [r for r in usable if r.quality_ok and r.status not in ("needs_retake", "failed")]
+        pick = chosen[-1] if chosen else (good[-1] if good else None)
+        for r in clips:
+            r.counts = r is pick
+            if r.chosen and r is not pick:
+                r.chosen = False
+        if pick is not None:
+            counting[key] = pick.id
+    s.flush()
+    return counting
+
+
+def _writable_recording(s: Session, actor: Clinician, recording_id: int) -> tuple[Clinician, Recording, Visit]:
+    actor = _active_actor(s, actor)
+    recording = get_recording(s, recording_id)
+    visit = _visit(s, recording.visit_id)
+    _writable_patient(s, visit.patient_id)
+    return actor, recording, visit
+
+
+def choose_recording(s: Session, actor: Clinician, recording_id: int) -> Recording:
+    """The clinician says this clip counts for its task and side (even one that failed its
+    quality check: she saw it and judged it usable)."""
+    actor, recording, visit = _writable_recording(s, actor, recording_id)
+    if recording.excluded_reason is not None:
+        raise ValidationError("This clip is excluded: include it again before choosing it.")
+    for other in list_recordings(s, visit.id):
+        if (other.task, other.side) == (recording.task, recording.side):
+            other.chosen = other.id == recording.id
+    refresh_counting_clips(s, visit.id)
+    _audit(s, actor, "choose_recording", visit.patient_id, detail=f"visit={visit.id} recording={recording.id}")
+    return recording
+
+
+def clear_recording_choice(s: Session, actor: Clinician, recording_id: int) -> Recording:
+    """Back to the automatic rule for this clip's task and side (latest clip that passed)."""
+    actor, recording, visit = _writable_recording(s, actor, recording_id)
+    for other in list_recordings(s, visit.id):
+        if (other.task, other.side) == (recording.task, recording.side):
+            other.chosen = False
+    refresh_counting_clips(s, visit.id)
+    _audit(s, actor, "clear_recording_choice", visit.patient_id, detail=f"visit={visit.id} recording={recording.id}")
+    return recording
+
+
+EXCLUSION_REASON_MAX = 500
+
+
+def exclude_recording(s: Session, actor: Clinician, recording_id: int, reason: str) -> Recording:
+    """Keep a clip out of every score, trend and report, with the clinician's reason (kept in
+    the record, never in the audit trail)."""
+    actor, recording, visit = _writable_recording(s, actor, recording_id)
+    recording.excluded_reason = _text(reason, "The reason for excluding the clip", EXCLUSION_REASON_MAX)
+    recording.chosen = False
+    refresh_counting_clips(s, visit.id)
+    _audit(s, actor, "exclude_recording", visit.patient_id, detail=f"visit={visit.id} recording={recording.id}")
+    return recording
+
+
+def include_recording(s: Session, actor: Clinician, recording_id: int) -> Recording:
+    actor, recording, visit = _writable_recording(s, actor, recording_id)
+    recording.excluded_reason = None
+    refresh_counting_clips(s, visit.id)
+    _audit(s, actor, "include_recording", visit.patient_id, detail=f"visit={visit.id} recording={recording.id}")
+    return recording
+
+
+def relabel_recording(s: Session, actor: Clinician, recording_id: int, *, task: str, side: str | None,
+                      quality_ok: bool, quality_json: dict | None, status: str,
+                      duration_s: float | None) -> Recording:
+    """Give a clip another task or side, with the result of analysing it again as that task
+    (core.visits.relabel_clip does the analysis). The clinician's choice is cleared: the clip
+    competes under its new label by the usual rule."""
+    actor, recording, visit = _writable_recording(s, actor, recording_id)
+    task = _choice(task, tuple(TASKS), "Task")
+    if TASKS[task].sided:
+        side = _choice(side, RECORDING_SIDES, f"Side for {TASKS[task].label}")
+    else:
+        side = None
+    before = (recording.task, recording.side)
+    recording.task, recording.side = task, side
+    recording.quality_ok = bool(quality_ok)
+    recording.quality_json = _json_or_none(quality_json, "Quality")
+    recording.status = _choice(status, RECORDING_STATUSES, "Status")
+    recording.duration_s = _number(duration_s, "Duration", 0.0, 24 * 3600.0, optional=True)
+    recording.chosen = False
+    refresh_counting_clips(s, visit.id)
+    _audit(s, actor, "relabel_recording", visit.patient_id,
+           detail=f"visit={visit.id} recording={recording.id} from={before[0]}/{before[1] or '-'} to={task}/{side or '-'}")
+    return recording
 
 
 def get_recording(s: Session, recording_id: int) -> Recording:
@@ -680,6 +789,12 @@ def save_assessment(
         explanation_json=_json_or_none(explanation, "Explanation"),
     )
     measure_rows = _clean_measures(measures)
+    # One current assessment per clip and one current visit score: the new one supersedes.
+    same = Assessment.recording_id.is_(None) if recording_id is None else Assessment.recording_id == recording_id
+    now = datetime.now(timezone.utc)
+    for older in s.scalars(select(Assessment).where(Assessment.visit_id == visit.id, same,
+                                                    Assessment.superseded_at.is_(None))):
+        older.superseded_at = now
     assessment = Assessment(**values)
     s.add(assessment)
     s.flush()
@@ -689,8 +804,21 @@ def save_assessment(
     return assessment
 
 
-def list_assessments(s: Session, visit_id: int) -> list[Assessment]:
-    return list(s.scalars(select(Assessment).where(Assessment.visit_id == visit_id).order_by(Assessment.id)))
+def list_assessments(s: Session, visit_id: int, include_superseded: bool = False) -> list[Assessment]:
+    """A visit's current assessments (one per clip, one visit score), oldest first; with
+    include_superseded also the history they replaced."""
+    query = select(Assessment).where(Assessment.visit_id == visit_id)
+    if not include_superseded:
+        query = query.where(Assessment.superseded_at.is_(None))
+    return list(s.scalars(query.order_by(Assessment.id)))
+
+
+def counted_assessment():
+    """The SQL condition for "this assessment is part of the record": current, and either the
+    visit score or the assessment of the clip that counts. Use with Assessment outer-joined to
+    Recording on Assessment.recording_id."""
+    return and_(Assessment.superseded_at.is_(None),
+                or_(Assessment.recording_id.is_(None), Recording.counts.is_(True)))
 
 
 MEASURE_SERIES_COLUMNS = [
@@ -699,7 +827,8 @@ MEASURE_SERIES_COLUMNS = [
 
 
 def measure_series(s: Session, patient_id: int, names: list[str] | None = None) -> pd.DataFrame:
-    """Every stored measure of a patient, one row per value, oldest visit first (one query).
+    """Every measure of a patient's record (current assessments of the clips that count), one
+    row per value, oldest visit first (one query).
     task/side come from the recording and are None for visit-level assessments."""
     query = (
         select(
@@ -718,7 +847,7 @@ def measure_series(s: Session, patient_id: int, names: list[str] | None = None) 
         .join(Assessment, MeasureValue.assessment_id == Assessment.id)
         .join(Visit, Assessment.visit_id == Visit.id)
         .outerjoin(Recording, Assessment.recording_id == Recording.id)
-        .where(Visit.patient_id == patient_id)
+        .where(Visit.patient_id == patient_id, counted_assessment())
         .order_by(Visit.visit_date, Visit.id, Assessment.id, MeasureValue.name)
     )
     if names is not None:

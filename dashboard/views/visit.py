@@ -1,21 +1,52 @@
 """One visit: its details and recordings, and the way to its capture, results and ratings."""
-import pandas as pd
 import streamlit as st
 
-from core.capture import STATUS_LABELS
-from core.store import repository
-from core.tasks import TASKS
+from core.pipeline import UnusableInput
+from core.store import PermissionDenied, ValidationError, repository
+from core.visits import automatic_clip, choose_clip, counting_clips, exclude_clip, include_clip, relabel_clip
 from dashboard import state
 from dashboard.formatting import MEDICATION_LABELS, hours_text, label
-from dashboard.widgets import chrome
+from dashboard.widgets import chrome, clips
 from dashboard.widgets.facts import facts
 
 visit, patient = state.require_visit("Visit")
 
 with state.session() as s:
     recordings = repository.list_recordings(s, visit.id)
+    tasks = counting_clips(s, visit.id)
     clinician = s.merge(visit, load=True).clinician
     clinician_name = clinician.display_name if clinician else "not recorded"
+
+
+
+DONE = {"choose": "This clip now counts for its task.", "automatic": "The automatic choice applies again.",
+        "exclude": "The clip is excluded.", "include": "The clip is included again.",
+        "relabel": "The clip was relabelled and analysed again."}
+
+
+def correct_clip(kind: str, recording_id: int, **args) -> str | None:
+    """Run one correction of a clip through core.visits; the visit is scored again. Returns the
+    problem to show, or None (and a message for the next run)."""
+    try:
+        with state.session() as s:
+            actor_id = state.actor(s).id
+        sessions = state.store()
+        if kind == "choose":
+            choose_clip(sessions, actor_id, recording_id)
+        elif kind == "automatic":
+            automatic_clip(sessions, actor_id, recording_id)
+        elif kind == "exclude":
+            exclude_clip(sessions, actor_id, recording_id, args["reason"])
+        elif kind == "include":
+            include_clip(sessions, actor_id, recording_id)
+        elif kind == "relabel":
+            with st.spinner("Analysing the clip again..."):
+                relabel_clip(sessions, actor_id, recording_id, args["task"], args["side"], state.data_dir())
+    except (ValidationError, PermissionDenied, UnusableInput) as problem:
+        return str(problem)
+    state.flash(DONE[kind])
+    return None
+
 
 chrome.back_to_patient(patient)
 st.title(f"Visit of {visit.visit_date.isoformat()}")
@@ -41,20 +72,8 @@ if not recordings:
     st.info("No recordings in this visit yet: record the standard tasks or upload clinic clips.",
             icon=":material/mic:")
 else:
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "Task": [TASKS[r.task].label if r.task in TASKS else r.task for r in recordings],
-                "Side": [r.side or "" for r in recordings],
-                "Status": [label(STATUS_LABELS, r.status) for r in recordings],
-                "Duration (s)": [r.duration_s for r in recordings],
-                "Source": [r.source for r in recordings],
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-        column_config={"Duration (s)": st.column_config.NumberColumn(format="%.1f")},
-    )
+    clips.clips_table(tasks)
+    clips.correction_panel(tasks, correct_clip)
 
 results_link, ratings_link = st.columns(2)
 results_link.page_link(state.RESULTS_PAGE, label="Results and explanations", icon=":material/insights:",

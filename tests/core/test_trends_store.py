@@ -94,4 +94,4 @@ def test_clinic_overview(clinic):
                for f in flagged)
     assert overdue["patient_id"].tolist() == [ids["other"]]
     assert overdue["days_since"].iloc[0] == (date(2024, 9, 1) - date(2023, 1, 2)).days
-    assert retakes["task"].tolist() == ["gait"] and "record again" in retakes["problems"].iloc[0]
+    assert retakes["task"].tolist() == ["tremor"] and "record again" in retakes["problems"].iloc[0]

@@ -77,13 +77,14 @@ def build_synthetic_clinic(url: str) -> dict:
                 explanation={"contributions_logodds": {"voice": 0.1, "finger_tapping_right": 0.8},
                              "excluded": {}}, measures=[])
             repository.set_rating(s, admin, visit.id, "hoehn_yahr", None, 2.0)
-        # a clip needing retake, on the last visit
-        repository.add_recording(s, admin, ids["visits"][-1], task="gait", side=None,
+        # a clip needing retake, on the last visit: a task with no usable clip (a failed gait
+        # retake there would not need one: that visit's good gait clip counts)
+        repository.add_recording(s, admin, ids["visits"][-1], task="tremor", side="left",
                                  stored_path=f"recordings/{_sha('g')}.mp4", sha256=_sha("g"), duration_s=4.0,
                                  format="mp4", source="upload", quality_ok=False, status="needs_retake",
                                  quality_json={"ok": False, "checks": [{"name": "detection_rate", "passed": False,
                                                                         "value": 0.2, "unit": "",
-                                                                        "message": "Body not in view: record again."}]})
+                                                                        "message": "Hand not in view: record again."}]})
         # the other patient: one old visit (overdue follow-up)
         repository.create_visit(s, admin, other.id, visit_date=date(2023, 1, 2), medication_state="unknown")
     return ids

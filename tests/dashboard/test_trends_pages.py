@@ -105,7 +105,7 @@ def test_overview_page_lists_change_overdue_and_retake(app, clinic_db):
     assert "Tapping rate (right)" in set(changed["Series"])  # the vocabulary's label, not the key
     assert any(text.startswith("Tapping rate (right): worse") for text in changed["What changed"])
     assert list(overdue["Patient"]) == ["Synthetic Patient Eta"]
-    assert list(retakes["Task"]) == ["Gait (3.10)"]
+    assert list(retakes["Task"]) == ["Rest tremor (3.17)"]  # the only task with no usable clip
 
 
 def test_ratings_page_saves_a_rating(app, clinic_db):
