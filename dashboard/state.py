@@ -38,7 +38,7 @@ CLINIC = "clinic"
 DEMO = "demo"
 DATABASE_LABELS = {
     CLINIC: "Clinic database",
-    DEMO: "Demo database (public UCI telemonitoring data)",
+    DEMO: "Demo database (public research data, synthetic clips)",
 }
 
 _DATABASE_KEY = "database"

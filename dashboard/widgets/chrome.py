@@ -9,10 +9,10 @@ from dashboard import state
 from dashboard.formatting import ROLE_LABELS, escape_markdown, label
 
 DEMO_BANNER = (
-    "DEMO database: public UCI telemonitoring data, not clinic patients. "
-    f"{TELEMONITORING_RATINGS_NOTE} "
-    "Demo patients A-C are fictional and labelled synthetic: their movement clips are synthetic (an animated "
-    "photograph of a hand) and their vowels parts of real public recordings (Iyer et al. 2023). "
+    "DEMO database, not clinic patients. 34 patients of the public UCI telemonitoring study (real, "
+    f"de-identified at source). {TELEMONITORING_RATINGS_NOTE} "
+    "Demo patients A-C (synthetic movement clips) are fictional: their movement clips are synthetic (an "
+    "animated photograph of a hand) and their vowels parts of real public recordings (Iyer et al. 2023). "
     "Nothing you do here touches the clinic database."
 )
 

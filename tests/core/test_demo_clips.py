@@ -25,7 +25,7 @@ from core.demo import (
 from core.store import Assessment, ClinicianRating, MeasureValue, Patient, Recording, Visit, open_store, transaction
 from core.store.files import resolve_recording_path
 from core.trends import load_patient_series
-from core.visits import latest_visit_score
+from core.visits import current_visit_score
 
 pytestmark = pytest.mark.slow  # the session's demo build analyses 16 clips (about 1-2 minutes)
 
@@ -113,8 +113,9 @@ def test_every_visit_has_one_current_fused_score_and_every_clip_measures_and_exp
                                                            Assessment.recording_id.is_(None),
                                                            Assessment.model_name == "fused")).all()
                 assert len(fused) == 1  # one visit score, computed once all the visit's clips were in
-                current = latest_visit_score(s, visit.id)
-                assert current.id == fused[0].id and current.probability is not None
+                current = current_visit_score(s, visit.id)
+                assert current.id == fused[0].id and current.superseded_at is None
+                assert current.probability is not None
                 assert 0 < current.probability < 1 and current.interval_low <= current.probability <= current.interval_high
                 assert current.explanation_json["summary"]  # the plain-language visit summary
                 assert "finger_tapping_left" in current.explanation_json["branches"]
@@ -122,6 +123,7 @@ def test_every_visit_has_one_current_fused_score_and_every_clip_measures_and_exp
                 assert {r.task for r in recordings} >= {"vowel", "finger_tapping"}
                 for recording in recordings:
                     assert recording.quality_ok and recording.status == "analysed", recording.task
+                    assert recording.counts  # one clip per task and side: it is the clip that counts
                     assert resolve_recording_path(data_dir, recording.stored_path).is_file()
                     (assessment,) = s.scalars(select(Assessment).where(Assessment.recording_id == recording.id)).all()
                     explanation = assessment.explanation_json
