@@ -46,6 +46,7 @@ from sqlalchemy.engine import make_url
 
 from core.auth import hash_password
 from core.config import DATASETS_DIR, settings
+from core.tasks import task_spec
 from core.store.db import close_store, current_revision, downgrade, make_engine, migrate, session_factory, transaction
 from core.store.models import (
     Assessment,
@@ -381,7 +382,10 @@ def add_clip_patients(sessions, data_dir: Path, progress: Callable[[str], None] 
                     outcome = add_recording_and_analyze(sessions, actor_id, visit_id, path, name, task, side,
                                                         "import", data_dir, rescore=False)
                     recordings += 1
-                    say(f"  {outcome.message} ({sum(outcome.timings_s.values()):.1f} s)")
+                    done = "scored" if outcome.score is not None and outcome.score.probability is not None else (
+                        "measured" if outcome.quality_ok else "failed its quality check")
+                    say(f"  {task_spec(task).label}{f' ({side})' if side else ''}: {done} "
+                        f"({sum(outcome.timings_s.values()):.1f} s)")
                 score_visit(sessions, actor_id, visit_id)  # one visit score, after all its clips
                 visits += 1
     return len(CLIP_PATIENTS), visits, recordings
