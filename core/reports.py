@@ -422,9 +422,10 @@ class PdfReport:
 
 
 def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_rows: int = 40,
-                today: date | None = None) -> PdfReport:
+                today: date | None = None, note: str | None = None) -> PdfReport:
     """The chart report of one patient (see module docstring). Text is never interpreted as
-    markup: names and notes are written as plain strings."""
+    markup: names and notes are written as plain strings. `note`: a sentence printed under the
+    patient's details (the demo database's provenance note: synthetic clips, interpolated ratings)."""
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
@@ -461,6 +462,8 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
     para(f"MRN: {patient.mrn}    Birth date: {patient.birth_date.isoformat()}    "
          f"Sex: {code_label(SEX_LABELS, patient.sex)}    Diagnosis: {code_label(DIAGNOSIS_LABELS, patient.diagnosis)}    "
          f"More affected side: {code_label(SIDE_LABELS, patient.more_affected_side)}")
+    if note:
+        para(note)
 
     visits = series.visits
     heading(f"Visits ({len(visits)})")

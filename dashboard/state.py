@@ -51,7 +51,7 @@ CLINIC = "clinic"
 DEMO = "demo"
 DATABASE_LABELS = {
     CLINIC: "Clinic database",
-    DEMO: "Demo database (public UCI telemonitoring data)",
+    DEMO: "Demo database (public research data, synthetic clips)",
 }
 
 _DATABASE_KEY = "database"
@@ -112,6 +112,11 @@ def is_demo() -> bool:
 
 def database_url() -> str:
     return web.database_url(database())
+
+
+def data_dir() -> Path:
+    """Where the chosen database's recordings live: the demo's clips apart from the clinic's."""
+    return settings().demo_data_dir if is_demo() else settings().data_dir
 
 
 def demo_database_missing() -> bool:

@@ -17,6 +17,7 @@ from dashboard.formatting import (
     label,
     plural,
 )
+from dashboard.widgets import chrome
 from dashboard.widgets.facts import facts
 from dashboard.widgets.patient_form import patient_fields
 from dashboard.widgets.tables import table_opening
@@ -35,6 +36,7 @@ with state.session() as s:
 
 st.page_link(state.PATIENTS_PAGE, label="All patients", icon=":material/arrow_back:")
 st.title(escape_markdown(patient.name))
+chrome.demo_patient_note(patient)
 if patient.archived:
     st.warning("This patient is archived: hidden from the patient list, kept in the record.", icon=":material/inventory_2:")
 

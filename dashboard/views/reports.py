@@ -6,6 +6,7 @@ from datetime import date
 
 import streamlit as st
 
+from core.demo import patient_note
 from core.reports import audit_export, export_chunks, export_salt, fhir_json, patient_pdf, write_csv, write_parquet
 from dashboard import state
 from core.store import repository
@@ -19,6 +20,7 @@ if patient is not None:
 st.title("Reports and exports")
 if patient is not None:
     chrome.patient_caption(patient)
+    chrome.demo_patient_note(patient)
 else:
     st.caption("No patient chosen: clinic-wide exports only. For one patient's PDF report or FHIR export, "
                "open the patient and choose Reports and exports.")
@@ -62,7 +64,7 @@ def export_table(kind: str) -> bytes:
 columns = st.columns(4)
 if patient is not None and columns[0].button("Prepare PDF report", key="reports_prepare_pdf", icon=":material/picture_as_pdf:"):
     with st.spinner("Building the report..."), state.session() as s:
-        report = patient_pdf(s, patient.id)
+        report = patient_pdf(s, patient.id, note=patient_note(patient.mrn) if state.is_demo() else None)
         audit_export(s, state.actor(s), "pdf", patient.id)
     keep("pdf", report.data, f"{stem}.pdf", "application/pdf")
 if columns[1].button("Prepare CSV", key="reports_prepare_csv", icon=":material/table:"):

@@ -4,7 +4,6 @@ beside their healthy ranges, the explanation panels and a plain-language summary
 Opened with ?visit=<id> (the same query parameter as the Visit page)."""
 import streamlit as st
 
-from core.config import settings
 from core.store import repository
 from core.visits import counting_clips, current_visit_score, score_visit
 from dashboard import state
@@ -33,6 +32,7 @@ with state.session() as s:
 chrome.back_to_visit(visit)
 st.title(f"Results of the visit of {visit.visit_date.isoformat()}")
 chrome.patient_caption(patient)
+chrome.demo_patient_note(patient)
 
 if tasks and st.button("Recompute the visit score", icon=":material/refresh:",
                        help="Fuse the scores of the clips that count again."):
@@ -48,7 +48,7 @@ st.subheader("Recordings")
 if not tasks:
     st.info("No recordings in this visit yet.")
 per_recording_lines: list[str] = []
-data_dir = settings().data_dir
+data_dir = state.data_dir()
 for task_clips in tasks:
     st.markdown(escape_markdown(clips.counting_line(task_clips)))
     if task_clips.counting is not None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.demo import TELEMONITORING_RATINGS_NOTE, patient_note
 from dashboard import state
 from dashboard.formatting import ROLE_LABELS, escape_markdown, label
 
 DEMO_BANNER = (
-    "DEMO database: public UCI telemonitoring data, not clinic patients. "
+    "DEMO database, not clinic patients. 34 patients of the public UCI telemonitoring study (real, "
+    f"de-identified at source). {TELEMONITORING_RATINGS_NOTE} "
+    "Demo patients A-C (synthetic movement clips) are fictional: their movement clips are synthetic (an "
+    "animated photograph of a hand) and their vowels parts of real public recordings (Iyer et al. 2023). "
     "Nothing you do here touches the clinic database."
 )
 
@@ -16,6 +20,14 @@ DEMO_BANNER = (
 def demo_banner() -> None:
     if state.is_demo():
         st.warning(DEMO_BANNER, icon=":material/science:")
+
+
+def demo_patient_note(patient) -> None:
+    """On a demo patient's pages (demo database only): synthetic clips, or the telemonitoring
+    study and its interpolated ratings, in one visible sentence."""
+    note = patient_note(patient.mrn) if state.is_demo() else None
+    if note:
+        st.info(note, icon=":material/science:")  # a constant of core.demo: plain text
 
 
 def sidebar(who: state.SignedIn | None) -> None:

@@ -20,7 +20,7 @@ from tests.dashboard.conftest import charts, open_page, sign_in, texts, values
 def demo_db(clinic_db) -> str:
     """The demo database built from the public data, in tmp_path beside the clinic's."""
     url = settings().demo_database_url
-    build_demo_database(url)
+    build_demo_database(url, clips=False)  # the telemonitoring patients only: quick
     yield url
     close_store(url)
 
