@@ -20,6 +20,7 @@ class Settings:
     data_dir: Path  # recordings, landmark caches, the SQLite files; never served
     database_url: str  # the clinic's database
     demo_database_url: str  # the demo database built from public data, separate from the clinic's
+    demo_data_dir: Path  # the demo patients' clips (python -m core.demo), apart from the clinic's recordings
     rtc_configuration: dict  # WebRTC ICE servers; empty for a clinic LAN
     session_idle_minutes: float = 30.0  # a sign-in ends after this long without a click
     session_max_hours: float = 12.0  # and in any case this long after it started
@@ -58,6 +59,7 @@ def settings() -> Settings:
         database_url=os.environ.get("DATABASE_URL") or _sqlite_url(data_dir / "pdlens.sqlite"),
         demo_database_url=os.environ.get("PDLENS_DEMO_DATABASE_URL")
         or _sqlite_url(data_dir / "demo.sqlite"),
+        demo_data_dir=Path(os.environ.get("PDLENS_DEMO_DATA_DIR") or data_dir / "demo").expanduser().resolve(),
         rtc_configuration=json.loads(os.environ.get("PDLENS_RTC_CONFIGURATION", '{"iceServers": []}')),
         session_idle_minutes=_positive_number("PDLENS_SESSION_IDLE_MINUTES", 30.0),
         session_max_hours=_positive_number("PDLENS_SESSION_MAX_HOURS", 12.0),

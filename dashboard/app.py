@@ -41,6 +41,7 @@ SIGNED_IN_PAGES = [
     (state.RESULTS_PAGE, "Visit results", False),
     (state.RATINGS_PAGE, "Clinician ratings", False),
     (state.TRENDS_PAGE, "Patient trends", False),
+    (state.COMPARE_PAGE, "Compare visits", False),
     (state.REPORTS_PAGE, "Reports and exports", False),
     (state.OVERVIEW_PAGE, "Clinic overview", False),
     (state.MODELS_PAGE, "Models", False),
@@ -83,6 +84,7 @@ def _pages() -> list[st.Page]:
 
 pages = _pages()
 page = st.navigation(pages, position="hidden")
+chrome.print_styles()
 if state.pop_go_home() and page.url_path != pages[0].url_path:
     st.switch_page(pages[0])  # after sign-in, logout or a database switch: start at the first page
 if state.signed_in() is not None:

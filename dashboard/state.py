@@ -45,12 +45,13 @@ OVERVIEW_PAGE = "views/overview.py"
 MODELS_PAGE = "views/models.py"
 CAPTURE_PAGE = "views/capture.py"
 ACCOUNT_PAGE = "views/account.py"
+COMPARE_PAGE = "views/compare.py"
 
 CLINIC = "clinic"
 DEMO = "demo"
 DATABASE_LABELS = {
     CLINIC: "Clinic database",
-    DEMO: "Demo database (public UCI telemonitoring data)",
+    DEMO: "Demo database (public research data, synthetic clips)",
 }
 
 _DATABASE_KEY = "database"
@@ -111,6 +112,11 @@ def is_demo() -> bool:
 
 def database_url() -> str:
     return web.database_url(database())
+
+
+def data_dir() -> Path:
+    """Where the chosen database's recordings live: the demo's clips apart from the clinic's."""
+    return settings().demo_data_dir if is_demo() else settings().data_dir
 
 
 def demo_database_missing() -> bool:

@@ -53,6 +53,7 @@ def test_every_page_opens_by_its_address(tmp_path, page, screenshot_dir):
         (f"ratings?visit={visit_id}", "Clinician ratings · 2024-05-06"),
         (f"trends?patient={patient_id}", "Trends · Synthetic Tour Patient"),
         (f"reports?patient={patient_id}", "Reports and exports"),
+        (f"compare?patient={patient_id}", "Compare two visits"),
         ("overview", "Clinic overview"),
         ("models", "Models"),
         ("admin", "Administration"),
