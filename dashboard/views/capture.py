@@ -7,7 +7,6 @@ from pathlib import Path
 import streamlit as st
 
 from core.capture import STATUS_LABELS, Slot, add_clip, checklist
-from core.config import settings
 from core.store import repository
 from core.tasks import TASKS
 from dashboard import state
@@ -29,7 +28,7 @@ items = checklist(recordings)
 
 def save(source, name: str, task: str, side: str | None, source_kind: str, size: int | None = None):
     return add_clip(state.store(), actor_id, visit.id, source, name, task, side, source_kind,
-                    settings().data_dir, size=size)
+                    state.data_dir(), size=size)
 
 
 chrome.back_to_visit(visit)

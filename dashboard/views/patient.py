@@ -17,6 +17,7 @@ from dashboard.formatting import (
     label,
     plural,
 )
+from dashboard.widgets import chrome
 from dashboard.widgets.facts import facts
 from dashboard.widgets.patient_form import patient_fields
 from dashboard.widgets.tables import table_opening
@@ -35,6 +36,7 @@ with state.session() as s:
 
 st.page_link(state.PATIENTS_PAGE, label="All patients", icon=":material/arrow_back:")
 st.title(escape_markdown(patient.name))
+chrome.demo_patient_note(patient)
 if patient.archived:
     st.warning("This patient is archived: hidden from the patient list, kept in the record.", icon=":material/inventory_2:")
 
@@ -48,9 +50,11 @@ facts(
     ],
     per_row=5,
 )
-trends_link, reports_link = st.columns(2)
+trends_link, compare_link, reports_link = st.columns(3)
 trends_link.page_link(state.TRENDS_PAGE, label="Trends over visits", icon=":material/monitoring:",
                       query_params={"patient": str(patient.id)})
+compare_link.page_link(state.COMPARE_PAGE, label="Compare two visits", icon=":material/compare_arrows:",
+                       query_params={"patient": str(patient.id)})
 reports_link.page_link(state.REPORTS_PAGE, label="Reports and exports", icon=":material/description:",
                        query_params={"patient": str(patient.id)})
 

@@ -6,9 +6,12 @@ from datetime import date
 
 import streamlit as st
 
+from core.demo import patient_note
 from core.reports import audit_export, export_chunks, export_salt, fhir_json, patient_pdf, write_csv, write_parquet
 from dashboard import state
-from dashboard.widgets import chrome
+from core.store import repository
+from dashboard.formatting import MEDICATION_LABELS, label
+from dashboard.widgets import chrome, visit_summary
 
 patient = state.patient_from_query()
 
@@ -17,6 +20,7 @@ if patient is not None:
 st.title("Reports and exports")
 if patient is not None:
     chrome.patient_caption(patient)
+    chrome.demo_patient_note(patient)
 else:
     st.caption("No patient chosen: clinic-wide exports only. For one patient's PDF report or FHIR export, "
                "open the patient and choose Reports and exports.")
@@ -60,7 +64,7 @@ def export_table(kind: str) -> bytes:
 columns = st.columns(4)
 if patient is not None and columns[0].button("Prepare PDF report", key="reports_prepare_pdf", icon=":material/picture_as_pdf:"):
     with st.spinner("Building the report..."), state.session() as s:
-        report = patient_pdf(s, patient.id)
+        report = patient_pdf(s, patient.id, note=patient_note(patient.mrn) if state.is_demo() else None)
         audit_export(s, state.actor(s), "pdf", patient.id)
     keep("pdf", report.data, f"{stem}.pdf", "application/pdf")
 if columns[1].button("Prepare CSV", key="reports_prepare_csv", icon=":material/table:"):
@@ -80,5 +84,21 @@ for key, title in (("pdf", "PDF report"), ("csv", "CSV"), ("parquet", "Parquet")
         data, name, mime = ready
         st.download_button(f"Download {title} ({len(data) / 1024:.0f} kB)", data, file_name=name, mime=mime,
                            key=f"reports_download_{key}", icon=":material/download:")
+
+if patient is not None:
+    st.subheader("One visit")
+    with state.session() as s:
+        visits = [(v.id, v.visit_date.isoformat(), v.medication_state) for v in repository.list_visits(s, patient.id)]
+    if not visits:
+        st.info("This patient has no visit yet.")
+    else:
+        visits.sort(key=lambda v: (v[1], v[0]), reverse=True)  # latest first
+        labels = {vid: f"{day} (medication {label(MEDICATION_LABELS, med)})" for vid, day, med in visits}
+        chosen = st.selectbox("Visit", [v[0] for v in visits], format_func=labels.get, key="reports_visit")
+        day = next(v[1] for v in visits if v[0] == chosen)
+        visit_summary.summary_download(chosen, patient.id, day, key="reports_summary")
+        st.page_link(state.COMPARE_PAGE, label="Compare two visits", icon=":material/compare_arrows:",
+                     query_params={"patient": str(patient.id)})
+
 st.caption("Exports are recorded in the audit log (kind and scope only). The PDF and FHIR scores are decision "
            "support, not a diagnosis.")

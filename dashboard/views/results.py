@@ -4,12 +4,11 @@ beside their healthy ranges, the explanation panels and a plain-language summary
 Opened with ?visit=<id> (the same query parameter as the Visit page)."""
 import streamlit as st
 
-from core.config import settings
 from core.store import repository
 from core.visits import counting_clips, current_visit_score, score_visit
 from dashboard import state
 from dashboard.formatting import escape_markdown
-from dashboard.widgets import chrome, clips
+from dashboard.widgets import chrome, clips, visit_summary
 from dashboard.widgets import results as panels
 
 visit, patient = state.require_visit("Visit results")
@@ -33,6 +32,7 @@ with state.session() as s:
 chrome.back_to_visit(visit)
 st.title(f"Results of the visit of {visit.visit_date.isoformat()}")
 chrome.patient_caption(patient)
+chrome.demo_patient_note(patient)
 
 if tasks and st.button("Recompute the visit score", icon=":material/refresh:",
                        help="Fuse the scores of the clips that count again."):
@@ -41,12 +41,14 @@ if tasks and st.button("Recompute the visit score", icon=":material/refresh:",
     st.rerun()
 
 panels.fused_panel(fused, panels.branch_rows_from(fused))
+visit_summary.ratings_caption(visit)
+visit_summary.summary_download(visit.id, patient.id, visit.visit_date.isoformat(), key="results_summary")
 
 st.subheader("Recordings")
 if not tasks:
     st.info("No recordings in this visit yet.")
 per_recording_lines: list[str] = []
-data_dir = settings().data_dir
+data_dir = state.data_dir()
 for task_clips in tasks:
     st.markdown(escape_markdown(clips.counting_line(task_clips)))
     if task_clips.counting is not None:

@@ -241,6 +241,7 @@ with state.session() as s:
 
 chrome.back_to_patient(patient)
 st.title(f"Trends · {escape_markdown(patient.name)}")
+chrome.demo_patient_note(patient)
 visits = series.visits
 if visits.empty:
     st.info("No visits yet: trends appear after the first visit.")

@@ -1,7 +1,6 @@
 """One visit: its details and recordings, and the way to its capture, results and ratings."""
 import streamlit as st
 
-from core.config import settings
 from core.pipeline import UnusableInput
 from core.store import PermissionDenied, ValidationError, repository
 from core.visits import automatic_clip, choose_clip, counting_clips, exclude_clip, include_clip, relabel_clip
@@ -43,7 +42,7 @@ def correct_clip(kind: str, recording_id: int, **args) -> str | None:
             include_clip(sessions, actor_id, recording_id)
         elif kind == "relabel":
             with st.spinner("Analysing the clip again..."):
-                relabel_clip(sessions, actor_id, recording_id, args["task"], args["side"], settings().data_dir)
+                relabel_clip(sessions, actor_id, recording_id, args["task"], args["side"], state.data_dir())
     except (ValidationError, PermissionDenied, UnusableInput) as problem:
         return str(problem)
     state.flash(DONE[kind])
@@ -53,6 +52,7 @@ def correct_clip(kind: str, recording_id: int, **args) -> str | None:
 chrome.back_to_patient(patient)
 st.title(f"Visit of {visit.visit_date.isoformat()}")
 chrome.patient_caption(patient)
+chrome.demo_patient_note(patient)
 
 facts(
     [

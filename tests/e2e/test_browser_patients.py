@@ -96,9 +96,13 @@ def test_admin_creates_a_patient_and_finds_it_by_search(dashboard, page, screens
     search.press("Enter")
     expect(page.get_by_text("No patient matches this search.")).to_be_visible()
 
-    # A reload starts a new streamlit session: the patient's address asks for sign-in, then
-    # opens that patient (not the list, not "page not found").
+    # Opening the patient's address again (a new streamlit session) stays signed in.
     patient_address = f"{dashboard.url}/patient?patient=1"
+    page.goto(patient_address)
+    expect(page.get_by_role("heading", name=PATIENT_NAME)).to_be_visible()
+    # A browser without the sign-in cookie: the address asks for sign-in, then opens that
+    # patient (not the list, not "page not found").
+    page.context.clear_cookies()
     page.goto(patient_address)
     expect(page.get_by_role("heading", name="Sign in to pdlens")).to_be_visible()
     sign_in(page, "admin", PASSWORD)

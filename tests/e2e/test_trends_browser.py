@@ -30,24 +30,24 @@ def test_trends_of_a_demo_patient_in_chromium(tmp_path, page, screenshot_dir):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     demo_url = f"sqlite:///{data_dir / 'demo.sqlite'}"
-    build_demo_database(demo_url)
+    build_demo_database(demo_url, clips=False)  # the telemonitoring patients only: quick
     patient_id, name, visits = demo_patient_with_most_visits(demo_url)
     assert visits >= 20  # a real multi-visit history, not a single point
     server = start_dashboard(data_dir, env={"PDLENS_DEMO_DATABASE_URL": demo_url})
     try:
         # The patient's trends address, signed out: choose the demo database, then sign in.
         page.goto(f"{server.url}/trends?patient={patient_id}")
-        demo = page.get_by_role("radio", name="Demo database (public UCI telemonitoring data)")
+        demo = page.get_by_role("radio", name="Demo database (public research data, synthetic clips)")
         expect(demo).to_be_attached(timeout=30_000)
         wait_until_idle(page)
-        page.get_by_text("Demo database (public UCI telemonitoring data)").click()
+        page.get_by_text("Demo database (public research data, synthetic clips)").click()
         expect(page.get_by_role("heading", name="Sign in to pdlens")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Demo login: username demo")).to_be_visible()
         sign_in(page, DEMO_USERNAME, DEMO_PASSWORD)
 
         expect(page.get_by_role("heading", name=f"Trends · {name}")).to_be_visible(timeout=60_000)
         wait_until_idle(page, 60_000)
-        expect(page.get_by_text("DEMO database: public UCI telemonitoring data").first).to_be_visible()
+        expect(page.get_by_text("DEMO database, not clinic patients").first).to_be_visible()
         expect(page.get_by_text(f"{visits} visits from 2024-01-")).to_be_visible()
         expect(page.get_by_text("No model scores stored for this patient yet").first).to_be_visible()
         expect(page.get_by_role("heading", name="Clinician ratings")).to_be_visible()

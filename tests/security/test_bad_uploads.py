@@ -16,10 +16,9 @@ from sqlalchemy import select
 
 from core.capture import add_clip
 from core.store import Patient, Recording, repository, transaction
-from tests.fixtures.movement.clips import frames_only, tapping_frames, write_video
+from tests.fixtures.movement.clips import HAND_PHOTO, frames_only, tapping_frames, write_video
 from tests.security.conftest import VOWEL, actor, row_counts
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STORED = re.compile(r"^recordings/[0-9a-f]{2}/[0-9a-f]{64}(\.[a-z0-9]{1,8})?$")
 
 ODD_NAMES = [  # valid content, names a browser or a clinic archive may send
@@ -42,7 +41,7 @@ def _bad_files(tmp: Path) -> dict[str, bytes]:
     return {
         "empty vowel.wav": b"",
         "notes vowel.wav": b"synthetic text, not audio\n" * 50,
-        "photo tap_L.mp4": (FIXTURES / "movement" / "hand_palm.jpg").read_bytes(),
+        "photo tap_L.mp4": HAND_PHOTO.read_bytes(),
         "truncated tap_L.mp4": video.read_bytes()[: video.stat().st_size // 3],
         "riff header only vowel.wav": VOWEL.read_bytes()[:44],
     }

@@ -1,4 +1,6 @@
-"""The demo database built from the real UCI telemonitoring data (public, de-identified)."""
+"""The demo database built from the real UCI telemonitoring data (public, de-identified). These
+builds leave out the demo patients with analysed clips (clips=False: quick, and the same on SQLite
+and PostgreSQL); tests/core/test_demo_clips.py checks the whole build."""
 from __future__ import annotations
 
 from datetime import date
@@ -21,9 +23,9 @@ def counts(sessions) -> dict[str, int]:
                 for model in (Patient, Visit, MeasureValue, ClinicianRating)}
 
 
-def test_demo_database_builds_and_rebuilds_identically(db_url, engine, sessions):
+def test_demo_database_builds_and_rebuilds_identically(db_url, engine, sessions, tmp_path):
     # `engine` first: it empties the PostgreSQL test database left by other tests
-    summary = build_demo_database(db_url)
+    summary = build_demo_database(db_url, clips=False)
     visits_per_day = load_visits()
     assert (summary.patients, summary.visits) == (34, len(visits_per_day))
     assert summary.measures == 16 * summary.visits and summary.ratings == 2 * summary.visits
@@ -45,14 +47,14 @@ def test_demo_database_builds_and_rebuilds_identically(db_url, engine, sessions)
     assert 0.05 < jitter.median() < 5  # percent, as in Praat's jitter (local)
     assert series["visit_date"].min().date() >= date(2023, 12, 1)
 
-    again = build_demo_database(db_url)  # rebuilding replaces: same content, not doubled
+    again = build_demo_database(db_url, clips=False)  # rebuilding replaces: same content, not doubled
     assert again.built and counts(sessions) == first
-    kept = build_demo_database(db_url, if_missing=True)
+    kept = build_demo_database(db_url, if_missing=True, clips=False)
     assert not kept.built and counts(sessions) == first
 
 
 def test_demo_builder_refuses_a_database_with_real_patients(db_url, sessions, admin, patient):
     with pytest.raises(NotADemoDatabase, match="refusing to replace it"):
-        build_demo_database(db_url)
+        build_demo_database(db_url, clips=False)
     with transaction(sessions) as s:
         assert repo.count_patients(s) == 1

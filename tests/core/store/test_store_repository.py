@@ -402,8 +402,8 @@ def test_ratings_replace_per_item_and_side(sessions, admin, visit, row_counts):
     with transaction(sessions) as s:
         ratings = [(r.item, r.side, r.score) for r in repo.list_ratings(s, visit.id)]
     assert sorted(ratings, key=str) == sorted([("3.4", "left", 3.0), ("3.4", "right", 1.0), ("hoehn_yahr", None, 2.5)], key=str)
-    rejected(sessions, row_counts, lambda s: repo.set_rating(s, admin, visit.id, "3.4", "left", 5), "at most 4")
-    rejected(sessions, row_counts, lambda s: repo.set_rating(s, admin, visit.id, "3.4", "up", 1), "Side")
+    rejected(sessions, row_counts, lambda s: repo.set_rating(s, admin, visit.id, "3.4", "left", 5), "not a valid score")
+    rejected(sessions, row_counts, lambda s: repo.set_rating(s, admin, visit.id, "3.4", "up", 1), "rated per location")
 
 
 def test_every_write_is_audited(sessions, admin, patient, visit):
