@@ -809,7 +809,9 @@ def save_assessment(
     )
     measure_rows = _clean_measures(measures)
     # One current assessment per clip and one current visit score: the new one supersedes.
-    same = Assessment.recording_id.is_(None) if recording_id is None else Assessment.recording_id == recording_id
+    # (a visit score supersedes the visit score, not measures imported for the visit by another model)
+    same = (and_(Assessment.recording_id.is_(None), Assessment.model_name == values["model_name"])
+            if recording_id is None else Assessment.recording_id == recording_id)
     now = datetime.now(timezone.utc)
     for older in s.scalars(select(Assessment).where(Assessment.visit_id == visit.id, same,
                                                     Assessment.superseded_at.is_(None))):
