@@ -21,7 +21,7 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 run: $(VENV)/.installed
 	scripts/system-deps.sh run
 	$(PY) -m core.demo --if-missing
-	$(PY) -m streamlit run dashboard/app.py --server.port $(PORT) --browser.gatherUsageStats false
+	$(PY) -m streamlit run dashboard/server.py --server.port $(PORT) --browser.gatherUsageStats false
 
 ## Set up everything the tests need (Debian packages, PostgreSQL on loopback) and run the whole suite.
 test: $(VENV)/.installed-test

@@ -3,7 +3,7 @@ browser recorder and the batch import share.
 
 * The visit checklist: the standard task slots (task, side) and each one's status derived from
   the visit's recordings (to do / recorded / analysed / needs retake).
-* File names -> (task, side) guesses ("tap_L.mp4", "vowel.m4a", "gait 2.mov").
+* File names -> (task, side) guesses on whole words ("tap_L.mp4", "vowel.m4a", "gait 2.mov").
 * Upload validation: size limit by the declared size (before reading the file), type by the
   file's first bytes (never by its name), and the clip's duration against the task's minimum.
 * `add_clip`: one file (path or binary stream) -> the visit, through
@@ -33,6 +33,7 @@ import numpy as np
 
 from core.pipeline import UnusableInput
 from core.tasks import SIDES, TASKS, task_spec
+from core.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -121,43 +122,66 @@ def checklist(recordings: list[Any]) -> list[ChecklistItem]:
     return items
 
 
+def checklist_status(items: list[ChecklistItem]) -> str:
+    """A visit's progress in a few words for lists: "No clips yet", "3 of 7 tasks done",
+    "3 of 7 tasks done, 1 needs a retake"."""
+    if not any(item.attempts for item in items):
+        return "No clips yet"
+    done = sum(item.status == "analysed" for item in items)
+    retakes = sum(item.status == "needs_retake" for item in items)
+    text = f"{done} of {plural(len(items), 'task')} done"
+    if retakes:
+        text += f", {retakes} {'needs' if retakes == 1 else 'need'} a retake"
+    return text
+
+
 # ---------------------------------------------------------------- file names -> task, side
 
+# Whole words only (a name is split at _ - . spaces, digits and camelCase first): "tug" is the
+# Timed Up and Go only as a word of its own, never inside "tugboat"; "read" never inside
+# "renamed" or "ready". Generic words ("text", "speech", "test") say nothing about the task.
+# A few run-together compounds are words of their own ("fingertap", "resttremor").
 _TASK_WORDS = {
-    "vowel": ("vowel", "vowels", "ah", "aah", "aaah", "aaa", "phonation", "sustained"),
-    "reading": ("read", "reading", "passage", "rainbow", "grandfather", "speech", "text"),
-    "finger_tapping": ("tap", "taps", "tapping", "fingertap", "fingertapping", "finger", "ft"),
-    "tremor": ("tremor", "rest", "resting", "tremors"),
-    "gait": ("gait", "walk", "walking", "tug", "stride"),
+    "vowel": ("vowel", "vowels", "ah", "aah", "aaah", "aaaah", "aaa", "phonation", "sustained"),
+    "reading": ("read", "reading", "passage", "rainbow", "grandfather", "readaloud"),
+    "finger_tapping": ("tap", "taps", "tapping", "finger", "fingertap", "fingertaps", "fingertapping", "ft"),
+    "tremor": ("tremor", "tremors", "rest", "resting", "resttremor"),
+    "gait": ("gait", "walk", "walks", "walking", "tug", "stride", "strides"),
 }
-_TASK_PREFIXES = {"fingertap": "finger_tapping", "tap": "finger_tapping", "tremor": "tremor", "walk": "gait",
-                  "gait": "gait", "vowel": "vowel", "read": "reading"}
-_SIDE_WORDS = {"left": ("left", "l", "lh", "lt", "links", "lhand"), "right": ("right", "r", "rh", "rt", "rhand")}
+# Two words in a row that name a task where neither alone does (or the pair beats a single word).
+_TASK_PAIRS = {("timed", "up"): "gait"}
+_SIDE_WORDS = {"left": ("left", "l", "lh", "lt", "links", "lhand", "lefthand"),
+               "right": ("right", "r", "rh", "rt", "rhand", "righthand")}
 
 
-def _name_tokens(file_name: str) -> list[str]:
-    stem = Path(file_name).stem
+def name_words(file_name: str) -> list[str]:
+    """The words of a file name, lower case: split at separators (_ - . space and any other
+    punctuation), between letters and digits, and at camelCase ("tapLeft" -> tap, left;
+    "TUGTest" -> tug, test). The extension is dropped."""
+    stem = Path(file_name).stem if Path(file_name).suffix[1:].isalnum() else Path(file_name).name
     stem = re.sub(r"([a-z])([A-Z])", r"\1 \2", stem)  # tapLeft -> tap Left
-    stem = re.sub(r"([A-Za-z])(\d)|(\d)([A-Za-z])", lambda m: " ".join(g for g in m.groups() if g), stem)
+    stem = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", stem)  # TUGTest -> TUG Test
+    stem = re.sub(r"([A-Za-z])(\d)", r"\1 \2", stem)
+    stem = re.sub(r"(\d)([A-Za-z])", r"\1 \2", stem)
     return [t for t in re.split(r"[^a-z0-9]+", stem.lower()) if t]
 
 
+def _first_match(words: list[str], singles: dict[str, tuple[str, ...]], pairs: dict[tuple[str, str], str]) -> str | None:
+    for i, word in enumerate(words):
+        if i + 1 < len(words) and (word, words[i + 1]) in pairs:
+            return pairs[(word, words[i + 1])]
+        found = next((key for key, choices in singles.items() if word in choices), None)
+        if found:
+            return found
+    return None
+
+
 def guess_task_and_side(file_name: str) -> tuple[str | None, str | None]:
-    """Best guess of (task, side) from a file name; None where the name does not say.
-    Unsided tasks always get side None."""
-    tokens = _name_tokens(file_name)
-    task = None
-    for token in tokens:
-        task = next((t for t, words in _TASK_WORDS.items() if token in words), None)
-        if task is None:
-            task = next((t for prefix, t in _TASK_PREFIXES.items() if token.startswith(prefix)), None)
-        if task:
-            break
-    side = None
-    for token in tokens:
-        side = next((s for s, words in _SIDE_WORDS.items() if token in words), None)
-        if side:
-            break
+    """Best guess of (task, side) from a file name, on whole words only; None where the name
+    does not say. Unsided tasks always get side None."""
+    words = name_words(file_name)
+    task = _first_match(words, _TASK_WORDS, _TASK_PAIRS)
+    side = _first_match(words, _SIDE_WORDS, {})
     if task is not None and not TASKS[task].sided:
         side = None
     return task, side

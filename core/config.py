@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,10 +22,29 @@ class Settings:
     demo_database_url: str  # the demo database built from public data, separate from the clinic's
     demo_data_dir: Path  # the demo patients' clips (python -m core.demo), apart from the clinic's recordings
     rtc_configuration: dict  # WebRTC ICE servers; empty for a clinic LAN
+    session_idle_minutes: float = 30.0  # a sign-in ends after this long without a click
+    session_max_hours: float = 12.0  # and in any case this long after it started
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret_key"
 
     @property
     def recordings_dir(self) -> Path:
         return self.data_dir / "recordings"
+
+
+def _positive_number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of minutes or hours (got {value!r}).") from None
+    if not number > 0:
+        raise ValueError(f"{name} must be positive (got {value!r}).")
+    return number
 
 
 def _sqlite_url(path: Path) -> str:
@@ -41,4 +61,28 @@ def settings() -> Settings:
         or _sqlite_url(data_dir / "demo.sqlite"),
         demo_data_dir=Path(os.environ.get("PDLENS_DEMO_DATA_DIR") or data_dir / "demo").expanduser().resolve(),
         rtc_configuration=json.loads(os.environ.get("PDLENS_RTC_CONFIGURATION", '{"iceServers": []}')),
+        session_idle_minutes=_positive_number("PDLENS_SESSION_IDLE_MINUTES", 30.0),
+        session_max_hours=_positive_number("PDLENS_SESSION_MAX_HOURS", 12.0),
     )
+
+
+def secret_key() -> str:
+    """The key that signs the sign-in cookie: PDLENS_SECRET_KEY, or a random key created once in
+    the data dir (readable by the server's user only) so that sign-ins survive a restart."""
+    value = os.environ.get("PDLENS_SECRET_KEY")
+    if value:
+        return value
+    path = settings().secret_key_file
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

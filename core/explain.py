@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.words import plural
+
 EXPLANATION_VERSION = 1
 IG_STEPS = 64
 DEFAULT_WINDOW_S = 0.5
@@ -477,7 +479,7 @@ def tapping_sentences(measures: Mapping[str, float]) -> list[str]:
     out = []
     dec, n = measures.get("amplitude_decrement_pct"), measures.get("tap_count")
     if dec is not None and math.isfinite(dec) and n:
-        taps = f"{int(round(n))} taps"
+        taps = plural(int(round(n)), "tap")
         if dec >= 10:
             out.append(f"Tapping amplitude fell {dec:.0f}% over {taps}.")
         elif dec <= -10:

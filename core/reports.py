@@ -29,14 +29,16 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.ratings import rating_label
+from core.loinc import codings
+from core.ratings import LOCATION_LEGEND, PART3_TOTAL_ITEM, legacy_location, location_label, part3_total, rating_label
 from core.store.models import Assessment, AuditEvent, Clinician, ClinicianRating, MeasureValue, Patient, Recording, Visit
 from core.store.repository import counted_assessment
 from core.summary import NOT_A_DIAGNOSIS, fused_summary, score_sentence
 from core.trends import SeriesAnalysis, analyse_patient, load_patient_series, rows_frame
 from core.vocabulary import label as measure_label, score_label, task_label, with_side
+from core.words import DIAGNOSIS_LABELS, SEX_LABELS, SIDE_LABELS, code_label, plural
 
-PDLENS_SYSTEM = "https://pdlens.org/fhir/CodeSystem"  # pdlens' own code systems (no LOINC code exists)
+PDLENS_SYSTEM = "https://pdlens.org/fhir/CodeSystem"  # pdlens' own code systems (LOINC where core.loinc has a code)
 EXPORT_ACTION = "export"
 PSEUDONYM_SALT_ENV = "PDLENS_PSEUDONYM_SALT"
 
@@ -286,8 +288,9 @@ def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> d
             observation = {
                 "resourceType": "Observation", "id": f"pdlens-score-{assessment.id}", "status": "final",
                 "category": [_category("exam", "Exam")],
-                "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/model-score", assessment.model_name,
-                                            f"pdlens {assessment.model_name} score{side_text}")],
+                "code": {"coding": codings("score", assessment.model_name, side, _coding(
+                             f"{PDLENS_SYSTEM}/model-score", assessment.model_name,
+                             f"pdlens {assessment.model_name} score{side_text}")),
                          "text": f"Probability of a Parkinson-like pattern ({assessment.model_name}{side_text}); "
                                  "decision support, not a diagnosis"},
                 "subject": {"reference": patient_ref}, "effectiveDateTime": effective, "method": method,
@@ -307,7 +310,8 @@ def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> d
             resources.append(Observation.model_validate({
                 "resourceType": "Observation", "id": f"pdlens-measure-{measure.id}", "status": "final",
                 "category": [_category("exam", "Exam")],
-                "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/measure", measure.name, measure_label(measure.name))],
+                "code": {"coding": codings("measure", measure.name, side, _coding(
+                             f"{PDLENS_SYSTEM}/measure", measure.name, measure_label(measure.name))),
                          "text": f"{measure_label(measure.name)}{side_text}, {task_label(task or assessment.model_name)}"},
                 "subject": {"reference": patient_ref}, "effectiveDateTime": effective, "method": method,
                 "valueQuantity": quantity, **body_site,
@@ -317,14 +321,16 @@ def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> d
         .where(Visit.patient_id == patient.id).order_by(Visit.visit_date, ClinicianRating.item)
     ).all()
     for rating, visit_date in ratings:
+        location = legacy_location(rating.item, rating.side)
         resources.append(Observation.model_validate({
             "resourceType": "Observation", "id": f"pdlens-rating-{rating.id}", "status": "final",
             "category": [_category("survey", "Survey")],
-            "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/clinician-rating", rating.item, rating_label(rating.item))],
-                     "text": rating_label(rating.item, rating.side)},
+            "code": {"coding": codings("rating", rating.item, location, _coding(
+                         f"{PDLENS_SYSTEM}/clinician-rating", rating.item, rating_label(rating.item))),
+                     "text": rating_label(rating.item, location)},
             "subject": {"reference": patient_ref}, "effectiveDateTime": visit_date.isoformat(),
             "valueQuantity": {"value": float(rating.score), "unit": "points"},
-            **({"bodySite": {"text": rating.side}} if rating.side else {}),
+            **({"bodySite": {"text": location_label(location)}} if location else {}),
         }))
     bundle = Bundle.model_validate({
         "resourceType": "Bundle", "type": "collection",
@@ -387,6 +393,28 @@ def _pick_key_trends(analyses: list[SeriesAnalysis], limit: int) -> list[SeriesA
     return sorted([a for a in analyses if len(a.points) >= 2], key=rank)[:limit]
 
 
+def rating_rows(ratings: Iterable, short: bool = False) -> list[tuple[str, str]]:
+    """A visit's ratings as (item, scores) rows in scale order, one row per item with its
+    locations side by side ("right 2 mild, left 1 slight"); stored totals last. `ratings` are
+    ClinicianRating rows or (item, side, score) tuples."""
+    from core.ratings import RATING_ITEMS, score_text
+
+    by_item: dict[str, dict[str | None, float]] = {}
+    for r in ratings:
+        item, side, score = (r if isinstance(r, tuple) else (r.item, r.side, r.score))
+        by_item.setdefault(item, {})[legacy_location(item, side)] = float(score)
+    order = [k for k in RATING_ITEMS if k in by_item] + sorted(set(by_item) - set(RATING_ITEMS))
+    rows = []
+    for item in order:
+        scores = by_item[item]
+        spec = RATING_ITEMS.get(item)
+        locations = [loc for loc in (spec.locations if spec else ()) if loc in scores]
+        locations += [loc for loc in scores if loc not in locations]
+        parts = [f"{location_label(loc, short) + ' ' if loc else ''}{score_text(item, scores[loc])}" for loc in locations]
+        rows.append((spec.label if spec else rating_label(item), ", ".join(parts)))
+    return rows
+
+
 @dataclass(frozen=True)
 class PdfReport:
     data: bytes
@@ -431,8 +459,9 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
     pdf.ln(2)
     heading("Patient")
     para(f"Name: {patient.name}")
-    para(f"MRN: {patient.mrn}    Birth date: {patient.birth_date.isoformat()}    Sex: {patient.sex}    "
-         f"Diagnosis: {patient.diagnosis}    More affected side: {patient.more_affected_side}")
+    para(f"MRN: {patient.mrn}    Birth date: {patient.birth_date.isoformat()}    "
+         f"Sex: {code_label(SEX_LABELS, patient.sex)}    Diagnosis: {code_label(DIAGNOSIS_LABELS, patient.diagnosis)}    "
+         f"More affected side: {code_label(SIDE_LABELS, patient.more_affected_side)}")
     if note:
         para(note)
 
@@ -446,7 +475,7 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
              + ", ".join(f"{state} {count}" for state, count in visits["medication_state"].value_counts().items()) + ".")
         shown = visits.tail(max_visit_rows)
         if len(visits) > len(shown):
-            para(f"The latest {len(shown)} visits:")
+            para(f"The latest {plural(len(shown), 'visit')}:")
         pdf.set_font("DejaVu", "", 8)
         with pdf.table(col_widths=(30, 30, 40), text_align="LEFT", first_row_as_headings=True) as table:
             table.row(["Date", "Medication", "Hours since dose"])
@@ -471,6 +500,35 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
         for analysis in key:
             png = _trend_png(analysis)
             pdf.image(io.BytesIO(png), w=width)
+
+    heading("Clinician ratings")
+    rated = s.execute(
+        select(Visit.id, Visit.visit_date).join(ClinicianRating, ClinicianRating.visit_id == Visit.id)
+        .where(Visit.patient_id == patient.id).group_by(Visit.id, Visit.visit_date)
+        .order_by(Visit.visit_date.desc(), Visit.id.desc())
+    ).all()
+    if not rated:
+        para("No clinician ratings recorded.")
+    else:
+        latest_rated_id, latest_rated_date = rated[0]
+        latest_ratings = list(s.scalars(select(ClinicianRating).where(ClinicianRating.visit_id == latest_rated_id)))
+        para(f"Latest rated visit {latest_rated_date.isoformat()}. {part3_total(latest_ratings).text}. "
+             "Scores 0 normal, 1 slight, 2 mild, 3 moderate, 4 severe.")
+        pdf.set_font("DejaVu", "", 8)
+        with pdf.table(col_widths=(60, 120), text_align="LEFT", first_row_as_headings=True) as table:
+            table.row(["Item", "Score"])
+            for item_label, scores in rating_rows(latest_ratings):
+                table.row([item_label, scores])
+        if len(rated) > 1:
+            totals = s.execute(
+                select(Visit.visit_date, ClinicianRating.score).join(Visit, ClinicianRating.visit_id == Visit.id)
+                .where(Visit.patient_id == patient.id, ClinicianRating.item == PART3_TOTAL_ITEM)
+                .order_by(Visit.visit_date)
+            ).all()
+            if totals:
+                para("MDS-UPDRS part III total by visit: "
+                     + "; ".join(f"{d.isoformat()} {v:g}" for d, v in totals[-12:]) + ".")
+        pdf.ln(2)
 
     heading("Latest results")
     latest = s.execute(
@@ -500,7 +558,7 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
             lines = [score_sentence(assessment.probability, interval, assessment.abstained_reason,
                                     what=f"The {what} score")]
         else:
-            lines = [f"{what}: {len(assessment.measures)} measures stored (no model score)."]
+            lines = [f"{what}: {plural(len(assessment.measures), 'measure')} stored (no model score)."]
         for line in lines:
             para(line)
         if assessment.measures:
@@ -518,3 +576,153 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
     para(NOT_A_DIAGNOSIS)
     data = bytes(pdf.output())
     return PdfReport(data, pdf.pages_count)
+
+
+# ---------------------------------------------------------------- one-page visit summary
+
+
+def _fit(pdf, text: str, width: float) -> str:
+    """`text` cut with an ellipsis to fit `width` mm in the current font (one line per cell)."""
+    if pdf.get_string_width(text) <= width - 1:
+        return text
+    while text and pdf.get_string_width(text + "…") > width - 1:
+        text = text[:-1]
+    return text + "…"
+
+
+def visit_summary_pdf(s: Session, visit_id: int, *, today: date | None = None) -> bytes:
+    """One A4 page for the chart: patient and visit; the current visit score with its meaning
+    and the decision-support statement beside it; measures beside their healthy ranges and the
+    patient's own baseline (changes flagged as core.trends flags them, as of this visit); the
+    clinician's ratings beside the app's estimates, with the part III total; the changes flagged
+    at this visit. Lists that do not fit say how many rows were left out (the patient report
+    has everything). Text is written as plain strings, never markup."""
+    from fpdf import FPDF
+
+    from core.compare import visit_snapshot
+
+    snap = visit_snapshot(s, visit_id)
+    today = today or date.today()
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=False)
+    pdf.set_margins(12, 10, 12)
+    pdf.add_font("DejaVu", "", str(_font_path()))
+    pdf.add_font("DejaVu", "B", str(_font_path(bold=True)))
+    pdf.set_title("pdlens visit summary")
+    pdf.set_creator("pdlens")
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    bottom = pdf.h - 12
+    line = 4.0
+
+    def font(size: float = 8, bold: bool = False) -> None:
+        pdf.set_font("DejaVu", "B" if bold else "", size)
+
+    def text_line(text: str, size: float = 8, bold: bool = False, h: float = line) -> None:
+        font(size, bold)
+        pdf.cell(width, h, _fit(pdf, text, width), new_x="LMARGIN", new_y="NEXT")
+
+    def heading(text: str) -> None:
+        pdf.ln(1.2)
+        text_line(text, 10, True, 5.5)
+
+    def table(widths: list[float], header: list[str], rows: list[list[str]], reserve: float) -> None:
+        """Rows while they fit above `bottom - reserve`; then one line saying how many were left out."""
+        scale = width / sum(widths)
+        widths = [w * scale for w in widths]
+        font(7.5, True)
+        pdf.set_fill_color(230, 236, 242)
+        for w, title in zip(widths, header):
+            pdf.cell(w, line, _fit(pdf, title, w), fill=True)
+        pdf.ln(line)
+        font(7.5)
+        for n, row in enumerate(rows):
+            if pdf.get_y() + 2 * line > bottom - reserve and n < len(rows) - 1:
+                left = len(rows) - n
+                text_line(f"... and {left} more {'row' if left == 1 else 'rows'}: see the patient report.", 7.5)
+                return
+            for w, cell in zip(widths, row):
+                pdf.cell(w, line, _fit(pdf, cell, w))
+            pdf.ln(line)
+
+    # Title, patient, visit.
+    text_line("pdlens visit summary", 14, True, 7)
+    font(7.5)
+    text_line(f"Generated {today.isoformat()} for the chart.", 7.5)
+    text_line(f"{snap.patient_name}   MRN {snap.mrn}   born {snap.birth_date.isoformat()}   sex {snap.sex}   "
+              f"more affected side {snap.more_affected_side}", 9, True, 5)
+    hours = "" if snap.hours_since_dose is None else f", {snap.hours_since_dose:g} h since the last dose"
+    text_line(f"Visit of {snap.visit_date.isoformat()} (visit {snap.visit_number} of {snap.visits_total}), "
+              f"medication {snap.medication_state.upper()}{hours}", 9, False, 5)
+
+    # The visit score with its meaning, the statement next to it.
+    heading("Visit score")
+    fused = snap.fused
+    if fused is None:
+        meaning = "No visit score stored: no scored recording in this visit."
+        value_text = "-"
+    else:
+        meaning = score_sentence(fused["probability"], fused["interval"], fused["abstained"],
+                                 what="The combined visit score")
+        value_text = "-" if fused["probability"] is None else f"{fused['probability']:.2f}"
+    top = pdf.get_y()
+    font(20, True)
+    pdf.set_xy(pdf.l_margin, top)
+    pdf.cell(24, 12, value_text)
+    pdf.set_xy(pdf.l_margin + 26, top)
+    font(8)
+    pdf.multi_cell(width - 26, line, meaning, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_x(pdf.l_margin + 26)
+    font(7.5, True)
+    pdf.multi_cell(width - 26, line, NOT_A_DIAGNOSIS, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_y(max(pdf.get_y(), top + 12))
+
+    # Changes flagged at this visit.
+    heading("Changes at this visit")
+    if not snap.changes:
+        text_line("No change beyond the normal variation of the patient's baseline at this visit.")
+    for change in snap.changes[:5]:
+        text_line(f"! {change}")
+    if len(snap.changes) > 5:
+        text_line(f"... and {len(snap.changes) - 5} more: see the patient report.")
+
+    # Ratings beside estimates.
+    heading("Clinician ratings and the app's estimates")
+    text_line(snap.part3.text + ("" if snap.part3.complete else ".") + "  Scores: 0 normal, 1 slight, 2 mild, "
+              "3 moderate, 4 severe. App estimates are model outputs, not ratings.", 7.5)
+    estimate_rows = [[e.label, e.rating_text, e.estimate] for e in snap.estimates if e.estimate]
+    other = rating_rows(snap.ratings, short=True)
+    if estimate_rows:
+        table([70, 40, 50], ["Item", "Clinician", "App estimate"], estimate_rows, reserve=70)
+    if other:
+        pdf.ln(1)
+        table([55, 125], ["Item", "Clinician's scores"], [[a, b] for a, b in other], reserve=62)
+        if any(abbreviation in b for _, b in other for abbreviation in ("RUE", "LUE", "RLE", "LLE")):
+            text_line(LOCATION_LEGEND + ".", 6.5, h=3.2)
+    if not estimate_rows and not other:
+        text_line("No clinician rating and no app estimate for this visit.")
+
+    # Measures.
+    heading("Measures (this visit, healthy range, the patient's baseline)")
+    rows = []
+    for m in sorted(snap.measures, key=lambda m: (m.flag is None, m.in_range is not False)):
+        value = f"{m.value:.3g}{'%' if m.unit == '%' else (' ' + m.unit if m.unit else '')}"
+        baseline = "-" if m.baseline_mean is None else (
+            f"{m.baseline_mean:.3g} ({m.baseline_n} {'visit' if m.baseline_n == 1 else 'visits'})")
+        where = {True: "in range", False: "OUTSIDE", None: "-"}[m.in_range]
+        flag = "CHANGE" if m.status == "change" else ("beyond band" if m.status == "beyond" else
+                                                       ("baseline" if m.status == "baseline" else ""))
+        rows.append([with_side(m.label, m.side), task_label(m.task), value, m.range_text, where, baseline, flag])
+    if rows:
+        table([36, 30, 20, 36, 13, 23, 15], ["Measure", "Task", "Value", "Healthy range", "", "Baseline", "Change"],
+              rows, reserve=12)
+    else:
+        text_line("No measures stored for this visit.")
+
+    # Footer.
+    pdf.set_y(bottom - 4)
+    font(6.5)
+    versions = "; ".join(f"{k} {v}" for k, v in sorted(snap.model_versions.items())) or "none"
+    pdf.cell(width, 3.5, _fit(pdf, f"Baseline: the first 3 visits. Model versions: {versions}.", width))
+    assert pdf.pages_count == 1, "the visit summary must stay on one page"
+    return bytes(pdf.output())

@@ -14,6 +14,9 @@ NOT_A_DIAGNOSIS = ("Decision support, not a diagnosis: these scores describe how
                    "signs resemble those seen in people with Parkinson's disease in public research data. "
                    "Interpret them with the clinical examination.")
 
+# units that count things: singular for exactly one
+COUNT_UNITS = {"taps": "tap", "steps": "step", "strides": "stride", "torso lengths": "torso length"}
+
 BRANCH_LABELS = {
     "voice": "voice",
     "finger_tapping_left": "left-hand finger tapping",
@@ -49,6 +52,8 @@ def fmt(value: float | None, unit: str = "") -> str:
         text = f"{v:.4f}"
     if unit == "%":
         return f"{text}%"
+    if unit in COUNT_UNITS and v == 1:  # "1 tap", not "1 taps"
+        unit = COUNT_UNITS[unit]
     return f"{text} {unit}".strip()
 
 
@@ -93,13 +98,13 @@ def attribution_sentence(explanation: Mapping[str, Any] | None, labels: Mapping[
     pairs = [(n, a) for n, a in pairs if abs(a) >= 0.05]
     if not pairs:
         return "No single measure moved this score much away from the healthy reference."
-    parts = [f"{labels.get(n, readable(n))} ({'towards' if a > 0 else 'away from'} a Parkinson-like pattern, "
-             f"{a:+.2f} log-odds)" for n, a in pairs]
+    parts = [f"{labels.get(n, readable(n))} ({'towards' if a > 0 else 'away from'} a Parkinson-like pattern)"
+             for n, a in pairs]  # plain words: the sizes (log-odds) are in the figure's technical details
     return "Measures that moved the score most: " + "; ".join(parts) + "."
 
 
 def temporal_sentence(saliency: Mapping[str, Any] | None, what: str = "clip") -> str | None:
-    """'Seconds 3.0-3.5 of the clip mattered most (+0.40 log-odds).'"""
+    """'Seconds 3.0-3.5 of the clip raised the score most.'"""
     if not saliency:
         return None
     best = None
@@ -110,7 +115,7 @@ def temporal_sentence(saliency: Mapping[str, Any] | None, what: str = "clip") ->
         return None
     t0, t1, d = best
     direction = "raised" if d > 0 else "lowered"
-    return f"Seconds {t0:.1f}-{t1:.1f} of the {what} {direction} the score most ({d:+.2f} log-odds)."
+    return f"Seconds {t0:.1f}-{t1:.1f} of the {what} {direction} the score most."
 
 
 def score_sentence(probability: float | None, interval: Iterable[float] | None, abstained: str | None,
@@ -158,9 +163,9 @@ def fused_summary(fused: Mapping[str, Any]) -> list[str]:
     lines = [score_sentence(fused.get("probability"), fused.get("interval"), fused.get("abstained"))]
     contributions = fused.get("contributions_logodds") or {}
     if len(contributions) > 1:
-        parts = [f"{BRANCH_LABELS.get(k, k)} {v:+.2f}" for k, v in
-                 sorted(contributions.items(), key=lambda kv: -abs(kv[1]))]
-        lines.append("Contribution of each recording, in log-odds against the reference: " + ", ".join(parts) + ".")
+        parts = [f"{BRANCH_LABELS.get(k, k)} ({'towards a Parkinson-like pattern' if v > 0 else 'away from it'})"
+                 for k, v in sorted(contributions.items(), key=lambda kv: -abs(kv[1]))]
+        lines.append("Contribution of each recording to the visit score, largest first: " + ", ".join(parts) + ".")
     for why in (fused.get("excluded") or {}).values():
         lines.append(f"Left out: {why}")
     lines.append(NOT_A_DIAGNOSIS)

@@ -31,7 +31,7 @@ TASKS: dict[str, TaskSpec] = {
         # the item asks for 10 taps, not a duration (the taps check counts them): 2 s holds 10
         # taps only at 5 a second, the fast end of healthy tapping
         TaskSpec("finger_tapping", "Finger tapping (3.4)", "movement", True, "3.4", 2.0, 10.0, 60.0,
-                 "Tap the index finger on the thumb at least 10 times as quickly and as big as possible. "
+                 "Tap the index finger against the thumb at least 10 times, fast and opening wide each time. "
                  "Seated, the whole body in view (the other hand resting on the lap) or the hand close up; "
                  "keep the tested hand fully in view."),
         TaskSpec("tremor", "Rest tremor (3.17)", "movement", True, "3.17", 5.0, 10.0, 60.0,

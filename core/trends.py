@@ -34,7 +34,7 @@ from scipy.stats import t as student_t
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from core.ratings import RATING_ITEMS
+from core.ratings import RATING_ITEMS, legacy_location
 from core.store.models import Assessment, ClinicianRating, Patient, Recording, Visit
 from core.store.repository import counted_assessment, measure_series
 from core.tasks import TASKS
@@ -232,6 +232,9 @@ def _load_ratings(s: Session, patient_id: int) -> pd.DataFrame:
     ).all()
     frame = rows_frame(rows, RATING_COLUMNS)
     frame["visit_date"] = pd.to_datetime(frame["visit_date"])
+    # Older 3.17 rows said "left"/"right" (upper extremity): one series per location either way.
+    frame["side"] = [legacy_location(item, side) if isinstance(side, str) else side
+                     for item, side in zip(frame["item"], frame["side"])]
     return frame
 
 

@@ -1,4 +1,5 @@
-"""pdlens dashboard entry point: `streamlit run dashboard/app.py`.
+"""pdlens dashboard script, served by `streamlit run dashboard/server.py` (the st.App that also
+carries the sign-in cookie routes; `streamlit run dashboard/app.py` works without them).
 
 Decides which pages exist for this browser session (first-run setup, login, or the signed-in
 pages) and draws the frame around them. The pages themselves live in dashboard/views/."""
@@ -40,9 +41,11 @@ SIGNED_IN_PAGES = [
     (state.RESULTS_PAGE, "Visit results", False),
     (state.RATINGS_PAGE, "Clinician ratings", False),
     (state.TRENDS_PAGE, "Patient trends", False),
+    (state.COMPARE_PAGE, "Compare visits", False),
     (state.REPORTS_PAGE, "Reports and exports", False),
     (state.OVERVIEW_PAGE, "Clinic overview", False),
     (state.MODELS_PAGE, "Models", False),
+    (state.ACCOUNT_PAGE, "My account", False),
     (state.ADMIN_PAGE, "Administration", True),
 ]
 
@@ -57,9 +60,9 @@ def _signed_in_pages(who: state.SignedIn) -> list[st.Page]:
 
 def _at_every_address(page: str | Callable[[], None], title: str) -> list[st.Page]:
     """`page` as the default page and also under the address of every signed-in page: a
-    bookmarked or reloaded link (/patient?patient=12; streamlit keeps no login across page loads)
-    shows the sign-in (or first-run) form instead of "page not found", and after sign-in the same
-    address opens the record."""
+    bookmarked link (/patient?patient=12) of a signed-out browser shows the sign-in (or
+    first-run) form instead of "page not found", and after sign-in the same address opens the
+    record."""
     pages = [st.Page(page, title=title, default=True)]
     for page_file, _title, _admin_only in SIGNED_IN_PAGES:
         pages.append(st.Page(page, title=title, url_path=Path(page_file).stem))
@@ -67,6 +70,7 @@ def _at_every_address(page: str | Callable[[], None], title: str) -> list[st.Pag
 
 
 def _pages() -> list[st.Page]:
+    state.restore_from_cookie()  # a reload or a new tab of a signed-in browser
     if state.is_demo() and state.demo_database_missing():
         return _at_every_address(_demo_missing_page, "Demo database not built")
     with state.session() as s:
@@ -78,7 +82,13 @@ def _pages() -> list[st.Page]:
     return _signed_in_pages(who)
 
 
-page = st.navigation(_pages(), position="hidden")
+pages = _pages()
+page = st.navigation(pages, position="hidden")
+chrome.print_styles()
+if state.pop_go_home() and page.url_path != pages[0].url_path:
+    st.switch_page(pages[0])  # after sign-in, logout or a database switch: start at the first page
+if state.signed_in() is not None:
+    state.note_records_database()
 chrome.sidebar(state.signed_in())
 chrome.demo_banner()
 if (message := state.pop_flash()) is not None:

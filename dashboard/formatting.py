@@ -1,17 +1,22 @@
-"""Plain-text helpers for pages: safe markdown, ages, labels for stored codes."""
+"""Plain-text helpers for pages: safe markdown, ages, labels for stored codes, plurals."""
 from __future__ import annotations
 
 import re
 from datetime import date
 
+from core.words import (  # noqa: F401  (re-exported for the pages)
+    DIAGNOSIS_LABELS,
+    MEDICATION_LABELS,
+    SEX_LABELS,
+    SIDE_LABELS,
+    plural,
+    plural_word,
+)
+
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all
 # also neutralises Streamlit's own syntax (:red[...], :material/icon:, $latex$) and raw HTML.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&\"'=^%@/;?,])")
 
-SEX_LABELS = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Unknown"}
-DIAGNOSIS_LABELS = {"pd": "Parkinson's disease", "control": "Control", "unknown": "Unknown"}
-SIDE_LABELS = {"left": "Left", "right": "Right", "none": "None", "unknown": "Unknown"}
-MEDICATION_LABELS = {"on": "ON", "off": "OFF", "unknown": "Unknown"}
 ROLE_LABELS = {"admin": "Administrator", "clinician": "Clinician"}
 
 

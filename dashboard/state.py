@@ -1,7 +1,16 @@
 """Per-browser-session state of the dashboard: which database, who is signed in, messages
-carried across a page switch. Everything that touches st.session_state lives here."""
+carried across a page switch. Everything that touches st.session_state lives here.
+
+Who is signed in lasts beyond one browser tab: a sign-in is a server-side session
+(core.sessions) whose random token the browser keeps in an HTTP-only cookie, set and cleared by
+the server routes of dashboard/web.py. Every page run reads the cookie (st.context.cookies) and
+checks its session again (ended, idle, deactivated account); st.session_state is only the
+per-tab cache. Where those routes are not served (AppTest, a bare `streamlit run
+dashboard/app.py`) the token lives in st.session_state alone: the same checks, but a reload
+signs out."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,9 +21,11 @@ import streamlit as st
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import sessions
 from core.config import settings
 from core.store import NotFound, PermissionDenied, ValidationError, open_store, repository, transaction
 from core.store.models import Clinician, Patient, Visit
+from dashboard import web
 from dashboard.formatting import escape_markdown
 
 T = TypeVar("T")
@@ -33,6 +44,8 @@ REPORTS_PAGE = "views/reports.py"
 OVERVIEW_PAGE = "views/overview.py"
 MODELS_PAGE = "views/models.py"
 CAPTURE_PAGE = "views/capture.py"
+ACCOUNT_PAGE = "views/account.py"
+COMPARE_PAGE = "views/compare.py"
 
 CLINIC = "clinic"
 DEMO = "demo"
@@ -43,6 +56,9 @@ DATABASE_LABELS = {
 
 _DATABASE_KEY = "database"
 _SIGNED_IN_KEY = "signed_in"
+_TOKEN_KEY = "sign_in_token"  # this tab's session token (server memory only; never shown)
+_GO_HOME_KEY = "go_home"
+_RECORDS_OF_KEY = "records_database"  # the database whose record ids the address holds
 _FLASH_KEY = "flash"
 
 
@@ -69,11 +85,25 @@ def database() -> str:
 
 
 def set_database(choice: str) -> None:
+    """Choose the database (signed out only); every page's state goes. A record id that this
+    tab opened in the other database (a signed-in page with ?visit=5, then an expired sign-in)
+    means nothing here, so it leaves the address too; a bookmarked address never opened here is
+    kept for the sign-in that follows."""
     if choice not in DATABASE_LABELS:
         raise ValueError(f"unknown database {choice!r}")
     if choice != database():
+        records_of = st.session_state.pop(_RECORDS_OF_KEY, None)
         sign_out()
+        if records_of not in (None, choice):
+            st.query_params.clear()
+            st.session_state[_GO_HOME_KEY] = True
     st.session_state[_DATABASE_KEY] = choice
+
+
+def note_records_database() -> None:
+    """Called on every signed-in page run: the record ids in the address belong to this database."""
+    if st.query_params.to_dict():
+        st.session_state[_RECORDS_OF_KEY] = database()
 
 
 def is_demo() -> bool:
@@ -81,7 +111,7 @@ def is_demo() -> bool:
 
 
 def database_url() -> str:
-    return settings().demo_database_url if is_demo() else settings().database_url
+    return web.database_url(database())
 
 
 def data_dir() -> Path:
@@ -125,7 +155,14 @@ def signed_in() -> SignedIn | None:
     return who
 
 
-def sign_in(clinician: Clinician) -> None:
+def session_token() -> str | None:
+    """This tab's sign-in token (for core.sessions calls such as keeping this session when the
+    password changes)."""
+    return st.session_state.get(_TOKEN_KEY)
+
+
+def _remember(clinician: Clinician, token: str) -> None:
+    st.session_state[_TOKEN_KEY] = token
     st.session_state[_SIGNED_IN_KEY] = SignedIn(
         clinician_id=clinician.id,
         username=clinician.username,
@@ -135,25 +172,133 @@ def sign_in(clinician: Clinician) -> None:
     )
 
 
+# The only HTML pdlens renders itself: a form that POSTs to one of the server's sign-in routes
+# (so the one-time ticket never appears in an address or a server log) and the script that
+# submits it. Field values must be URL-safe tokens or our own names (checked), never user text;
+# where to go next is read by the script from the browser's own address (the route accepts
+# local paths only): the record that address names, or the patients list when it names none.
+_ROUTE_FORM = (
+    '<form id="pdlens-route" method="post" action="{action}">{inputs}'
+    '<input type="hidden" name="next" value="/">'
+    '<noscript><button type="submit">Continue</button></noscript></form>'
+    "<script>(function () {{"
+    ' var form = document.getElementById("pdlens-route");'
+    " if (window.location.search) {{ form.elements.next.value = window.location.pathname + window.location.search; }}"
+    " form.submit(); }})();</script>"
+)
+_ROUTE_VALUE = re.compile(r"^[A-Za-z0-9_-]{0,100}$")
+
+
+def route_form_html(action: str, fields: dict[str, str]) -> str:
+    """The auto-submitting form of `_post`. Raises ValueError for any value that is not a plain
+    token (so no text a user typed can ever reach this HTML)."""
+    if action not in (web.SIGN_IN_PATH, web.SIGN_OUT_PATH):
+        raise ValueError(f"not a sign-in route: {action!r}")
+    for name, value in fields.items():
+        if not _ROUTE_VALUE.match(name) or not _ROUTE_VALUE.match(value):
+            raise ValueError("route form values must be URL-safe tokens")
+    inputs = "".join(f'<input type="hidden" name="{name}" value="{value}">' for name, value in fields.items())
+    return _ROUTE_FORM.format(action=action, inputs=inputs)
+
+
+def _post(action: str, fields: dict[str, str], message: str) -> NoReturn:
+    """Send the browser to one of the server's sign-in routes and end this page run."""
+    st.info(message)
+    st.html(route_form_html(action, fields), unsafe_allow_javascript=True)
+    st.stop()
+
+
+def sign_in(clinician: Clinician) -> None:
+    """After authenticate() succeeded: start the server-side session. With the server routes,
+    hand it to the cookie route through a one-time ticket (ends this page run); otherwise keep
+    the token in this tab and rerun. Without a record in the address, the patients list opens."""
+    if web.routes_served():
+        with session() as s:
+            ticket = sessions.issue_ticket(s, clinician)
+        _post(web.SIGN_IN_PATH, {"ticket": ticket, "database": database()}, "Signing in ...")
+    with session() as s:
+        token = sessions.start_session(s, clinician)
+    _remember(clinician, token)
+    if not st.query_params.to_dict():
+        st.session_state[_GO_HOME_KEY] = True
+    st.rerun()
+
+
 def sign_out() -> None:
     """Forget the signed-in clinician and everything shown for them (search, selections)."""
-    keep = {_DATABASE_KEY}
+    keep = {_DATABASE_KEY, _RECORDS_OF_KEY}
     for key in list(st.session_state.keys()):
         if key not in keep:
             del st.session_state[key]
 
 
-def refresh_signed_in(s: Session) -> SignedIn | None:
-    """Re-read the signed-in clinician from the database on every run, so that a deactivated
-    account or a changed role takes effect at once. Signs out when the account is gone."""
-    who = signed_in()
-    if who is None:
+def log_out() -> None:
+    """Logout: end the session on the server, forget every page's state and the record in the
+    address, clear the cookie (through the sign-out route) and start again at the patients
+    list. Ends the page run."""
+    token = session_token()
+    if token is not None:
+        with session() as s:
+            sessions.end_session(s, token)
+    sign_out()
+    st.session_state.pop(_RECORDS_OF_KEY, None)
+    st.query_params.clear()
+    if web.routes_served():
+        _post(web.SIGN_OUT_PATH, {}, "Signing out ...")
+    st.session_state[_GO_HOME_KEY] = True
+    st.rerun()
+
+
+def pop_go_home() -> bool:
+    """True once after sign-in, logout or a database switch: the app then opens its first page
+    (the patients list, or the sign-in form) instead of the address the tab was at."""
+    return bool(st.session_state.pop(_GO_HOME_KEY, False))
+
+
+def _cookie_sign_in() -> tuple[str, str] | None:
+    """(database, token) of a valid sign-in cookie sent with this browser tab, if any."""
+    if not web.routes_served():
         return None
-    clinician = s.get(Clinician, who.clinician_id)
-    if clinician is None or not clinician.active or clinician.username != who.username:
+    try:
+        value = st.context.cookies.get(web.COOKIE)
+    except Exception:  # no browser request behind this run (a bare script run)
+        return None
+    return web.read_cookie(value)
+
+
+def restore_from_cookie() -> None:
+    """A new tab or a reload: take the sign-in from the cookie when this tab has none yet (its
+    database too). Called at the start of every page run, before the database is opened."""
+    if session_token() is not None:
+        return
+    found = _cookie_sign_in()
+    if found is None:
+        return
+    cookie_database, token = found
+    if cookie_database == DEMO and demo_database_missing():
+        return
+    with transaction(_store(web.database_url(cookie_database))) as s:
+        clinician = sessions.session_clinician(s, token)
+        if clinician is None:
+            return
+        st.session_state[_DATABASE_KEY] = cookie_database
+        _remember(clinician, token)
+
+
+def refresh_signed_in(s: Session) -> SignedIn | None:
+    """Check this tab's session on every run, so that a logout elsewhere, the idle timeout, a
+    deactivated account or a changed role takes effect at once. Signs out when it no longer holds."""
+    token = session_token()
+    who = signed_in()
+    if token is None or who is None:
+        if token is not None or st.session_state.get(_SIGNED_IN_KEY) is not None:
+            sign_out()
+        return None
+    clinician = sessions.session_clinician(s, token)
+    if clinician is None or clinician.id != who.clinician_id:
         sign_out()
         return None
-    sign_in(clinician)
+    _remember(clinician, token)
     return signed_in()
 
 

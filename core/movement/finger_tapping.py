@@ -37,6 +37,7 @@ from scipy.stats import iqr
 
 from core.movement.landmarks import INDEX_TIP, THUMB_TIP, WRIST, resample_uniform
 from core.vocabulary import MeasureInfo
+from core.words import plural
 
 ANALYSIS_RATE_HZ = 30.0
 THUMB_CMC = 1
@@ -254,7 +255,7 @@ def tapping_features(times: np.ndarray, hand_landmarks: np.ndarray, image_size: 
         raise NotEnoughTaps("The hand was not seen long enough to count taps.", 0)
     peaks_d = detect_taps(signal_d, rate)
     if len(peaks_d) < MIN_PEAKS_FOR_FEATURES:
-        raise NotEnoughTaps(f"Only {len(peaks_d)} taps were found; at least {MIN_PEAKS_FOR_FEATURES} are needed.",
+        raise NotEnoughTaps(f"Only {plural(len(peaks_d), 'tap')} {'was' if len(peaks_d) == 1 else 'were'} found; at least {MIN_PEAKS_FOR_FEATURES} are needed.",
                             len(peaks_d))
     peaks_t = peaks_d[1:-1] - peaks_d[1]
     signal_t = signal_d[peaks_d[1]:peaks_d[-2] + 1]

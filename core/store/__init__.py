@@ -25,12 +25,14 @@ from core.store.models import (
     MeasureValue,
     Patient,
     Recording,
+    SignInSession,
+    SignInTicket,
     Visit,
 )
 from core.store.repository import PatientRow
 
 __all__ = [
     "Assessment", "AuditEvent", "Base", "Clinician", "ClinicianRating", "MeasureValue", "NotFound", "Patient",
-    "PatientRow", "PermissionDenied", "Recording", "ValidationError", "Visit", "close_store", "downgrade",
+    "PatientRow", "PermissionDenied", "Recording", "SignInSession", "SignInTicket", "ValidationError", "Visit", "close_store", "downgrade",
     "make_engine", "migrate", "open_store", "repository", "session_factory", "transaction",
 ]

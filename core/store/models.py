@@ -261,3 +261,46 @@ class AuditEvent(Base):
 
     def __repr__(self) -> str:
         return f"AuditEvent(id={self.id}, action={self.action!r}, patient_id={self.patient_id})"
+
+
+SESSION_END_REASONS = ("logout", "idle", "expired", "signed_out_everywhere", "password_changed", "account_inactive")
+
+
+class SignInSession(Base):
+    """One browser's sign-in, so that a reload or a new tab stays signed in. The browser holds
+    a random token in an HTTP-only cookie; only the token's SHA-256 is stored here, so a copy
+    of the database does not let anyone sign in. A session ends at logout, after the idle
+    timeout, at its absolute expiry, or when an administrator signs the account out everywhere."""
+
+    __tablename__ = "sign_in_sessions"
+    __table_args__ = (_one_of("end_reason", SESSION_END_REASONS, nullable=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]  # absolute end, whatever the activity
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+
+    def __repr__(self) -> str:  # never the token hash: reprs end up in logs
+        return f"SignInSession(id={self.id}, clinician_id={self.clinician_id}, ended={self.ended_at is not None})"
+
+
+class SignInTicket(Base):
+    """A one-time, short-lived ticket that carries a successful sign-in from the login page to
+    the server route that sets the HTTP-only cookie (the page itself cannot set one). Stored
+    hashed; used once; refused after its expiry."""
+
+    __tablename__ = "sign_in_tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
+    ticket_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"SignInTicket(id={self.id}, clinician_id={self.clinician_id}, used={self.used_at is not None})"

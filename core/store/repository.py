@@ -101,6 +101,8 @@ def _past_date(value, what: str) -> date:
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, str):
+        if not value.strip():
+            raise ValidationError(f"{what} is required.")
         try:
             value = date.fromisoformat(value.strip())
         except ValueError:
@@ -382,8 +384,8 @@ def get_patient(s: Session, actor: Clinician, patient_id: int) -> Patient:
 
 
 def _search_filter(query: str, include_archived: bool):
-    """Every word of the query must match the name (case-insensitive substring) or start the
-    MRN, so "smith jo" finds "Jo Smith" and "AB12" finds MRN "ab1234"."""
+    """Every word of the query must appear in the name or in the MRN (case-insensitive, anywhere),
+    so "smith jo" finds "Jo Smith", "AB12" finds MRN "ab1234" and "0001" finds "T-0001"."""
     conditions = []
     if not include_archived:
         conditions.append(Patient.archived.is_(False))
@@ -392,7 +394,7 @@ def _search_filter(query: str, include_archived: bool):
         conditions.append(
             or_(
                 Patient.name_lower.like(f"%{escaped}%", escape="\\"),
-                Patient.mrn_lower.like(f"{escaped}%", escape="\\"),
+                Patient.mrn_lower.like(f"%{escaped}%", escape="\\"),
             )
         )
     return and_(True, *conditions)
@@ -859,23 +861,33 @@ def measure_series(s: Session, patient_id: int, names: list[str] | None = None) 
 
 
 def set_rating(s: Session, actor: Clinician, visit_id: int, item: str, side: str | None, score: float) -> ClinicianRating:
-    """The clinician's own score for an item (MDS-UPDRS "3.4" 0-4, "hoehn_yahr" 0-5, totals);
-    setting it again replaces it."""
+    """The clinician's own score for an item (MDS-UPDRS "3.4" 0-4 per location, "hoehn_yahr"
+    0-5, totals); setting it again replaces it. Items of core.ratings are checked there (their
+    locations: "right"/"left", or "neck", "rue", "lue", "rle", "lle", "lipjaw"); other
+    MDS-UPDRS-numbered items (imports) take 0-4. Saving a part III item recomputes the stored
+    part III total once all 33 scores are present."""
+    from core.ratings import LOCATIONS, PART3_TOTAL_ITEM, RATING_ITEMS, legacy_location, validate_rating
+
     actor = _active_actor(s, actor)
     visit = _visit(s, visit_id)
     item = _text(item, "Rating item", 32)
-    if side is not None:
-        side = _choice(side, RECORDING_SIDES, "Side")
-    if UPDRS_ITEM_PATTERN.match(item):
-        score = _number(score, f"Score for item {item}", 0.0, 4.0)
-    elif item == "hoehn_yahr":
-        score = _number(score, "Hoehn and Yahr stage", 0.0, 5.0)
+    if item in RATING_ITEMS:
+        item, side, score = validate_rating(item, side, score)
     else:
-        score = _number(score, f"Score for {item}", 0.0, 1000.0)
-    side_match = ClinicianRating.side.is_(None) if side is None else ClinicianRating.side == side
-    rating = s.scalar(
-        select(ClinicianRating).where(ClinicianRating.visit_id == visit.id, ClinicianRating.item == item, side_match)
-    )
+        if side is not None:
+            side = _choice(side, tuple(LOCATIONS), "Side")
+        if UPDRS_ITEM_PATTERN.match(item):
+            score = _number(score, f"Score for item {item}", 0.0, 4.0)
+        else:
+            score = _number(score, f"Score for {item}", 0.0, 1000.0)
+    rating = _stored_rating(s, visit.id, item, side)
+    if rating is None and side is not None:
+        # An older row of the same location under its former side name (3.17 "right" = "rue").
+        for legacy in [k for k in LOCATIONS if k != side and legacy_location(item, k) == side]:
+            rating = _stored_rating(s, visit.id, item, legacy)
+            if rating is not None:
+                rating.side = side
+                break
     if rating is None:
         rating = ClinicianRating(visit_id=visit.id, item=item, side=side, score=score, rater_id=actor.id)
         s.add(rating)
@@ -883,7 +895,35 @@ def set_rating(s: Session, actor: Clinician, visit_id: int, item: str, side: str
         rating.score, rating.rater_id = score, actor.id
     _flush(s, f"Item {item} was rated at the same time by someone else: reload and try again.")
     _audit(s, actor, "set_rating", visit.patient_id, detail=f"visit={visit.id} item={item} side={side or '-'}")
+    spec = RATING_ITEMS.get(item)
+    if spec is not None and spec.part3:
+        _refresh_part3_total(s, actor, visit, PART3_TOTAL_ITEM)
     return rating
+
+
+def _stored_rating(s: Session, visit_id: int, item: str, side: str | None) -> ClinicianRating | None:
+    side_match = ClinicianRating.side.is_(None) if side is None else ClinicianRating.side == side
+    return s.scalar(select(ClinicianRating).where(ClinicianRating.visit_id == visit_id, ClinicianRating.item == item,
+                                                  side_match))
+
+
+def _refresh_part3_total(s: Session, actor: Clinician, visit: Visit, total_item: str) -> None:
+    """Store the part III total (the sum of the 33 scores) once every score is present. A partly
+    rated exam keeps whatever total was stored before (an imported one, typically)."""
+    from core.ratings import part3_total
+
+    total = part3_total(list_ratings(s, visit.id))
+    if total.total is None:
+        return
+    row = _stored_rating(s, visit.id, total_item, None)
+    if row is None:
+        s.add(ClinicianRating(visit_id=visit.id, item=total_item, side=None, score=total.total, rater_id=actor.id))
+    elif row.score == total.total:
+        return
+    else:
+        row.score, row.rater_id = total.total, actor.id
+    _flush(s, "The part III total was saved at the same time by someone else: reload and try again.")
+    _audit(s, actor, "set_rating", visit.patient_id, detail=f"visit={visit.id} item={total_item} side=- computed")
 
 
 def list_ratings(s: Session, visit_id: int) -> list[ClinicianRating]:

@@ -2,12 +2,18 @@
 import pandas as pd
 import streamlit as st
 
+from core import sessions
 from core.store import repository
 from core.store.models import ROLES
 from dashboard import state
 from dashboard.formatting import ROLE_LABELS, escape_markdown, label
 
 AUDIT_ROWS = 200
+
+
+def _sign_ins(count: int) -> str:
+    return "1 sign-in" if count == 1 else f"{count} sign-ins"
+
 
 st.title("Administration")
 who = state.signed_in()
@@ -19,6 +25,7 @@ with state.session() as s:
     clinicians = repository.list_clinicians(s, state.actor(s))
     audit = repository.list_audit(s, state.actor(s), AUDIT_ROWS)
     usernames = {c.id: c.username for c in clinicians}
+    signed_in_now = {c.id: sessions.open_session_count(s, c.id) for c in clinicians}
 
 st.subheader("Clinicians")
 st.dataframe(
@@ -28,6 +35,7 @@ st.dataframe(
             "Display name": [c.display_name for c in clinicians],
             "Role": [label(ROLE_LABELS, c.role) for c in clinicians],
             "Active": [c.active for c in clinicians],
+            "Signed in now": [signed_in_now[c.id] for c in clinicians],
         }
     ),
     hide_index=True,
@@ -49,6 +57,34 @@ if others:
                 state.flash(f"Account {escape_markdown(usernames[chosen_id])} {verb}.")
                 st.rerun()
     st.caption("Deactivated accounts cannot sign in; their past work stays in the record. You cannot deactivate yourself.")
+
+    st.subheader("Passwords and sign-ins")
+    st.caption(
+        "Reset the password of a clinician who forgot it (tell them the new one in person), or sign "
+        "an account out everywhere (a lost tablet, a shared computer left signed in). Either ends "
+        "every sign-in of that account. Your own password: My account."
+    )
+    with st.form("reset_password", clear_on_submit=True):
+        reset_id = st.selectbox("Account", [c.id for c in others], format_func=usernames.get, key="reset_account")
+        new_password = st.text_input("New password", type="password", autocomplete="new-password",
+                                     help="At least 8 characters.", key="reset_new_password")
+        new_password_again = st.text_input("New password again", type="password", autocomplete="new-password",
+                                           key="reset_new_password_again")
+        if st.form_submit_button("Reset password"):
+            ended = state.write(
+                lambda s, actor: sessions.reset_password(s, actor, reset_id, new_password, new_password_again)
+            )
+            if ended is not None:
+                state.flash(f"Password of {escape_markdown(usernames[reset_id])} reset; {_sign_ins(ended)} ended.")
+                st.rerun()
+    with st.form("sign_out_everywhere"):
+        sign_out_id = st.selectbox("Account", [c.id for c in others], format_func=usernames.get,
+                                   key="sign_out_account")
+        if st.form_submit_button("Sign out everywhere"):
+            ended = state.write(lambda s, actor: sessions.end_all_sessions(s, actor, sign_out_id))
+            if ended is not None:
+                state.flash(f"{escape_markdown(usernames[sign_out_id])} signed out everywhere: {_sign_ins(ended)} ended.")
+                st.rerun()
 
 with st.expander("Add clinician", icon=":material/person_add:"):
     with st.form("add_clinician"):

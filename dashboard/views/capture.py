@@ -10,7 +10,7 @@ from core.capture import STATUS_LABELS, Slot, add_clip, checklist
 from core.store import repository
 from core.tasks import TASKS
 from dashboard import state
-from dashboard.formatting import escape_markdown
+from dashboard.formatting import escape_markdown, plural
 from dashboard.widgets import chrome, recorder, upload
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "capture"
@@ -37,7 +37,11 @@ chrome.patient_caption(patient)
 
 if (last := st.session_state.pop(f"capture-last-{visit.id}", None)) is not None:
     shown = {"stored": st.success if last.quality_ok else st.warning, "duplicate": st.info, "failed": st.error}
-    shown[last.status](escape_markdown(last.message))
+    message = last.message
+    if last.task in TASKS and message.startswith(f"{last.name}: "):  # not the recorder's internal file name
+        message = f"{Slot(last.task, last.side if TASKS[last.task].sided else None).label}, recorded: " \
+                  + message[len(last.name) + 2:]
+    shown[last.status](escape_markdown(message))
 
 done = sum(i.status == "analysed" for i in items)
 st.progress(done / len(items), text=f"{done} of {len(items)} tasks analysed")
@@ -70,7 +74,7 @@ else:
     spec = TASKS[slot.task]
     st.subheader(slot.label)
     if chosen.status != "todo":
-        st.caption(f"Currently: {STATUS_LABELS[chosen.status].lower()} ({chosen.attempts} recording(s)). "
+        st.caption(f"Currently: {STATUS_LABELS[chosen.status].lower()} ({plural(chosen.attempts, 'recording')}). "
                    "A new clip becomes the one used for this task; earlier clips stay in the record.")
     left, right = st.columns([3, 2])
     with left:

@@ -11,7 +11,7 @@ from core.store import Patient, Visit
 from core.trends import overdue_followups, patients_with_recent_change, recordings_needing_retake
 from core.vocabulary import task_label
 from dashboard import state
-from dashboard.formatting import label
+from dashboard.formatting import label, plural
 from dashboard.widgets.tables import table_opening
 
 st.title("Clinic overview")
@@ -45,11 +45,11 @@ def mrn_of(pid: int) -> str:
 
 st.subheader("Recent significant change")
 if not flagged:
-    st.info(f"No patient has a change beyond their normal variation in the {int(recent_days)} days up to "
+    st.info(f"No patient has a change beyond their normal variation in the {plural(int(recent_days), 'day')} up to "
             f"{as_of:%Y-%m-%d}.", icon=":material/check_circle:")
 else:
     st.caption("Changes beyond the normal variation of each patient's baseline, flagged at a visit in the period. "
-               "Select a row to open the patient's trends.")
+               "Click a row to open the patient's trends.")
     changed = pd.DataFrame({
         "Patient": [name_of(f.patient_id) for f in flagged],
         "MRN": [mrn_of(f.patient_id) for f in flagged],
@@ -63,10 +63,10 @@ else:
 
 st.subheader("Overdue follow-ups")
 if overdue.empty:
-    st.info(f"Every patient has had a visit in the {int(overdue_days)} days up to {as_of:%Y-%m-%d}.",
+    st.info(f"Every patient has had a visit in the {plural(int(overdue_days), 'day')} up to {as_of:%Y-%m-%d}.",
             icon=":material/check_circle:")
 else:
-    st.caption(f"No visit for more than {int(overdue_days)} days. Select a row to open the patient.")
+    st.caption(f"No visit for more than {plural(int(overdue_days), 'day')}. Click a row to open the patient.")
     overdue_table = pd.DataFrame({
         "Patient": [name_of(p) for p in overdue["patient_id"]],
         "MRN": [mrn_of(p) for p in overdue["patient_id"]],
@@ -79,7 +79,7 @@ st.subheader("Clips needing a retake")
 if retakes.empty:
     st.info("No clip needs a retake.", icon=":material/check_circle:")
 else:
-    st.caption("Clips whose quality check failed: record the task again. Select a row to open the visit.")
+    st.caption("Clips whose quality check failed: record the task again. Click a row to open the visit.")
     retake_table = pd.DataFrame({
         "Patient": [name_of(p) for p in retakes["patient_id"]],
         "Visit": retakes["visit_date"],

@@ -1,11 +1,10 @@
 """One patient: demographics, edit, archive, visits, new visit."""
-from datetime import date
-
 import pandas as pd
 import streamlit as st
 
+from core.capture import checklist, checklist_status
 from core.store import repository
-from core.store.models import MEDICATION_STATES
+from core.visits import current_visit_score
 from dashboard import state
 from dashboard.formatting import (
     DIAGNOSIS_LABELS,
@@ -16,19 +15,24 @@ from dashboard.formatting import (
     escape_markdown,
     hours_text,
     label,
+    plural,
 )
 from dashboard.widgets import chrome
 from dashboard.widgets.facts import facts
 from dashboard.widgets.patient_form import patient_fields
 from dashboard.widgets.tables import table_opening
-
-MAX_NOTES = 10_000
+from dashboard.widgets.visit_form import visit_fields
 
 patient = state.require_patient("Patient")
 
 with state.session() as s:
     visits = repository.list_visits(s, patient.id)
-    recording_counts = {visit.id: len(repository.list_recordings(s, visit.id)) for visit in visits}
+    statuses, scores = {}, {}
+    for visit in visits:
+        statuses[visit.id] = checklist_status(checklist(repository.list_recordings(s, visit.id)))
+        score = current_visit_score(s, visit.id)
+        scores[visit.id] = "" if score is None else ("not scored" if score.probability is None
+                                                     else f"{score.probability:.2f}")
 
 st.page_link(state.PATIENTS_PAGE, label="All patients", icon=":material/arrow_back:")
 st.title(escape_markdown(patient.name))
@@ -46,9 +50,11 @@ facts(
     ],
     per_row=5,
 )
-trends_link, reports_link = st.columns(2)
+trends_link, compare_link, reports_link = st.columns(3)
 trends_link.page_link(state.TRENDS_PAGE, label="Trends over visits", icon=":material/monitoring:",
                       query_params={"patient": str(patient.id)})
+compare_link.page_link(state.COMPARE_PAGE, label="Compare two visits", icon=":material/compare_arrows:",
+                       query_params={"patient": str(patient.id)})
 reports_link.page_link(state.REPORTS_PAGE, label="Reports and exports", icon=":material/description:",
                        query_params={"patient": str(patient.id)})
 
@@ -62,42 +68,29 @@ else:
             "Date": [visit.visit_date for visit in visits],
             "Medication": [label(MEDICATION_LABELS, visit.medication_state) for visit in visits],
             "Hours since dose": [hours_text(visit.hours_since_dose) for visit in visits],
-            "Recordings": [recording_counts[visit.id] for visit in visits],
+            "Status": [statuses[visit.id] for visit in visits],
+            "Visit score": [scores[visit.id] for visit in visits],
         }
     )
-    st.caption("Select a row to open the visit.")
+    st.caption(f"{plural(len(visits), 'visit')} · click a visit to open it. Visit score: 0 = like the healthy "
+               "reference, 1 = Parkinson-like pattern (decision support, not a diagnosis).")
     table_opening(table, [visit.id for visit in visits], state.VISIT_PAGE, "visit", "visit_table",
                   column_config={"Date": st.column_config.DateColumn("Date", format="YYYY-MM-DD")})
 
 with st.expander("New visit", expanded=not visits, icon=":material/event:"):
     with st.form("new_visit"):
-        left, right = st.columns(2)
-        with left:
-            visit_date = st.date_input("Visit date", value=date.today(), format="YYYY-MM-DD", key="new_visit_date")
-            medication_state = st.radio(
-                "Medication state", MEDICATION_STATES, index=MEDICATION_STATES.index("unknown"),
-                format_func=MEDICATION_LABELS.get, horizontal=True, key="new_visit_medication",
-            )
-        with right:
-            hours_since_dose = st.number_input(
-                "Hours since last levodopa dose", min_value=0.0, max_value=72.0, value=None, step=0.5,
-                help="Leave empty when unknown or not taking levodopa.", key="new_visit_hours",
-            )
-        notes = st.text_area("Notes", key="new_visit_notes", help=f"At most {MAX_NOTES:,} characters.")
+        fields = visit_fields("new_visit")
         submitted = st.form_submit_button("Create visit", type="primary")
     if submitted:
         visit = state.write(
-            lambda s, actor: repository.create_visit(
-                s, actor, patient.id, visit_date=visit_date, medication_state=medication_state,
-                hours_since_dose=hours_since_dose, notes=notes,
-            )
+            lambda s, actor: repository.create_visit(s, actor, patient.id, **fields)
         )
         if visit is not None:
             state.flash(f"Visit of {visit.visit_date.isoformat()} created.")
             st.switch_page(state.VISIT_PAGE, query_params={"visit": str(visit.id)})
 
 # --- edit and archive -------------------------------------------------------------------------
-with st.expander("Edit patient details", icon=":material/edit:"):
+with st.expander("Correct patient details", icon=":material/edit:"):
     with st.form(f"edit_patient_{patient.id}"):
         fields = patient_fields(f"edit_patient_{patient.id}", patient)
         saved = st.form_submit_button("Save changes", type="primary")

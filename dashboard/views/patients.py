@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.store import repository
 from dashboard import state
-from dashboard.formatting import DIAGNOSIS_LABELS, age_years, escape_markdown, label
+from dashboard.formatting import DIAGNOSIS_LABELS, age_years, escape_markdown, label, plural
 from dashboard.widgets.patient_form import patient_fields
 from dashboard.widgets.tables import table_opening
 
@@ -17,7 +17,7 @@ st.title("Patients")
 search_column, archived_column = st.columns([3, 1], vertical_alignment="bottom")
 with search_column:
     query = st.text_input(
-        "Search by name or MRN", key="patient_search", placeholder="e.g. Smith or MRN-0042"
+        "Search by name or MRN", key="patient_search", placeholder="e.g. Smith, or any part of the MRN such as 0042"
     ).strip()
 with archived_column:
     include_archived = st.toggle("Show archived", key="show_archived")
@@ -55,11 +55,7 @@ else:
     )
     if not include_archived:
         table = table.drop(columns="Archived")
-    st.caption(
-        f"{total} patient{'s' if total != 1 else ''}"
-        + (" matching the search" if query else "")
-        + " · select a row to open the patient"
-    )
+    st.caption(plural(total, "patient") + (" matching the search" if query else "") + " · click a patient to open it")
     table_opening(table, [row.id for row in rows], state.PATIENT_PAGE, "patient", "patient_table",
                   column_config={"Age": st.column_config.NumberColumn("Age", format="%d")})
 

@@ -13,7 +13,9 @@ chrome.back_to_visit(visit)
 st.title(f"Clinician ratings · {visit.visit_date.isoformat()}")
 chrome.patient_caption(patient, f"medication {label(MEDICATION_LABELS, visit.medication_state)}")
 chrome.demo_patient_note(patient)
-st.caption("MDS-UPDRS part III items 0-4 (per side where the scale rates sides); modified Hoehn & Yahr.")
+st.caption("MDS-UPDRS part III: 33 scores (items 3.1-3.18, per side or body part where the scale rates them), "
+           "0 normal, 1 slight, 2 mild, 3 moderate, 4 severe; the part III total once all 33 are rated. "
+           "Modified Hoehn & Yahr stage.")
 ratings_form(visit.id)
 
 st.subheader("Rating vs app score")

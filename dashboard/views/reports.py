@@ -9,7 +9,9 @@ import streamlit as st
 from core.demo import patient_note
 from core.reports import audit_export, export_chunks, export_salt, fhir_json, patient_pdf, write_csv, write_parquet
 from dashboard import state
-from dashboard.widgets import chrome
+from core.store import repository
+from dashboard.formatting import MEDICATION_LABELS, label
+from dashboard.widgets import chrome, visit_summary
 
 patient = state.patient_from_query()
 
@@ -82,5 +84,21 @@ for key, title in (("pdf", "PDF report"), ("csv", "CSV"), ("parquet", "Parquet")
         data, name, mime = ready
         st.download_button(f"Download {title} ({len(data) / 1024:.0f} kB)", data, file_name=name, mime=mime,
                            key=f"reports_download_{key}", icon=":material/download:")
+
+if patient is not None:
+    st.subheader("One visit")
+    with state.session() as s:
+        visits = [(v.id, v.visit_date.isoformat(), v.medication_state) for v in repository.list_visits(s, patient.id)]
+    if not visits:
+        st.info("This patient has no visit yet.")
+    else:
+        visits.sort(key=lambda v: (v[1], v[0]), reverse=True)  # latest first
+        labels = {vid: f"{day} (medication {label(MEDICATION_LABELS, med)})" for vid, day, med in visits}
+        chosen = st.selectbox("Visit", [v[0] for v in visits], format_func=labels.get, key="reports_visit")
+        day = next(v[1] for v in visits if v[0] == chosen)
+        visit_summary.summary_download(chosen, patient.id, day, key="reports_summary")
+        st.page_link(state.COMPARE_PAGE, label="Compare two visits", icon=":material/compare_arrows:",
+                     query_params={"patient": str(patient.id)})
+
 st.caption("Exports are recorded in the audit log (kind and scope only). The PDF and FHIR scores are decision "
            "support, not a diagnosis.")

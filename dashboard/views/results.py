@@ -8,7 +8,7 @@ from core.store import repository
 from core.visits import counting_clips, current_visit_score, score_visit
 from dashboard import state
 from dashboard.formatting import escape_markdown
-from dashboard.widgets import chrome, clips
+from dashboard.widgets import chrome, clips, visit_summary
 from dashboard.widgets import results as panels
 
 visit, patient = state.require_visit("Visit results")
@@ -41,6 +41,8 @@ if tasks and st.button("Recompute the visit score", icon=":material/refresh:",
     st.rerun()
 
 panels.fused_panel(fused, panels.branch_rows_from(fused))
+visit_summary.ratings_caption(visit)
+visit_summary.summary_download(visit.id, patient.id, visit.visit_date.isoformat(), key="results_summary")
 
 st.subheader("Recordings")
 if not tasks:

@@ -1,5 +1,5 @@
 """Patient trends: model scores with uncertainty, any measure over time (by task and side),
-clinician ratings on the same charts, baseline and normal-variation band, flagged changes,
+clinician ratings under them on their own axis, baseline and normal-variation band, flagged changes,
 medication state, left vs right. Clicking a point (or picking a visit) opens that visit."""
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from core.trends import (
 )
 from core.vocabulary import label as measure_label, label_with_unit, series_label, task_label, unit as measure_unit
 from dashboard import state
-from dashboard.formatting import MEDICATION_LABELS, escape_markdown, label
+from dashboard.formatting import MEDICATION_LABELS, escape_markdown, label, plural
 from dashboard.widgets import chrome
 from dashboard.widgets.ratings import readable_rating_vs_score
 
@@ -45,40 +45,77 @@ def _symbols(points: pd.DataFrame) -> list[str]:
     return [MEDICATION_SYMBOLS.get(m, "circle-open") for m in points.get("medication_state", [])]
 
 
-def _add_flags(fig: go.Figure, analysis: SeriesAnalysis, secondary: bool | None = None) -> None:
+def _at(row: int | None) -> dict:
+    """Where a trace or shape goes: the only plot (None) or row `row` of a two-row figure."""
+    return {} if row is None else {"row": row, "col": 1}
+
+
+def _add_flags(fig: go.Figure, analysis: SeriesAnalysis, row: int | None = None) -> None:
     if not analysis.events:
         return
     events = analysis.events
-    trace = go.Scatter(
+    fig.add_trace(go.Scatter(
         x=[pd.Timestamp(e.visit_date) for e in events], y=[e.value for e in events], mode="markers",
         name=f"Flagged change: {analysis.label}",
         marker=dict(symbol=["triangle-up" if e.change > 0 else "triangle-down" for e in events], size=14,
                     color=FLAG_COLOR, line=dict(width=1, color="white")),
         customdata=[e.visit_id for e in events],
         hovertext=[e.summary(analysis.label, analysis.unit) for e in events], hoverinfo="text",
-    )
-    if secondary is None:
-        fig.add_trace(trace)
-    else:
-        fig.add_trace(trace, secondary_y=secondary)
+    ), **_at(row))
 
 
-def _add_band(fig: go.Figure, analysis: SeriesAnalysis, secondary: bool | None = None) -> None:
+def _add_band(fig: go.Figure, analysis: SeriesAnalysis, row: int | None = None) -> None:
     if analysis.band is None:
         return
     band, base = analysis.band, analysis.baseline
-    kwargs = {} if secondary is None else {"secondary_y": secondary}
     fig.add_hrect(y0=band.low, y1=band.high, fillcolor="#9ecae1", opacity=0.25, line_width=0,
-                  annotation_text="normal variation", annotation_position="top right", **kwargs)
+                  annotation_text="normal variation", annotation_position="top right", **_at(row))
     fig.add_hline(y=base.mean, line_dash="dash", line_color="#1f4e79", line_width=1,
-                  annotation_text=f"baseline {base.mean:.3g}", annotation_position="bottom left", **kwargs)
+                  annotation_text=f"baseline {base.mean:.3g}", annotation_position="bottom left", **_at(row))
     fig.add_vrect(x0=pd.Timestamp(base.first_date), x1=pd.Timestamp(base.last_date), fillcolor="#dddddd",
-                  opacity=0.3, line_width=0, annotation_text="baseline visits", annotation_position="top left")
+                  opacity=0.3, line_width=0, annotation_text="baseline visits", annotation_position="top left",
+                  **_at(row))
+
+
+def rating_axis_range(item: str | None, scores) -> list[float]:
+    """The clinician rating axis: the item's whole scale for 0-4 items and Hoehn & Yahr (a
+    rating of 1 sits a quarter of the way up, never level with a probability of 0.5), from 0
+    to a little above the highest value for totals (0-132 would flatten them)."""
+    spec = RATING_ITEMS.get(item) if item else None
+    if spec is not None and spec.high <= 5:
+        return [spec.low - 0.2, spec.high + 0.2]
+    top = max([float(v) for v in scores if pd.notna(v)] or [4.0])
+    return [0.0, max(4.0, top * 1.15)]
+
+
+def _with_rating_row(title: str) -> go.Figure:
+    """Two rows on one date axis: the measure or score above, the clinician rating below on
+    its own axis and scale."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35], vertical_spacing=0.08)
+    fig.update_layout(title=title)
+    return fig
+
+
+def _add_rating(fig: go.Figure, rated: pd.DataFrame, item: str | None, name: str) -> None:
+    fig.add_trace(go.Scatter(
+        x=pd.to_datetime(rated["visit_date"]), y=rated["score"], mode="markers", name=f"Rating {name}",
+        marker=dict(symbol="diamond", size=9, color="#7f8c8d"), customdata=rated["visit_id"]), row=2, col=1)
 
 
 def score_figure(series, analyses: dict[tuple, SeriesAnalysis]) -> go.Figure:
-    """Each model's score over time with its uncertainty band; the matching rating on the right axis."""
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    """Each model's score over time with its uncertainty band on a 0-1 probability axis; the
+    matching clinician ratings below it, on their own axis."""
+    ratings = series.ratings
+    rated_items = []
+    for model in series.scores["model"].unique():
+        item = MODEL_RATING_ITEMS.get(model)
+        if model == "fused" and not ratings.empty and "mds_updrs_part3_total" not in set(ratings["item"]):
+            item = "updrs_motor_total"
+        rated = ratings[ratings["item"] == item] if item and not ratings.empty else ratings.iloc[0:0]
+        if not rated.empty:
+            rated_items.append((item, rated))
+    fig = _with_rating_row("Model scores over time") if rated_items else go.Figure()
+    row = 1 if rated_items else None
     for (model, side), group in series.scores.groupby(["model", "side"], dropna=False, sort=False):
         side = side if isinstance(side, str) else None
         name = series_label(f"score:{model}", side)
@@ -90,59 +127,70 @@ def score_figure(series, analyses: dict[tuple, SeriesAnalysis]) -> go.Figure:
                 x=list(dates) + list(dates[::-1]),
                 y=list(group["interval_high"]) + list(group["interval_low"][::-1]),
                 fill="toself", fillcolor="rgba(31,78,121,0.12)", line=dict(width=0), hoverinfo="skip",
-                name=f"{name}: uncertainty", showlegend=True), secondary_y=False)
+                name=f"{name}: uncertainty", showlegend=True), **_at(row))
         fig.add_trace(go.Scatter(
             x=dates, y=group["probability"], mode="lines+markers", name=name,
             line=dict(color=color), marker=dict(symbol=_symbols(group), size=8),
-            customdata=group["visit_id"], hovertext=_hover(group)), secondary_y=False)
+            customdata=group["visit_id"], hovertext=_hover(group)), **_at(row))
         analysis = analyses.get((f"score:{model}", side))
         if analysis is not None:
-            _add_flags(fig, analysis, secondary=False)
-    ratings = series.ratings
-    for model in series.scores["model"].unique():
-        item = MODEL_RATING_ITEMS.get(model)
-        if model == "fused" and not ratings.empty and "mds_updrs_part3_total" not in set(ratings["item"]):
-            item = "updrs_motor_total"
-        rated = ratings[ratings["item"] == item] if item and not ratings.empty else ratings.iloc[0:0]
+            _add_flags(fig, analysis, row)
+    all_scores = []
+    for item, rated in rated_items:
         for side, group in rated.groupby("side", dropna=False):
             side = side if isinstance(side, str) else None
-            fig.add_trace(go.Scatter(
-                x=pd.to_datetime(group["visit_date"]), y=group["score"], mode="markers",
-                name=f"Rating {rating_label(item, side)}", marker=dict(symbol="diamond", size=9, color="#7f8c8d"),
-                customdata=group["visit_id"]), secondary_y=True)
-    fig.update_yaxes(title_text="probability (Parkinson-like pattern)", range=[0, 1], secondary_y=False)
-    fig.update_yaxes(title_text="clinician rating", secondary_y=True)
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h"),
-                      title="Model scores over time")
+            _add_rating(fig, group, item, rating_label(item, side))
+        all_scores += list(rated["score"])
+    fig.update_yaxes(title_text="probability (Parkinson-like pattern)", range=[0, 1], **_at(row))
+    if rated_items:
+        fig.update_yaxes(title_text="clinician rating", row=2, col=1,
+                         range=rating_axis_range(rated_items[0][0] if len(rated_items) == 1 else None, all_scores))
+    fig.update_layout(height=440 if rated_items else 380, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h"), title="Model scores over time")
     return fig
 
 
-def series_figure(analysis: SeriesAnalysis, rating: pd.DataFrame | None = None, rating_name: str = "") -> go.Figure:
-    """One series with its baseline, band and flags; a matching clinician rating on the right axis."""
+def series_figure(analysis: SeriesAnalysis, rating: pd.DataFrame | None = None, rating_name: str = "",
+                  rating_item: str | None = None) -> go.Figure:
+    """One series with its baseline, band and flags; a matching clinician rating below it, on
+    its own axis."""
     with_rating = rating is not None and not rating.empty
-    fig = make_subplots(specs=[[{"secondary_y": True}]]) if with_rating else go.Figure()
+    unit = f" ({analysis.unit})" if analysis.unit else ""
+    fig = _with_rating_row(f"{analysis.label}{unit}") if with_rating else go.Figure()
+    row = 1 if with_rating else None
     points = analysis.points
-    trace = go.Scatter(
+    fig.add_trace(go.Scatter(
         x=pd.to_datetime(points["visit_date"]), y=points["value"], mode="lines+markers", name=analysis.label,
         marker=dict(symbol=_symbols(points), size=8,
                     color=["#c0392b" if s in ("beyond", "change") else "#1f4e79" for s in points["status"]]),
         line=dict(color="#1f4e79"), customdata=points["visit_id"], hovertext=_hover(points),
-    )
-    secondary = False if with_rating else None
+    ), **_at(row))
+    _add_band(fig, analysis, row)
+    _add_flags(fig, analysis, row)
     if with_rating:
-        fig.add_trace(trace, secondary_y=False)
-    else:
-        fig.add_trace(trace)
-    _add_band(fig, analysis, secondary)
-    _add_flags(fig, analysis, secondary)
-    if with_rating:
-        fig.add_trace(go.Scatter(
-            x=pd.to_datetime(rating["visit_date"]), y=rating["score"], mode="markers", name=f"Rating {rating_name}",
-            marker=dict(symbol="diamond", size=9, color="#7f8c8d"), customdata=rating["visit_id"]), secondary_y=True)
-        fig.update_yaxes(title_text="clinician rating", secondary_y=True)
-    unit = f" ({analysis.unit})" if analysis.unit else ""
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), title=f"{analysis.label}{unit}",
-                      legend=dict(orientation="h"))
+        _add_rating(fig, rating, rating_item, rating_name)
+        fig.update_yaxes(title_text="clinician rating", range=rating_axis_range(rating_item, rating["score"]),
+                         row=2, col=1)
+    fig.update_layout(height=400 if with_rating else 320, margin=dict(l=10, r=10, t=40, b=10),
+                      title=f"{analysis.label}{unit}", legend=dict(orientation="h"))
+    return fig
+
+
+ONE_VISIT_SPAN = pd.Timedelta(days=28)
+
+
+def date_axis(fig: go.Figure, dates) -> go.Figure:
+    """A date axis of whole days: with one visit (or visits a few days apart) plotly would zoom
+    to milliseconds around the point; show a few weeks around them instead."""
+    dates = pd.to_datetime(pd.Series(list(dates))).dropna()
+    fig.update_xaxes(type="date", tickformat="%Y-%m-%d")
+    if dates.empty:
+        return fig
+    first, last = dates.min(), dates.max()
+    if last - first < ONE_VISIT_SPAN:
+        middle = first + (last - first) / 2
+        fig.update_xaxes(range=[(middle - ONE_VISIT_SPAN / 2).strftime("%Y-%m-%d"),
+                                (middle + ONE_VISIT_SPAN / 2).strftime("%Y-%m-%d")])
     return fig
 
 
@@ -176,6 +224,7 @@ def band_caption(analysis: SeriesAnalysis) -> None:
 
 
 def chart(fig: go.Figure, key: str) -> None:
+    date_axis(fig, visits["visit_date"])
     event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points", width="stretch")
     open_visit_on_select(event, key)
 
@@ -194,7 +243,7 @@ visits = series.visits
 if visits.empty:
     st.info("No visits yet: trends appear after the first visit.")
     st.stop()
-st.caption(f"{len(visits)} visits from {visits['visit_date'].min():%Y-%m-%d} to {visits['visit_date'].max():%Y-%m-%d}. "
+st.caption(f"{plural(len(visits), 'visit')} from {visits['visit_date'].min():%Y-%m-%d} to {visits['visit_date'].max():%Y-%m-%d}. "
            "Markers: ● medication ON, ✕ OFF, ○ unknown. Click a point to open that visit.")
 
 with st.expander("Baseline and change settings", icon=":material/tune:"):
@@ -266,7 +315,7 @@ for option in chosen:
     if rating_item and not ratings.empty:
         rating = ratings[(ratings["item"] == rating_item) &
                          ((ratings["side"] == side) if side else ratings["side"].isna())]
-    chart(series_figure(analysis, rating, rating_label(rating_item, side) if rating_item else ""),
+    chart(series_figure(analysis, rating, rating_label(rating_item, side) if rating_item else "", rating_item),
           f"trends_measure_{task}_{name}_{side}")
     band_caption(analysis)
 
@@ -280,7 +329,9 @@ else:
         analysis = analyse_series(group.rename(columns={"score": "value"}), f"rating:{item}",
                                   series_label(f"rating:{item}", side), "points", side, **options)
         all_events += [(analysis, e) for e in analysis.events]
-        chart(series_figure(analysis), f"trends_rating_{item}_{side}")
+        figure = series_figure(analysis)
+        figure.update_yaxes(title_text="clinician rating", range=rating_axis_range(item, group["score"]))
+        chart(figure, f"trends_rating_{item}_{side}")
         band_caption(analysis)
 
 # --- left vs right ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from dashboard import state
 from dashboard.formatting import MEDICATION_LABELS, hours_text, label
 from dashboard.widgets import chrome, clips
 from dashboard.widgets.facts import facts
+from dashboard.widgets.visit_form import edit_visit_form
 
 visit, patient = state.require_visit("Visit")
 
@@ -80,3 +81,6 @@ results_link.page_link(state.RESULTS_PAGE, label="Results and explanations", ico
                        query_params=visit_query)
 ratings_link.page_link(state.RATINGS_PAGE, label="Clinician ratings (MDS-UPDRS)", icon=":material/rate_review:",
                        query_params=visit_query)
+
+# --- correcting the visit's own details (date, medication, dose, notes) --------------------------------
+edit_visit_form(visit)

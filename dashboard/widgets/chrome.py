@@ -54,12 +54,12 @@ def sidebar(who: state.SignedIn | None) -> None:
         st.page_link(state.PATIENTS_PAGE, label="Patients", icon=":material/groups:")
         st.page_link(state.OVERVIEW_PAGE, label="Clinic overview", icon=":material/dashboard:")
         st.page_link(state.MODELS_PAGE, label="Models", icon=":material/model_training:")
+        st.page_link(state.ACCOUNT_PAGE, label="My account", icon=":material/account_circle:")
         if who.is_admin:
             st.page_link(state.ADMIN_PAGE, label="Administration", icon=":material/admin_panel_settings:")
         st.divider()
         if st.button("Log out", icon=":material/logout:", key="logout"):
-            state.sign_out()
-            st.rerun()
+            state.log_out()
 
 
 def back_to_patient(patient) -> None:
@@ -75,3 +75,32 @@ def back_to_visit(visit) -> None:
 def patient_caption(patient, *more: str) -> None:
     """Whose record this page shows: name and MRN (escaped), then any further plain phrases."""
     st.caption(" · ".join([escape_markdown(patient.name), f"MRN {escape_markdown(patient.mrn)}", *more]))
+
+
+# Printing a page from the browser (results, visit, ratings): no sidebar, header, toolbars or
+# buttons on paper, the page at full width, charts and tables not split across sheets.
+# Constant CSS only: the one place unsafe_allow_html is used, never with user text.
+PRINT_CSS = """<style>
+@media print {
+  [data-testid="stSidebar"], [data-testid="stExpandSidebarButton"], [data-testid="stSidebarCollapseButton"],
+  [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
+  [data-testid="stStatusWidget"], [data-testid="stMainMenu"], [data-testid="stAppDeployButton"],
+  [data-testid="stElementToolbar"], [data-testid="stButton"], [data-testid="stDownloadButton"],
+  [data-testid="stFormSubmitButton"], [data-testid="stPageLink"], [data-testid="stBottom"], .modebar-container {
+    display: none !important;
+  }
+  html, body, .stApp, [data-testid="stAppViewContainer"], [data-testid="stMain"] {
+    height: auto !important; overflow: visible !important; position: static !important;
+  }
+  [data-testid="stMain"] { margin-left: 0 !important; width: 100% !important; }
+  [data-testid="stMainBlockContainer"] { max-width: 100% !important; padding: 0.5rem 1rem !important; }
+  .js-plotly-plot, [data-testid="stImage"], [data-testid="stDataFrame"], [data-testid="stTable"],
+  [data-testid="stAlert"], [data-testid="stMetric"] { break-inside: avoid; page-break-inside: avoid; }
+  h1, h2, h3 { break-after: avoid; page-break-after: avoid; }
+}
+</style>"""
+
+
+def print_styles() -> None:
+    """Inject PRINT_CSS (once per page run: app.py calls it for every page)."""
+    st.markdown(PRINT_CSS, unsafe_allow_html=True)

@@ -3,7 +3,8 @@
 Builders (`*_figure`) are plain functions of plain data (the stored explanation JSON, measures,
 arrays) returning a plotly Figure, so they are testable without Streamlit. Panels (`*_panel`)
 draw a builder's figure with its caption. Colours: red pushes towards a Parkinson-like pattern,
-blue away from it, everywhere.
+blue away from it, everywhere. Axis titles and hovers are in plain words ("effect on the score");
+the unit (log-odds) and the methods are named only in the page's "Technical details".
 """
 from __future__ import annotations
 
@@ -54,11 +55,11 @@ def attribution_figure(attr: Mapping[str, Any], labels: Mapping[str, str] | None
         x=[r[1] for r in rows], y=[r[0] for r in rows], orientation="h",
         marker_color=[UP_COLOUR if r[1] > 0 else DOWN_COLOUR for r in rows],
         customdata=[[r[2], r[3]] for r in rows],
-        hovertemplate="%{y}: %{x:+.3f} log-odds<br>value %{customdata[0]:.4g}, healthy reference "
+        hovertemplate="%{y}: effect %{x:+.3f}<br>value %{customdata[0]:.4g}, healthy reference "
                       "%{customdata[1]:.4g}<extra></extra>",
     ))
     fig.add_vline(x=0, line_color="#555", line_width=1)
-    fig.update_xaxes(title="contribution to the score (log-odds; right = towards Parkinson-like)")
+    fig.update_xaxes(title="effect on the score (right: towards Parkinson-like, left: towards healthy)")
     return _layout(fig, "Which measures moved the score", height=120 + 28 * len(rows))
 
 
@@ -88,9 +89,9 @@ def contribution_figure(contributions: Mapping[str, float], labels: Mapping[str,
     fig = go.Figure(go.Bar(
         x=[v for _, v in items], y=[labels.get(k, k) for k, _ in items], orientation="h",
         marker_color=[UP_COLOUR if v > 0 else DOWN_COLOUR for _, v in items],
-        hovertemplate="%{y}: %{x:+.2f} log-odds<extra></extra>"))
+        hovertemplate="%{y}: effect %{x:+.2f}<extra></extra>"))
     fig.add_vline(x=0, line_color="#555", line_width=1)
-    fig.update_xaxes(title="log-odds added to the reference prior")
+    fig.update_xaxes(title="effect on the visit score (right: towards Parkinson-like, left: towards healthy)")
     return _layout(fig, "Contribution of each recording to the visit score", height=120 + 40 * len(items))
 
 
@@ -149,7 +150,7 @@ def _add_saliency(fig: go.Figure, saliency: Mapping[str, Any] | None, strip_row:
         fig.add_trace(go.Bar(x=mids, y=[d or 0.0 for d in deltas], width=widths,
                              marker=dict(color=[d or 0.0 for d in deltas], colorscale=SALIENCY_SCALE,
                                          cmin=-limit, cmax=limit),
-                             hovertemplate="%{x:.2f} s: %{y:+.3f} log-odds<extra></extra>"),
+                             hovertemplate="%{x:.2f} s: effect %{y:+.3f}<extra></extra>"),
                       row=strip_row, col=1)
 
 
@@ -198,9 +199,9 @@ def keyframe_landmarks_figure(image: np.ndarray | None, points: Sequence[Sequenc
         marker=dict(size=[8 + 18 * min(abs(p[2] or 0) / limit, 1) for p in pts],
                     color=[p[2] or 0.0 for p in pts], colorscale=SALIENCY_SCALE, cmin=-limit, cmax=limit,
                     line=dict(color="white", width=1.5), showscale=True,
-                    colorbar=dict(title="log-odds", thickness=10)),
+                    colorbar=dict(title="effect", thickness=10)),
         text=[p[3] for p in pts],
-        hovertemplate="%{text}: %{marker.color:+.3f} log-odds<extra></extra>"))
+        hovertemplate="%{text}: effect %{marker.color:+.3f}<extra></extra>"))
     ess = [(p[0] * w, p[1] * h, names[j]) for j, p in enumerate(points)
            if j in set(essential) and p is not None and p[0] is not None and np.isfinite(p[0])]
     if ess:

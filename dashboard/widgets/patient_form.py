@@ -1,17 +1,24 @@
 """The patient fields, shared by the "New patient" and "Edit patient" forms."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import streamlit as st
 
 from core.store.models import AFFECTED_SIDES, DIAGNOSES, SEXES, Patient
 from dashboard.formatting import DIAGNOSIS_LABELS, SEX_LABELS, SIDE_LABELS
 
-OLDEST_BIRTH_DATE = date(1900, 1, 1)
-# Not today: a date input silently empties a value beyond its maximum, and "Birth date is
-# required" would hide the real mistake. The store refuses future dates with a clear message.
-LATEST_SELECTABLE_DATE = timedelta(days=366)
+DATE_HELP = "Year-month-day, e.g. 1950-04-02."
+
+
+def date_field(label: str, value: date | None, key: str, help: str = DATE_HELP, placeholder: str = "YYYY-MM-DD") -> str:
+    """A date typed as text (YYYY-MM-DD). Not st.date_input: a date outside its range turns the
+    field red in the browser while the server keeps (and saves) the previous value, and on the
+    server a value beyond the bounds is silently reset to the default. Here what was typed is
+    what is checked: the repository refuses a date that is malformed, in the future or before
+    1900 with a clear message, and nothing is saved."""
+    return st.text_input(label, value=value.isoformat() if value else "", max_chars=10, key=key,
+                         placeholder=placeholder, help=help)
 
 
 def _index(options: tuple[str, ...], value: str | None, default: str) -> int:
@@ -28,14 +35,8 @@ def patient_fields(key: str, patient: Patient | None = None) -> dict:
             help="Medical record number: unique in this database.",
         )
         name = st.text_input("Name", value=patient.name if patient else "", max_chars=200, key=f"{key}_name")
-        birth_date = st.date_input(
-            "Birth date",
-            value=patient.birth_date if patient else None,
-            min_value=OLDEST_BIRTH_DATE,
-            max_value=date.today() + LATEST_SELECTABLE_DATE,
-            format="YYYY-MM-DD",
-            key=f"{key}_birth_date",
-        )
+        birth_date = date_field("Birth date", patient.birth_date if patient else None, f"{key}_birth_date",
+                                placeholder="YYYY-MM-DD, e.g. 1950-04-02")
     with right:
         sex = st.selectbox(
             "Sex", SEXES, index=_index(SEXES, patient and patient.sex, "unknown"),

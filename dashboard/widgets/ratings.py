@@ -5,18 +5,30 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.ratings import RATING_ITEMS, SIDES, entered_items, rating_label, validate_rating
+from core.ratings import RATING_ITEMS, entered_items, legacy_location, part3_total, rating_label, validate_rating
 from core.store import ValidationError, repository
 from core.trends import load_patient_series, rating_vs_score
 from dashboard import state
-from dashboard.formatting import MEDICATION_LABELS, label
+from core.vocabulary import score_label
+from dashboard.formatting import MEDICATION_LABELS, SIDE_LABELS, escape_markdown, label
 
-KEY_ITEMS = ("3.1", "3.4", "3.10", "3.17", "3.18", "hoehn_yahr")  # what pdlens measures, shown first
 NOT_RATED = None
+# The form's sections, in scale order: (heading, item keys). Every entered item is in one.
+SECTIONS = (
+    ("Speech, face and rigidity", ("3.1", "3.2", "3.3")),
+    ("Hands and feet", ("3.4", "3.5", "3.6", "3.7", "3.8")),
+    ("Gait, posture and balance", ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")),
+    ("Tremor", ("3.15", "3.16", "3.17", "3.18")),
+    ("Stage", ("hoehn_yahr",)),
+)
 
 
 def _widget_key(visit_id: int, item: str, side: str | None) -> str:
     return f"rating_{visit_id}_{item}_{side or ''}"
+
+
+def _choice_text(spec, value) -> str:
+    return "not rated" if value is None else spec.score_text(value)
 
 
 def _select(container, visit_id: int, item: str, side: str | None, current: dict) -> None:
@@ -24,53 +36,76 @@ def _select(container, visit_id: int, item: str, side: str | None, current: dict
     options = [NOT_RATED, *spec.allowed]
     value = current.get((item, side))
     container.selectbox(
-        rating_label(item, side), options, index=options.index(value) if value in options else 0,
-        format_func=lambda v: "not rated" if v is None else f"{v:g}", key=_widget_key(visit_id, item, side),
-        help=spec.description or None,
+        rating_label(item, side), options,
+        index=options.index(value) if value in options else 0,
+        format_func=lambda v, spec=spec: _choice_text(spec, v), key=_widget_key(visit_id, item, side),
     )
 
 
-def ratings_form(visit_id: int) -> bool:
-    """The rating form of a visit; returns True when ratings were saved. Leaving an item at
-    "not rated" keeps what is stored (a saved rating is changed, not deleted)."""
+def _current(visit_id: int) -> tuple[dict, list]:
+    """{(item, location): score} of the visit (older 3.17 sides read as upper extremity), and the rows."""
     with state.session() as s:
-        current = {(r.item, r.side): r.score for r in repository.list_ratings(s, visit_id)}
-    items = entered_items()
-    key_items = [i for i in items if i.key in KEY_ITEMS]
-    more_items = [i for i in items if i.key not in KEY_ITEMS]
+        rows = [(r.item, r.side, r.score) for r in repository.list_ratings(s, visit_id)]
+    return {(item, legacy_location(item, side)): score for item, side, score in rows}, rows
+
+
+def part3_total_line(visit_id: int) -> str:
+    """'MDS-UPDRS part III total 23 of 132' or '... 5 of 33 scores missing' (plain text)."""
+    _, rows = _current(visit_id)
+    return part3_total(rows).text
+
+
+def _rows(specs) -> list[list]:
+    """Items grouped into form rows: [sided item] alone, or up to three unsided items in a row."""
+    rows: list[list] = []
+    for spec in specs:
+        if spec.sided or not rows or rows[-1][0].sided or len(rows[-1]) == 3:
+            rows.append([spec])
+        else:
+            rows[-1].append(spec)
+    return rows
+
+
+def ratings_form(visit_id: int) -> bool:
+    """The rating form of a visit: every MDS-UPDRS part III score (33, with their sides and
+    body locations) and Hoehn & Yahr; returns True when ratings were saved. Leaving an item at
+    "not rated" keeps what is stored (a saved rating is changed, not deleted)."""
+    current, rows = _current(visit_id)
+    st.markdown(f"**{part3_total(rows).text}**")
+    items = {spec.key: spec for spec in entered_items()}
     with st.form(f"ratings_{visit_id}"):
-        for group in (key_items,):
-            columns = st.columns(3)
-            for n, spec in enumerate(group):
-                column = columns[n % 3]
-                for side in (SIDES if spec.sided else (None,)):
-                    _select(column, visit_id, spec.key, side, current)
-        with st.expander("More MDS-UPDRS part III items"):
-            columns = st.columns(3)
-            for n, spec in enumerate(more_items):
-                if spec.allowed is None:
-                    continue
-                for side in (SIDES if spec.sided else (None,)):
-                    _select(columns[n % 3], visit_id, spec.key, side, current)
+        for heading, keys in SECTIONS:
+            st.markdown(f"**{heading}**")
+            # In scale order: a sided item on its own row (one box per location); consecutive
+            # unsided items three to a row.
+            for group in _rows(items[key] for key in keys):
+                if group[0].sided:
+                    spec = group[0]
+                    for column, side in zip(st.columns(len(spec.locations)), spec.locations):
+                        _select(column, visit_id, spec.key, side, current)
+                else:
+                    for column, spec in zip(st.columns(3), group):
+                        _select(column, visit_id, spec.key, None, current)
         submitted = st.form_submit_button("Save ratings", type="primary", key=f"rating_save_{visit_id}")
     if not submitted:
         return False
     chosen = []
     try:
-        for spec in items:
-            for side in (SIDES if spec.sided else (None,)):
+        for spec in items.values():
+            for side in (spec.locations or (None,)):
                 value = st.session_state.get(_widget_key(visit_id, spec.key, side))
                 if value is not None and current.get((spec.key, side)) != value:
                     chosen.append(validate_rating(spec.key, side, value))
     except ValidationError as problem:
-        st.error(str(problem))
+        st.error(escape_markdown(str(problem)))
         return False
     if not chosen:
         st.info("Nothing changed.")
         return False
     saved = state.write(lambda s, actor: [repository.set_rating(s, actor, visit_id, i, side, v) for i, side, v in chosen])
     if saved is not None:
-        st.success(f"Ratings saved ({len(saved)}).")
+        n = len(saved)
+        st.success(f"Ratings saved: {n} {'score' if n == 1 else 'scores'}. {part3_total_line(visit_id)}.")
         return True
     return False
 
@@ -88,9 +123,11 @@ def readable_rating_vs_score(table: pd.DataFrame) -> pd.DataFrame:
     """core.trends.rating_vs_score's table with column names and values a clinician reads."""
     table = table.assign(visit_date=pd.to_datetime(table["visit_date"]).dt.date,
                          medication_state=[label(MEDICATION_LABELS, m) for m in table["medication_state"]],
-                         side=[s if isinstance(s, str) else "" for s in table["side"]],
+                         model=[score_label(m).replace("Fused score", "Visit score (combined)")
+                                if isinstance(m, str) else "" for m in table["model"]],
+                         side=[SIDE_LABELS.get(s, s) if isinstance(s, str) else "" for s in table["side"]],
                          rating_item=[rating_label(i) if isinstance(i, str) else "" for i in table["rating_item"]])
     return table.drop(columns=["visit_id"]).rename(columns={
-        "visit_date": "Visit", "medication_state": "Medication", "model": "Model", "side": "Side",
+        "visit_date": "Visit", "medication_state": "Medication", "model": "Score", "side": "Side",
         "probability": "App score", "interval_low": "Uncertainty low", "interval_high": "Uncertainty high",
         "rating_item": "Rating item", "rating": "Clinician rating"})

@@ -67,9 +67,10 @@ def _timer_text(seconds: float) -> str:
 def level_meter(placeholder, dbfs: float) -> None:
     """A level bar (0 = silence floor, 1 = full scale) with a plain-language verdict."""
     fraction = min(1.0, max(0.0, (dbfs - LEVEL_FLOOR_DB) / -LEVEL_FLOOR_DB))
-    verdict = ("too quiet: move closer or speak up" if dbfs < QUIET_DB
+    verdict = ("no sound: check that the microphone is on" if dbfs <= LEVEL_FLOOR_DB
+               else "too quiet: move closer or speak up" if dbfs < QUIET_DB
                else "too loud: move back a little" if dbfs > LOUD_DB else "good level")
-    placeholder.progress(fraction, text=f"Microphone level {dbfs:.0f} dBFS: {verdict}")
+    placeholder.progress(fraction, text=f"Microphone level: {verdict}")  # the bar, not a dBFS number
 
 
 def _stream(visit_id: int, slot: Slot, rec: ClipRecorder):

@@ -83,12 +83,23 @@ def quality_label(quality_ok: bool, status: str | None = None) -> tuple[str, str
 
 # ---------------------------------------------------------------- panels
 
+def technical_details(lines: Sequence[str], key: str | None = None) -> None:
+    """Model builds, methods, log-odds and other internals: folded away, for whoever asks."""
+    lines = [line for line in lines if line]
+    if not lines:
+        return
+    with st.expander("Technical details", icon=":material/build:", key=key):
+        for line in lines:
+            st.caption(escape_markdown(line))
+
+
 def fused_panel(assessment: Any | None, branch_rows: Sequence[Mapping[str, Any]]) -> None:
-    """The visit score, its band, each recording's score and contribution, what was left out."""
+    """The visit score with the decision-support statement right beside it, its band, each
+    recording's score and contribution, what was left out; internals in "Technical details"."""
     st.subheader("Visit score")
     if assessment is None:
         st.info("No visit score yet: add a voice, finger-tapping or gait recording to this visit.")
-        st.caption(NOT_A_DIAGNOSIS)
+        st.info(NOT_A_DIAGNOSIS, icon=":material/info:")
         return
     expl = assessment.explanation_json or {}
     cols = st.columns([1, 2])
@@ -103,25 +114,30 @@ def fused_panel(assessment: Any | None, branch_rows: Sequence[Mapping[str, Any]]
                             "Parkinson-like. " + (band or ""))
         if band:
             cols[0].caption(band)
-        cols[0].caption(f"Model {assessment.model_version}")
+    cols[0].info(NOT_A_DIAGNOSIS, icon=":material/info:")  # next to the number it qualifies
+    contributions = expl.get("contributions_logodds") or {}
+    if assessment.probability is not None:
         rows = [{"label": "Visit (combined)", "probability": assessment.probability,
                  "interval": (assessment.interval_low, assessment.interval_high)
                  if assessment.interval_low is not None else None}] + list(branch_rows)
         cols[1].plotly_chart(ex.score_figure(rows), key="fused_scores")
-        contributions = expl.get("contributions_logodds") or {}
         if len(contributions) > 1:
             st.plotly_chart(ex.contribution_figure(contributions, BRANCH_TITLES), key="fused_contributions")
     for why in (expl.get("excluded") or {}).values():
         st.caption("Left out: " + escape_markdown(why))
-    if expl.get("assumptions"):
-        st.caption(escape_markdown(expl["assumptions"]))
+    technical = [f"Visit score model: {assessment.model_version}"]
+    technical += [f"{BRANCH_TITLES.get(k, k)} model: {v}" for k, v in (expl.get("component_versions") or {}).items()]
+    if contributions:
+        technical.append("Contributions (log-odds against the reference prior): " + ", ".join(
+            f"{BRANCH_TITLES.get(k, k)} {v:+.3f}" for k, v in contributions.items()))
+    technical.append(expl.get("assumptions") or "")
+    technical_details(technical, key="fused_technical")
 
 
 def summary_panel(lines: Sequence[str]) -> None:
     st.subheader("Summary")
     for line in lines:
         st.markdown("- " + escape_markdown(line))
-    st.info(NOT_A_DIAGNOSIS, icon=":material/info:")
 
 
 def quality_panel(recording: Any) -> None:
@@ -162,9 +178,10 @@ def _load_image(path: Path | None) -> np.ndarray | None:
 
 
 def explanation_panels(recording: Any, assessment: Any, measures: Sequence[Mapping[str, Any]],
-                       data_dir: Path) -> None:
+                       data_dir: Path) -> list[str]:
     """Attribution bars, then the spectrogram (voice) or signal (movement) with temporal saliency,
-    then the key frame with coloured landmarks."""
+    then the key frame with coloured landmarks. Returns the technical notes (methods, log-odds)
+    for the clip's "Technical details" (an expander cannot sit inside the "Why this score" one)."""
     from core.store.files import resolve_recording_path
 
     expl = assessment.explanation_json or {}
@@ -172,10 +189,11 @@ def explanation_panels(recording: Any, assessment: Any, measures: Sequence[Mappi
     if expl.get("error"):
         st.caption(escape_markdown(expl["error"]))
     attr = expl.get("measure_attributions")
+    technical: list[str] = []
     if attr:
         st.plotly_chart(ex.attribution_figure(attr, feature_labels(expl, measures)), key=f"{key}_attr")
-        st.caption(f"Integrated gradients from the healthy reference; completeness gap "
-                   f"{attr.get('completeness_gap', 0):+.4f} log-odds (sum of bars minus score difference).")
+        technical.append(f"Measure bars: integrated gradients from the healthy reference, in log-odds; completeness "
+                         f"gap {attr.get('completeness_gap', 0):+.4f} log-odds (sum of bars minus score difference).")
     sal = expl.get("temporal_saliency")
     if recording.task in ("vowel", "reading"):
         audio = _load_audio(resolve_recording_path(data_dir, recording.stored_path))
@@ -188,7 +206,7 @@ def explanation_panels(recording: Any, assessment: Any, measures: Sequence[Mappi
                                                   "(red: raised the score, blue: lowered it)",
                                                   sigd.get("label", ""), sigd.get("peaks")), key=f"{key}_signal")
     if sal and sal.get("method"):
-        st.caption(escape_markdown(sal["method"]))
+        technical.append(f"Which seconds mattered: {sal['method']}.")
     kf = expl.get("key_frame")
     lm = expl.get("landmark_saliency")
     if kf and lm:
@@ -202,6 +220,9 @@ def explanation_panels(recording: Any, assessment: Any, measures: Sequence[Mappi
         st.plotly_chart(ex.keyframe_landmarks_figure(_load_image(image_path), kf["points"], lm["delta_logodds"],
                                                      names, expl.get("image_size"), lm.get("essential") or ()),
                         key=f"{key}_keyframe")
+        if lm.get("method"):
+            technical.append(f"Which landmarks mattered: {lm['method']}.")
+    return technical
 
 
 def recording_panel(recording: Any, assessment: Any | None, data_dir: Path) -> list[str]:
@@ -210,7 +231,9 @@ def recording_panel(recording: Any, assessment: Any | None, data_dir: Path) -> l
     title = (spec.label if spec else recording.task) + (f", {recording.side}" if recording.side else "")
     with st.container(border=True):
         st.markdown(f"#### {escape_markdown(title)}")
-        if recording.original_name:
+        if getattr(recording, "source", None) == "browser":
+            st.caption("Recorded in the browser")
+        elif recording.original_name:
             st.caption("File: " + escape_markdown(recording.original_name))
         quality_panel(recording)
         if assessment is None:
@@ -220,8 +243,7 @@ def recording_panel(recording: Any, assessment: Any | None, data_dir: Path) -> l
             band = (f" (uncertainty {assessment.interval_low:.2f} to {assessment.interval_high:.2f})"
                     if assessment.interval_low is not None else "")
             sev = f"; predicted severity {assessment.severity:.1f} of 4" if assessment.severity is not None else ""
-            st.markdown(f"Score **{assessment.probability:.2f}**{escape_markdown(band)}{escape_markdown(sev)} · "
-                        f"model {escape_markdown(assessment.model_version)}")
+            st.markdown(f"Score **{assessment.probability:.2f}**{escape_markdown(band)}{escape_markdown(sev)}")
         elif assessment.model_version == "withheld" and recording.quality_ok:
             st.info("Measures only: " + escape_markdown(assessment.abstained_reason or "this task's model is withheld."),
                     icon=":material/info:")
@@ -232,9 +254,13 @@ def recording_panel(recording: Any, assessment: Any | None, data_dir: Path) -> l
         measures = stored_measures(assessment)
         measures_panel(measures, key=f"rec{recording.id}_measures")
         expl = assessment.explanation_json or {}
+        technical = []
+        if assessment.model_version and assessment.model_version != "withheld":
+            technical.append(f"Model: {assessment.model_version}")
         if recording.quality_ok and (expl.get("measure_attributions") or expl.get("error")):
             with st.expander("Why this score", expanded=True):
-                explanation_panels(recording, assessment, measures, data_dir)
+                technical += explanation_panels(recording, assessment, measures, data_dir)
+        technical_details(technical, key=f"rec{recording.id}_technical")
         quality = recording.quality_json or {}
         problems = [c.get("message", "") for c in quality.get("checks", []) if not c.get("passed", True)]
         return recording_summary(title, measures, expl, recording.quality_ok, problems,
@@ -252,10 +278,17 @@ def branch_rows_from(assessment: Any | None) -> list[dict[str, Any]]:
 
 
 def visit_summary_lines(fused: Any | None, per_recording: Sequence[str]) -> list[str]:
+    """The visit's sentences, rebuilt from the stored explanation (so the wording is today's, in
+    plain words, whatever was stored with the score); the decision-support statement is beside
+    the score, not repeated here."""
     lines = []
     if fused is not None:
-        lines += [s for s in (fused.explanation_json or {}).get("summary", fused_summary({
-            "probability": fused.probability, "abstained": fused.abstained_reason})) if s != NOT_A_DIAGNOSIS]
+        expl = fused.explanation_json or {}
+        lines += [s for s in fused_summary({
+            "probability": fused.probability, "abstained": fused.abstained_reason,
+            "interval": [fused.interval_low, fused.interval_high] if fused.interval_low is not None else None,
+            "contributions_logodds": expl.get("contributions_logodds") or {},
+            "excluded": expl.get("excluded") or {}}) if s != NOT_A_DIAGNOSIS]
     return lines + list(per_recording)
 
 

@@ -1,6 +1,11 @@
-"""Upload of clinic clips for a visit: one or many files (drag and drop), each with a task and
-side guessed from its name and editable, analysed one by one with progress, then a per-file
-result (stored / failed with the reason / already on this visit)."""
+"""Upload of clinic clips for a visit: one or many files (drag and drop). Each file gets its own
+labelled task and side choice (guessed from its name on whole words, always editable), with an
+"apply to all" above them; then the files are analysed one by one with progress, and each file
+says what happened (stored / failed with the reason / already on this visit).
+
+A file that cannot be added yet (no task chosen, no side for a sided task) or whose analysis
+failed stays listed with its message, so that it can be corrected and added again; the uploader
+is emptied only once every file is on the visit."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,12 +14,12 @@ import pandas as pd
 import streamlit as st
 
 from core.capture import MAX_UPLOAD_BYTES, SUPPORTED_TEXT, ClipOutcome, guess_task_and_side
-from core.tasks import TASKS
-from dashboard.formatting import escape_markdown
+from core.tasks import SIDES, TASKS
+from dashboard.formatting import escape_markdown, plural
 
-TASK_BY_LABEL = {spec.label: key for key, spec in TASKS.items()}
-SIDE_CHOICES = ["", "left", "right"]
+SIDE_TEXT = {"left": "Left hand", "right": "Right hand"}
 RESULT_LABELS = {"stored": "Stored", "failed": "Failed", "duplicate": "Already on this visit"}
+NO_SIDE = "No side for this task"
 
 AddFile = Callable[..., ClipOutcome]  # add(file, name, task, side, size) -> ClipOutcome
 
@@ -27,14 +32,78 @@ def _server_limit_bytes() -> int:
     return int(st.get_option("server.maxUploadSize")) * 1024**2
 
 
+def task_text(task: str | None) -> str:
+    return TASKS[task].label if task in TASKS else ""
+
+
 def results_table(outcomes: list[ClipOutcome]) -> None:
     st.dataframe(pd.DataFrame({
         "File": [o.name for o in outcomes],
-        "Task": [TASKS[o.task].label if o.task in TASKS else "" for o in outcomes],
-        "Side": [o.side or "" for o in outcomes],
+        "Task": [task_text(o.task) for o in outcomes],
+        "Side": [SIDE_TEXT.get(o.side, "") for o in outcomes],
         "Result": [RESULT_LABELS[o.status] for o in outcomes],
         "Details": [o.message for o in outcomes],
     }), hide_index=True, width="stretch")
+
+
+def missing_choice(name: str, task: str | None, side: str | None) -> str | None:
+    """Why a file cannot be added as chosen (plain words), or None when it can."""
+    if task not in TASKS:
+        return f"{name}: choose the task of this file (its name does not say which task it is)."
+    if TASKS[task].sided and side not in SIDES:
+        return f"{name}: {TASKS[task].label} is recorded per hand: choose the left or the right hand."
+    return None
+
+
+def _keys(visit_id: int, nonce: int, file_id: str) -> tuple[str, str]:
+    return f"upload-task-{visit_id}-{nonce}-{file_id}", f"upload-side-{visit_id}-{nonce}-{file_id}"
+
+
+def _apply_to_all(visit_id: int, nonce: int, pending: list) -> None:
+    """One task and/or one side for every file still to add."""
+    with st.container(border=True):
+        st.markdown("**Apply to all files**")
+        task_column, side_column, button_column = st.columns([3, 2, 2], vertical_alignment="bottom")
+        task = task_column.selectbox("Task for every file", list(TASKS), index=None, format_func=task_text,
+                                     placeholder="Keep each file's task", key=f"upload-all-task-{visit_id}-{nonce}")
+        side = side_column.selectbox("Side for every file", list(SIDES), index=None, format_func=SIDE_TEXT.get,
+                                     placeholder="Keep each file's side", key=f"upload-all-side-{visit_id}-{nonce}",
+                                     help="Used by finger tapping and rest tremor only.")
+        if button_column.button("Apply to all files", key=f"upload-all-go-{visit_id}-{nonce}",
+                                disabled=task is None and side is None, icon=":material/done_all:"):
+            for f in pending:
+                task_key, side_key = _keys(visit_id, nonce, f.file_id)
+                if task is not None:
+                    st.session_state[task_key] = task
+                if side is not None:
+                    st.session_state[side_key] = side
+
+
+def _file_row(visit_id: int, nonce: int, f, message: str | None) -> tuple[str | None, str | None]:
+    """One file: its name and size, a labelled task choice and side choice, and why it was not
+    added last time. Returns the chosen (task, side)."""
+    task_key, side_key = _keys(visit_id, nonce, f.file_id)
+    if task_key not in st.session_state:  # the guess from the name, once; the choice is the user's after
+        task, side = guess_task_and_side(f.name)
+        st.session_state[task_key] = task
+        st.session_state[side_key] = side
+    with st.container(border=True):
+        name_column, task_column, side_column = st.columns([3, 3, 2], vertical_alignment="bottom")
+        name_column.markdown(f"**{escape_markdown(f.name)}**  \n{_size_text(f.size)}")
+        task = task_column.selectbox("Task", list(TASKS), index=None, format_func=task_text,
+                                     placeholder="Choose the task", key=task_key)
+        sided = task in TASKS and TASKS[task].sided
+        if sided:
+            side = side_column.selectbox("Side", list(SIDES), index=None, format_func=SIDE_TEXT.get,
+                                         placeholder="Choose the hand", key=side_key)
+        else:
+            side = None
+            side_column.selectbox("Side", [NO_SIDE], disabled=True, key=f"{side_key}-none",
+                                  help="Only finger tapping and rest tremor are recorded per hand.")
+        if message:  # the file's name is on the row already: not repeated in front of the reason
+            message = message.removeprefix(f"{f.name}: ")
+            st.error(escape_markdown(message[:1].upper() + message[1:]), icon=":material/error:")
+    return task, side
 
 
 def upload_panel(visit_id: int, add_file: AddFile) -> list[ClipOutcome] | None:
@@ -53,45 +122,49 @@ def upload_panel(visit_id: int, add_file: AddFile) -> list[ClipOutcome] | None:
             results_table(last)
         return None
 
-    guesses = [guess_task_and_side(f.name) for f in files]
-    table = pd.DataFrame({
-        "File": [f.name for f in files],
-        "Size": [_size_text(f.size) for f in files],
-        "Task": [TASKS[t].label if t else None for t, _ in guesses],
-        "Side": [s or "" for _, s in guesses],
-    })
-    st.caption("Task and side are guessed from the file names: check them, and choose them where blank. "
+    # file_id -> outcome of this uploader's files: "done" ones (stored or duplicate) are not added
+    # again; a "failed" one stays to be corrected and added again
+    tried: dict[str, ClipOutcome] = st.session_state.setdefault(f"upload-tried-{visit_id}-{nonce}", {})
+    done = [f for f in files if f.file_id in tried and tried[f.file_id].status != "failed"]
+    pending = [f for f in files if f not in done]
+    if done:
+        st.markdown("**Added to the visit**")
+        results_table([tried[f.file_id] for f in done])
+    if len(pending) > 1:
+        _apply_to_all(visit_id, nonce, pending)
+    st.caption("Task and side are guessed from each file name: check them, and choose them where empty. "
                "The side applies to finger tapping and rest tremor only.")
-    edited = st.data_editor(
-        table, hide_index=True, width="stretch", key=f"upload-table-{visit_id}-{nonce}", disabled=["File", "Size"],
-        column_config={
-            "Task": st.column_config.SelectboxColumn("Task", options=list(TASK_BY_LABEL), required=True),
-            "Side": st.column_config.SelectboxColumn("Side", options=SIDE_CHOICES),
-        })
-    if not st.button(f"Add {len(files)} file{'s' if len(files) != 1 else ''} to the visit", type="primary",
+    choices = {f.file_id: _file_row(visit_id, nonce, f, tried[f.file_id].message if f.file_id in tried else None)
+               for f in pending}
+    if not st.button(f"Add {plural(len(pending), 'file')} to the visit", type="primary",
                      key=f"upload-go-{visit_id}-{nonce}", icon=":material/upload:"):
         return None
 
     outcomes: list[ClipOutcome] = []
     bar = st.progress(0.0, text="Starting...")
-    with st.status(f"Analysing {len(files)} file(s)...", expanded=False) as status:
-        for i, (f, row) in enumerate(zip(files, edited.itertuples(index=False))):
-            bar.progress(i / len(files), text=f"Analysing {escape_markdown(f.name)} ({i + 1} of {len(files)})")
-            task = TASK_BY_LABEL.get(row.Task) if isinstance(row.Task, str) else None
-            side = row.Side or None
-            if f.size > limit:  # refused by its declared size, before its bytes are touched
+    with st.status(f"Analysing {plural(len(pending), 'file')}...", expanded=False) as status:
+        for i, f in enumerate(pending):
+            bar.progress(i / len(pending), text=f"Analysing {escape_markdown(f.name)} ({i + 1} of {len(pending)})")
+            task, side = choices[f.file_id]
+            side = side if task in TASKS and TASKS[task].sided else None
+            problem = missing_choice(f.name, task, side)
+            if problem:  # nothing to analyse: the file stays listed with the message
+                outcome = ClipOutcome(f.name, task, side, "failed", problem)
+            elif f.size > limit:  # refused by its declared size, before its bytes are touched
                 outcome = ClipOutcome(f.name, task, side, "failed",
                                       f"{f.name} is {_size_text(f.size)}; at most {_size_text(limit)} a file: "
                                       "trim the clip to the task and upload it again.")
             else:
                 outcome = add_file(f, f.name, task, side, f.size)
+            tried[f.file_id] = outcome
             outcomes.append(outcome)
             status.write(escape_markdown(outcome.message))  # quotes the file name: shown literally
         failed = sum(o.status == "failed" for o in outcomes)
-        status.update(label=f"{len(outcomes) - failed} of {len(outcomes)} file(s) added",
+        status.update(label=f"{len(outcomes) - failed} of {plural(len(outcomes), 'file')} added",
                       state="error" if failed else "complete")
     bar.progress(1.0, text="Done")
-    st.session_state[f"upload-results-{visit_id}"] = outcomes
-    st.session_state[nonce_key] = nonce + 1  # a fresh, empty uploader on the next run
-    results_table(outcomes)
+    everything = [tried[f.file_id] for f in files]
+    st.session_state[f"upload-results-{visit_id}"] = everything
+    if not any(o.status == "failed" for o in everything):
+        st.session_state[nonce_key] = nonce + 1  # all on the visit: a fresh, empty uploader next run
     return outcomes

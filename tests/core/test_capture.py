@@ -24,8 +24,10 @@ from core.capture import (
     check_clip,
     check_upload,
     checklist,
+    checklist_status,
     guess_task_and_side,
     level_dbfs,
+    name_words,
     sniff_format,
 )
 from core.media.video import probe_video
@@ -52,9 +54,30 @@ PD_VOWEL = next(VOICE.glob("PD_sample__AH_545692309*.wav"))  # real public recor
     ("rainbow passage.wav", ("reading", None)),
     ("IMG_0042.MOV", (None, None)),
     ("clip_r.mp4", (None, "right")),
+    ("FingerTappingRight.mp4", ("finger_tapping", "right")),  # camelCase
+    ("TUGTest.mp4", ("gait", None)),  # an acronym before a capitalised word
+    ("tug-2.mov", ("gait", None)),
+    ("Timed_Up_and_Go.mp4", ("gait", None)),
+    ("pt.tap.R.mov", ("finger_tapping", "right")),  # dots between words
+    ("my vowel take2.wav", ("vowel", None)),
 ])
 def test_task_and_side_are_guessed_from_file_names(name, expected):
     assert guess_task_and_side(name) == expected
+
+
+@pytest.mark.parametrize("name", [
+    "text_renamed.wav",  # "text" is no task, and "renamed" does not hold "read" as a word
+    "tugboat.mp4", "Tuggle.mov",  # "tug" only as a word of its own
+    "tapered.mp4", "ready.wav", "readme.wav", "restaurant.mp4", "walkthrough.mp4", "speech.wav",
+])
+def test_words_inside_other_words_say_nothing(name):
+    assert guess_task_and_side(name)[0] is None
+
+
+def test_file_names_split_into_words_at_separators_digits_and_camel_case():
+    assert name_words("Rest-tremor_L.take 2.mp4") == ["rest", "tremor", "l", "take", "2"]
+    assert name_words("tapLeft3.MOV") == ["tap", "left", "3"]
+    assert name_words("TUGTest.mp4") == ["tug", "test"]
 
 
 # ---------------------------------------------------------------- upload validation
@@ -138,6 +161,16 @@ def test_checklist_status_follows_the_latest_recording_of_each_slot():
     assert items["gait"].attempts == 2 and items["gait"].recording_id == 5
     assert items["tremor_left"].recording_id == 7 and items["reading"].recording_id is None
     assert items["tremor_right"].status_label == "To do"
+
+
+def test_checklist_status_in_a_few_words_for_the_visit_list():
+    assert checklist_status(checklist([])) == "No clips yet"
+    assert checklist_status(checklist([_rec(1, "vowel")])) == "1 of 7 tasks done"
+    assert checklist_status(checklist([_rec(1, "vowel"), _rec(2, "gait"), _rec(3, "tremor", "right"),
+                                       _rec(4, "reading", None, "needs_retake", False, ["Silent."])])) == \
+        "3 of 7 tasks done, 1 needs a retake"
+    assert checklist_status(checklist([_rec(1, "reading", None, "needs_retake", False, ["Silent."]),
+                                       _rec(2, "gait", None, "failed", False)])) == "0 of 7 tasks done, 2 need a retake"
 
 
 # ---------------------------------------------------------------- add_clip on a real store

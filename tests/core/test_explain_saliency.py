@@ -96,3 +96,17 @@ def test_summary_sentences_are_clinical_and_never_diagnose():
     text = " ".join(fused)
     assert "consistent with Parkinson-like signs" in text and NOT_A_DIAGNOSIS in fused
     assert "has Parkinson" not in text and "diagnosed" not in text.lower()
+
+
+def test_summary_sentences_carry_no_log_odds():
+    from core.summary import attribution_sentence, temporal_sentence
+
+    fused = " ".join(fused_summary({"probability": 0.82, "interval": [0.7, 0.9],
+                                    "contributions_logodds": {"voice": 0.9, "gait": -0.2}, "excluded": {}}))
+    assert "Contribution of each recording to the visit score, largest first: voice (towards a Parkinson-like " \
+           "pattern), gait (away from it)." in fused
+    attribution = attribution_sentence({"names": ["ppe"], "attributions": [0.4]}, {"ppe": "Pitch period entropy"})
+    assert attribution == "Measures that moved the score most: Pitch period entropy (towards a Parkinson-like pattern)."
+    temporal = temporal_sentence({"windows": [[3.0, 3.5]], "delta_logodds": [0.4]})
+    assert temporal == "Seconds 3.0-3.5 of the clip raised the score most."
+    assert "log-odds" not in fused + attribution + temporal

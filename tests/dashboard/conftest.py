@@ -65,9 +65,11 @@ def sign_in(at: AppTest, username: str = ADMIN["username"], password: str = ADMI
 
 def texts(at: AppTest) -> str:
     """Everything the page says in markdown, titles, alerts and captions, as one string."""
+    from dashboard.widgets.chrome import PRINT_CSS  # the print style sheet: not something the page says
+
     parts = []
     for kind in ("title", "header", "subheader", "markdown", "caption", "success", "info", "warning", "error", "text"):
-        parts.extend(str(el.value) for el in at.get(kind))
+        parts.extend(str(el.value) for el in at.get(kind) if el.value != PRINT_CSS)
     return "\n".join(parts)
 
 

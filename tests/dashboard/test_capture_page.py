@@ -145,7 +145,7 @@ def test_retake_opens_the_task_with_instructions_diagram_and_a_video_only_stream
     assert not at.exception
     assert at.subheader[1].value == "Finger tapping (3.4), left hand"
     page = "\n".join(m.value for m in at.markdown)
-    assert escape_markdown("Tap the index finger on the thumb at least 10 times") in page
+    assert escape_markdown("Tap the index finger against the thumb at least 10 times") in page
     assert "Test the **left** hand" in page
     assert at.get("image")  # the camera placement diagram
     call = fake_webrtc.calls[-1]

@@ -43,7 +43,8 @@ def add_clinician(url: str) -> None:
 def fill_patient_form(at, prefix: str, patient: dict) -> None:
     at.text_input(key=f"{prefix}_mrn").input(patient["mrn"])
     at.text_input(key=f"{prefix}_name").input(patient["name"])
-    at.date_input(key=f"{prefix}_birth_date").set_value(patient["birth_date"])
+    birth_date = patient["birth_date"]
+    at.text_input(key=f"{prefix}_birth_date").input(birth_date.isoformat() if isinstance(birth_date, date) else birth_date)
     at.selectbox(key=f"{prefix}_sex").set_value(patient["sex"])
     at.selectbox(key=f"{prefix}_diagnosis").set_value(patient["diagnosis"])
     at.selectbox(key=f"{prefix}_side").set_value(patient["more_affected_side"])
@@ -240,7 +241,7 @@ def test_create_visit_opens_the_visit_page(app, admin_db):
     [patient_id] = add_patients(admin_db, SYNTHETIC_PATIENT)
     at = open_patient(sign_in(app), patient_id)
     assert "No visits yet" in texts(at)
-    at.date_input(key="new_visit_date").set_value(date(2026, 1, 15))
+    at.text_input(key="new_visit_date").input("2026-01-15")
     at.radio(key="new_visit_medication").set_value("off")
     at.number_input(key="new_visit_hours").set_value(12.5)
     at.text_area(key="new_visit_notes").input("Synthetic note: walked with a cane.")
@@ -257,7 +258,8 @@ def test_create_visit_opens_the_visit_page(app, admin_db):
 
     at = open_patient(at, patient_id)
     assert table_column(at, 0, "Medication") == ["OFF"]
-    assert table_column(at, 0, "Recordings") == [0]
+    assert table_column(at, 0, "Status") == ["No clips yet"]
+    assert table_column(at, 0, "Visit score") == [""]
     at.session_state["visit_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     assert [t.value for t in at.title] == ["Visit of 2026-01-15"]

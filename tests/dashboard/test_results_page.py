@@ -106,6 +106,34 @@ def test_results_page_with_finger_tapping_has_signal_and_key_frame(clinic, tmp_p
     # one scored branch (tapping): the visit score is that branch's, voice is left out with its reason
     assert "Left out: " + escape_markdown("Voice (sustained vowel): measures only") in texts(at)
     assert "Tapping amplitude" in texts(at)
+    assert_plain_words_with_internals_folded_away(at)
+
+
+JARGON = ("log-odds", "log\\-odds", "completeness gap", "Integrated gradients", "occlusion", "dBFS",
+          "spectral flatness", "fused-1", "fused\\-1", "finger_tapping-2", "finger\\_tapping\\-2", "sha256")
+
+
+def assert_plain_words_with_internals_folded_away(at) -> None:
+    """Model builds, methods and log-odds only inside a "Technical details" expander; the
+    decision-support statement right beside the large score, not only at the bottom."""
+    from core.summary import NOT_A_DIAGNOSIS
+
+    technical = [e for e in at.expander if e.label == "Technical details"]
+    assert technical
+    folded = [c.value for e in technical for c in e.caption]
+    plain = [c.replace("\\", "") for c in folded]
+    assert any("log-odds" in c for c in plain) and any(c.startswith("Visit score model: fused-1.") for c in plain)
+    assert any(c.startswith("Model: finger_tapping-2.") for c in plain)
+    shown = texts(at).split("\n")
+    for line in folded:
+        shown.remove(line)
+    outside = "\n".join(shown)
+    assert not [word for word in JARGON if word in outside], [w for w in JARGON if w in outside]
+    for figure in charts(at):
+        assert "log-odds" not in str(figure["layout"]) and "log-odds" not in str([t.get("hovertemplate") for t in figure["data"]])
+    [score_column] = [c for c in at.columns if c.get("metric")]
+    assert [i.value for i in score_column.get("alert")] == [NOT_A_DIAGNOSIS] or \
+        NOT_A_DIAGNOSIS in [i.value for i in score_column.info]
 
 
 def test_results_page_says_why_a_withheld_voice_model_gives_no_score(clinic, tmp_path, monkeypatch):

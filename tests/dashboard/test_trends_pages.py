@@ -115,17 +115,19 @@ def test_ratings_page_saves_a_rating(app, clinic_db):
     at = open_page(at, "views/ratings.py", visit=visit_id)
     assert not at.exception, at.exception
     at.selectbox(key=f"rating_{visit_id}_3.1_").set_value(2.0)
-    at.selectbox(key=f"rating_{visit_id}_3.17_left").set_value(1.0)
+    at.selectbox(key=f"rating_{visit_id}_3.17_lue").set_value(1.0)
     at.button(key=f"rating_save_{visit_id}").click()
     at = at.run()
     assert not at.exception, at.exception
     with transaction(open_store(clinic_db)) as s:
         saved = {(r.item, r.side): r.score for r in s.scalars(select(ClinicianRating).where(ClinicianRating.visit_id == visit_id))}
-    assert saved[("3.1", None)] == 2.0 and saved[("3.17", "left")] == 1.0
+    assert saved[("3.1", None)] == 2.0 and saved[("3.17", "lue")] == 1.0
     assert saved[("3.4", "left")] == 1.0  # untouched ratings stay
     assert "Ratings saved" in texts(at)
     table = at.dataframe[0].value
     assert "rating" in " ".join(table.columns).lower()
+    assert "Finger tapping score" in set(table["Score"]) and "finger_tapping" not in set(table["Score"])  # words, not keys
+    assert set(table["Side"]) <= {"Left", "Right", ""}
 
 
 def test_reports_page_builds_exports_and_audits(app, clinic_db):
@@ -145,3 +147,47 @@ def test_reports_page_builds_exports_and_audits(app, clinic_db):
     assert any("kind=csv" in d and "deidentified=yes" in d for d in details)
     assert any("kind=fhir" in d for d in details)
     assert not any("Synthetic" in d or "SYN-" in d for d in details)
+
+
+def test_trends_with_one_visit_show_weeks_not_milliseconds_and_ratings_on_their_own_axis(app, clinic_db):
+    """One analysed visit: every chart's date axis spans a few weeks around it; a clinician
+    rating is drawn below the probabilities on its own 0-4 axis, never on the 0-1 one."""
+    from core.store import Clinician, repository
+
+    ids = build_synthetic_clinic(clinic_db)
+    with transaction(open_store(clinic_db)) as s:
+        admin = s.get(Clinician, ids["admin"])
+        new = repository.create_patient(s, admin, mrn="SYN-0099", name="Synthetic One Visit",
+                                        birth_date=date(1950, 1, 1), sex="unknown", diagnosis="pd",
+                                        more_affected_side="unknown")
+        visit = repository.create_visit(s, admin, new.id, visit_date=date(2024, 6, 3), medication_state="on")
+        repository.save_assessment(s, admin, visit_id=visit.id, recording_id=None, model_name="fused",
+                                   model_version="fused-1.0", probability=0.5, interval=(0.4, 0.6), severity=None,
+                                   abstained_reason=None, inputs_sha256="", explanation=None, measures=[])
+        repository.set_rating(s, admin, visit.id, "3.4", "right", 1.0)
+        patient_id = new.id
+    at = open_page(sign_in(app), "views/trends.py", patient=patient_id)
+    assert not at.exception, at.exception
+    assert "1 visit from 2024-06-03" in texts(at)
+    specs = charts(at)
+    assert specs
+    for spec in specs:
+        start, end = spec["layout"]["xaxis"]["range"]
+        assert (start, end) == ("2024-05-20", "2024-06-17"), spec["layout"].get("title")
+    ratings = next(spec for spec in specs if spec["layout"]["title"]["text"].startswith("3.4 Finger tapping"))
+    assert ratings["layout"]["yaxis"]["range"] == [-0.2, 4.2]
+    with transaction(open_store(clinic_db)) as s:
+        assert s.scalar(select(func.count()).select_from(Visit).where(Visit.patient_id == patient_id)) == 1
+
+
+def test_score_chart_draws_ratings_below_on_their_own_axis(app, clinic_db):
+    ids = build_synthetic_clinic(clinic_db)
+    at = open_page(sign_in(app), "views/trends.py", patient=ids["patient"])
+    scores = charts(at)[0]
+    rating = next(t for t in scores["data"] if t.get("name", "").startswith("Rating 3.4"))
+    fused = next(t for t in scores["data"] if t.get("name") == "Fused score")
+    assert fused.get("yaxis", "y") == "y" and rating["yaxis"] == "y2"  # separate axes, not one shared scale
+    assert scores["layout"]["yaxis"]["range"] == [0, 1]
+    assert scores["layout"]["yaxis2"]["range"] == [-0.2, 4.2]
+    assert "clinician rating" in scores["layout"]["yaxis2"]["title"]["text"]
+    assert scores["layout"]["yaxis2"]["domain"][1] < scores["layout"]["yaxis"]["domain"][0]  # below, not overlaid

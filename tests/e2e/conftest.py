@@ -1,5 +1,6 @@
-"""Real-browser fixtures: the real dashboard (`streamlit run dashboard/app.py`) on a free port
-with its own data dir, and Debian's Chromium driven by Playwright.
+"""Real-browser fixtures: the real dashboard server (`streamlit run dashboard/server.py`, the
+st.App that also serves the sign-in cookie routes) on a free port with its own data dir, and
+Debian's Chromium driven by Playwright.
 
     def test_something(dashboard, page):
         page.goto(dashboard.url)
@@ -82,7 +83,7 @@ def start_dashboard(
     command_prefix: list[str] | None = None,
     address: str = "127.0.0.1",
 ) -> Dashboard:
-    """Start `streamlit run dashboard/app.py` with the flags from DESIGN.md and wait for
+    """Start `streamlit run dashboard/server.py` with the flags from DESIGN.md and wait for
     /_stcore/health. The clinic and demo databases are SQLite files in `data_dir`."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -98,7 +99,7 @@ def start_dashboard(
     )
     process_env.update(env or {})
     command = [
-        sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+        sys.executable, "-m", "streamlit", "run", "dashboard/server.py",
         "--server.headless", "true",
         "--server.address", address,
         "--server.port", str(port),

@@ -42,10 +42,13 @@ def test_admin_creates_a_patient_and_finds_it_by_search(dashboard, page, screens
 
     textbox(page, "MRN").fill("SYN-0001")
     textbox(page, "Name").fill(PATIENT_NAME)
-    # A segmented date field: type the digits into the year segment, focus moves on by itself.
-    page.get_by_role("spinbutton", name="year, Birth date").click()
-    page.keyboard.type("19500402")
-    page.keyboard.press("Escape")  # close the calendar that opened with the click
+    # The birth date is typed (YYYY-MM-DD): first a future one, refused with nothing saved
+    textbox(page, "Birth date").fill("2090-01-01")
+    page.get_by_role("button", name="Create patient").click()
+    expect(page.get_by_text("Birth date cannot be in the future (2090-01-01).")).to_be_visible()
+    expect(page.get_by_text("Patient SYN-0001 created.")).to_have_count(0)
+    wait_until_idle(page)
+    textbox(page, "Birth date").fill("1950-04-02")
     page.get_by_role("combobox", name="Diagnosis status").click()
     page.get_by_role("option", name="Parkinson's disease").click()
     page.get_by_role("button", name="Create patient").click()
@@ -75,13 +78,31 @@ def test_admin_creates_a_patient_and_finds_it_by_search(dashboard, page, screens
     expect(cells.filter(has_text="SYN-0001")).to_have_count(1)
     page.screenshot(path=screenshot_dir / "03-search-result.png", full_page=True)
 
+    # any part of the MRN finds the patient; one click on a cell of the row opens it
+    search.fill("0001")
+    search.press("Enter")
+    expect(page.get_by_text("1 patient matching the search")).to_be_visible()
+    wait_until_idle(page)
+    expect(cells.filter(has_text="SYN-0001")).to_have_count(1)
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + 35 + 17)  # the first row, under the header
+    expect(page.get_by_role("heading", name=PATIENT_NAME)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/patient\?patient=1$"))
+    page.get_by_role("link", name="All patients").click()
+    expect(page.get_by_role("heading", name="Patients")).to_be_visible()
+    wait_until_idle(page)
+
     search.fill("nobody by that name")
     search.press("Enter")
     expect(page.get_by_text("No patient matches this search.")).to_be_visible()
 
-    # A reload starts a new streamlit session: the patient's address asks for sign-in, then
-    # opens that patient (not the list, not "page not found").
+    # Opening the patient's address again (a new streamlit session) stays signed in.
     patient_address = f"{dashboard.url}/patient?patient=1"
+    page.goto(patient_address)
+    expect(page.get_by_role("heading", name=PATIENT_NAME)).to_be_visible()
+    # A browser without the sign-in cookie: the address asks for sign-in, then opens that
+    # patient (not the list, not "page not found").
+    page.context.clear_cookies()
     page.goto(patient_address)
     expect(page.get_by_role("heading", name="Sign in to pdlens")).to_be_visible()
     sign_in(page, "admin", PASSWORD)

@@ -53,6 +53,7 @@ def test_every_page_opens_by_its_address(tmp_path, page, screenshot_dir):
         (f"ratings?visit={visit_id}", "Clinician ratings · 2024-05-06"),
         (f"trends?patient={patient_id}", "Trends · Synthetic Tour Patient"),
         (f"reports?patient={patient_id}", "Reports and exports"),
+        (f"compare?patient={patient_id}", "Compare two visits"),
         ("overview", "Clinic overview"),
         ("models", "Models"),
         ("admin", "Administration"),
@@ -62,7 +63,8 @@ def test_every_page_opens_by_its_address(tmp_path, page, screenshot_dir):
     try:
         for n, (address, heading) in enumerate(tour):
             page.goto(f"{server.url}/{address}")
-            sign_in(page)
+            if n == 0:
+                sign_in(page)  # the sign-in lasts: every later address opens signed in
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
             wait_until_idle(page, 60_000)
             assert page.locator('[data-testid="stException"]').count() == 0, address

@@ -9,7 +9,6 @@ import io
 import json
 import re
 import subprocess
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -53,6 +52,7 @@ def test_every_page_shows_hostile_text_literally(clinic_with_clip):
         ("views/ratings.py", {"visit": clinic.visit_id}),
         ("views/trends.py", {"patient": clinic.patient_id}),
         ("views/reports.py", {"patient": clinic.patient_id}),
+        ("views/compare.py", {"patient": clinic.patient_id}),
         ("views/overview.py", {}),
         ("views/admin.py", {}),
     ]
@@ -76,7 +76,7 @@ def test_error_messages_quote_user_text_literally(clinic):
     form = at.get("form")[0]
     form.text_input[0].input(HOSTILE_MRN)
     form.text_input[1].input("Synthetic Other")
-    form.date_input[0].set_value(date(1950, 1, 1))
+    form.text_input[2].input("1950-01-01")  # the birth date, typed as text
     form.button[0].click()
     at.run()
     assert at.error, "a duplicate MRN gives a message"
@@ -120,11 +120,44 @@ def test_pdf_and_exports_carry_user_text_literally(clinic_with_clip):
     assert HOSTILE_NAME in set(table.astype(str).to_numpy().ravel()), "the CSV round trip keeps the name as typed"
 
 
+# The one exception: the sign-in form that POSTs the one-time ticket to the cookie route
+# (dashboard/state.py `_post`; a page cannot set an HTTP-only cookie any other way). It renders
+# dashboard.state.route_form_html, which refuses anything but URL-safe tokens (tested below).
+ALLOWED_HTML_CALLS = {("dashboard/state.py", "st.html(route_form_html(action, fields), unsafe_allow_javascript=True)"),
+                      ("dashboard/widgets/chrome.py", "st.markdown(PRINT_CSS, unsafe_allow_html=True)")}
+
+
 def test_no_html_rendering_call_takes_user_text():
-    """unsafe_allow_html / st.html / components.html are not used in the product code at all."""
+    """unsafe_allow_html / st.html / components.html are not used in the product code, but for
+    two calls that take no user text: the sign-in route form (tokens only, tested below) and the
+    print style sheet, a constant string literal (dashboard/widgets/chrome.py)."""
+    import ast
+
     found = subprocess.run(["grep", "-rnE", r"unsafe_allow_html|st\.html\(|components\.v1|components\.html",
                             "dashboard", "core"], cwd=ROOT, capture_output=True, text=True).stdout
-    assert found == "", found
+    lines = [line for line in found.splitlines() if not line.split(":", 2)[2].lstrip().startswith("#")]
+    calls = {(line.split(":", 2)[0], line.split(":", 2)[2].strip()) for line in lines}
+    assert calls == ALLOWED_HTML_CALLS, found
+    assert len(lines) == len(ALLOWED_HTML_CALLS), found
+    tree = ast.parse((ROOT / "dashboard" / "widgets" / "chrome.py").read_text())
+    constant = [node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                and any(getattr(t, "id", None) == "PRINT_CSS" for t in node.targets)]
+    assert len(constant) == 1 and isinstance(constant[0], ast.Constant) and isinstance(constant[0].value, str)
+    assert constant[0].value.startswith("<style>") and constant[0].value.count("<") == 2  # <style> </style> only
+
+
+def test_the_sign_in_route_form_takes_tokens_only():
+    from dashboard import state, web
+
+    html = state.route_form_html(web.SIGN_IN_PATH, {"ticket": "AbC-123_x", "database": "clinic"})
+    assert 'name="ticket" value="AbC-123_x"' in html and 'action="/_pdlens/sign-in"' in html
+    for hostile in ('"><script>alert(1)</script>', "**bold**", "a b", "x" * 101, SECRET_NAME):
+        with pytest.raises(ValueError):
+            state.route_form_html(web.SIGN_IN_PATH, {"ticket": hostile})
+        with pytest.raises(ValueError):
+            state.route_form_html(web.SIGN_IN_PATH, {hostile: "x"})
+    with pytest.raises(ValueError):
+        state.route_form_html("https://elsewhere.example/", {})
 
 
 def _upload_panel_script():

@@ -135,6 +135,9 @@ def test_duplicate_mrn_is_rejected_ignoring_case(sessions, admin, patient, row_c
     (dict(birth_date=TOMORROW), "cannot be in the future"),
     (dict(birth_date=date(1899, 12, 31)), "before 1900"),
     (dict(birth_date=None), "Birth date is required"),
+    (dict(birth_date=""), "Birth date is required"),
+    (dict(birth_date="2090-01-01"), "cannot be in the future (2090-01-01)"),  # as typed in the form
+    (dict(birth_date="02/04/1950"), "must be a date like"),
     (dict(sex="x"), "Sex must be one of"),
     (dict(diagnosis="maybe"), "Diagnosis must be one of"),
     (dict(more_affected_side="both"), "More affected side"),
@@ -165,6 +168,22 @@ def test_update_patient_changes_fields_and_audits_field_names(sessions, admin, p
     rejected(sessions, row_counts, lambda s: repo.update_patient(s, admin, other.id, name="ok", sex="?"), "Sex")
 
 
+@pytest.mark.parametrize("birth_date, message", [
+    (TOMORROW, "cannot be in the future"), (date(2090, 1, 1), "cannot be in the future"),
+    ("2090-01-01", "cannot be in the future"), (date(1899, 12, 31), "before 1900"), ("", "Birth date is required"),
+])
+def test_a_birth_date_out_of_range_is_refused_and_the_old_one_kept(sessions, admin, patient, row_counts,
+                                                                  birth_date, message):
+    """The birth-date bug: an out-of-range date must never leave the previous value saved as if
+    the correction had worked; nothing changes, nothing is audited as an update."""
+    rejected(sessions, row_counts, lambda s: repo.update_patient(s, admin, patient.id, name="Synthetic Changed",
+                                                                  birth_date=birth_date), message)
+    with transaction(sessions) as s:
+        kept = s.get(type(patient), patient.id)
+        assert (kept.name, kept.birth_date) == ("Synthetic Patient One", date(1950, 5, 17))
+        assert "update_patient" not in [e.action for e in repo.list_audit(s, admin, limit=20)]
+
+
 def test_archive_hides_patient_from_list_and_blocks_new_visits(sessions, admin, patient, row_counts):
     with transaction(sessions) as s:
         repo.archive_patient(s, admin, patient.id)
@@ -186,7 +205,7 @@ def test_missing_patient_is_not_found(sessions, admin):
             repo.get_patient(s, admin, 424242)
 
 
-def test_search_by_name_substring_word_order_and_mrn_prefix(sessions, admin):
+def test_search_by_name_substring_word_order_and_mrn_anywhere(sessions, admin):
     with transaction(sessions) as s:
         new_patient(s, admin, mrn="AB-1234", name="Ada Synthetic-Lovelace")
         new_patient(s, admin, mrn="CD-5678", name="Grace Synthetic-Hopper")
@@ -197,7 +216,10 @@ def test_search_by_name_substring_word_order_and_mrn_prefix(sessions, admin):
         assert names("") == ["Ada Synthetic-Lovelace", "Grace Synthetic-Hopper", "Zed 100%_Synthetic", "Émile Ünïcode"]
         assert names("LOVE") == ["Ada Synthetic-Lovelace"]
         assert names("hopper grace") == ["Grace Synthetic-Hopper"]
-        assert names("ab-1") == ["Ada Synthetic-Lovelace"]  # MRN prefix, not XAB-9
+        assert names("ab-1") == ["Ada Synthetic-Lovelace"]
+        assert names("ab") == ["Ada Synthetic-Lovelace", "Zed 100%_Synthetic"]  # AB-1234 and XAB-9
+        assert names("0001") == ["Émile Ünïcode"]  # anywhere in the MRN: EF-0001
+        assert names("5678") == ["Grace Synthetic-Hopper"]
         assert names("cd") == ["Grace Synthetic-Hopper"]
         assert names("0%_") == ["Zed 100%_Synthetic"]  # wildcards are literal
         assert names("%") == ["Zed 100%_Synthetic"]
@@ -265,6 +287,14 @@ def test_update_visit(sessions, admin, visit):
     with transaction(sessions) as s:
         changed = repo.get_visit(s, admin, visit.id)
         assert (changed.medication_state, changed.hours_since_dose) == ("off", None)
+
+
+def test_a_bad_visit_correction_changes_nothing(sessions, admin, visit, row_counts):
+    rejected(sessions, row_counts, lambda s: repo.update_visit(s, admin, visit.id, notes="corrected",
+                                                                visit_date="2090-01-01"), "cannot be in the future")
+    with transaction(sessions) as s:
+        kept = s.get(type(visit), visit.id)
+        assert (kept.visit_date, kept.notes) == (date(2024, 3, 1), "synthetic")
 
 
 # ------------------------------------------------------------ recordings, assessments, measures, ratings
@@ -365,8 +395,8 @@ def test_ratings_replace_per_item_and_side(sessions, admin, visit, row_counts):
     with transaction(sessions) as s:
         ratings = [(r.item, r.side, r.score) for r in repo.list_ratings(s, visit.id)]
     assert sorted(ratings, key=str) == sorted([("3.4", "left", 3.0), ("3.4", "right", 1.0), ("hoehn_yahr", None, 2.5)], key=str)
-    rejected(sessions, row_counts, lambda s: repo.set_rating(s, admin, visit.id, "3.4", "left", 5), "at most 4")
-    rejected(sessions, row_counts, lambda s: repo.set_rating(s, admin, visit.id, "3.4", "up", 1), "Side")
+    rejected(sessions, row_counts, lambda s: repo.set_rating(s, admin, visit.id, "3.4", "left", 5), "not a valid score")
+    rejected(sessions, row_counts, lambda s: repo.set_rating(s, admin, visit.id, "3.4", "up", 1), "rated per location")
 
 
 def test_every_write_is_audited(sessions, admin, patient, visit):
