@@ -59,7 +59,8 @@ def sign_in_and_open_capture(page, url: str, visit_id: int) -> None:
 
     page.goto(f"{url}/capture?visit={visit_id}")
     sign_in(page)
-    expect(page.get_by_role("heading", name="Capture: visit of 2024-06-01")).to_be_visible()
+    # the first page run of a fresh server imports the analysis stack: more than the default 5 s
+    expect(page.get_by_role("heading", name="Capture: visit of 2024-06-01")).to_be_visible(timeout=30_000)
     wait_until_idle(page)
 
 
