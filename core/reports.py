@@ -22,7 +22,6 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
