@@ -31,6 +31,7 @@ from typing import TextIO
 from core.capture import HEAD_BYTES, ClipOutcome, add_clip, check_clip, check_upload, file_sha256, guess_task_and_side
 from core.pipeline import UnusableInput
 from core.tasks import SIDES, TASKS
+from core.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Summary:
 
     def text(self) -> str:
         lines = [f"Imported {len(self.imported)}, skipped {len(self.skipped)} (already imported), "
-                 f"failed {len(self.failed)}; {self.visits_created} visit(s) created."]
+                 f"failed {len(self.failed)}; {plural(self.visits_created, 'visit')} created."]
         for o in self.imported:
             if o.quality_ok is False:
                 lines.append(f"  needs retake  {o.message}")

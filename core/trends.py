@@ -39,6 +39,7 @@ from core.store.models import Assessment, ClinicianRating, Patient, Recording, V
 from core.store.repository import counted_assessment, measure_series
 from core.tasks import TASKS
 from core.vocabulary import label as measure_label, series_label, unit as measure_unit, worse_direction
+from core.words import plural
 
 Z95 = 1.96
 DEFAULT_BASELINE_VISITS = 3
@@ -332,7 +333,7 @@ def normal_band(baseline: Baseline, rule: ChangeRule) -> tuple[Band | None, str]
                     else (rule.threshold_better, rule.threshold_worse))
         return Band(baseline.mean - down, baseline.mean + up, up, down, rule.method, rule.source), ""
     if baseline.n < MIN_OWN_BASELINE_VISITS or baseline.sd is None:
-        return None, (f"No band: the baseline has {baseline.n} visit(s) and no published test-retest value "
+        return None, (f"No band: the baseline has {plural(baseline.n, 'visit')} and no published test-retest value "
                       f"exists; {MIN_OWN_BASELINE_VISITS} baseline visits are needed.")
     quantile = float(student_t.ppf(0.975, baseline.n - 1))
     threshold = quantile * baseline.sd * math.sqrt(1.0 + 1.0 / baseline.n)

@@ -391,8 +391,9 @@ def current_visit_score(s: Session, visit_id: int):
     None before any clip was scored."""
     from core.store.models import Assessment
 
+    # model "fused" only: imported visit-level measures (the demo's telemonitoring rows) are no score
     return s.scalar(select(Assessment).where(Assessment.visit_id == visit_id, Assessment.recording_id.is_(None),
-                                             Assessment.superseded_at.is_(None))
+                                             Assessment.model_name == "fused", Assessment.superseded_at.is_(None))
                     .order_by(Assessment.id.desc()).limit(1))
 
 

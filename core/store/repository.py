@@ -97,16 +97,33 @@ def _text(value, what: str, max_len: int, required: bool = True) -> str:
     return value
 
 
+_YEAR_MONTH_DAY = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+
+
+def _parse_date_text(text: str, what: str) -> date:
+    """A typed date: ISO (2024-03-31, 20240331) or year-month-day with other separators or
+    without leading zeros (2024/3/31, 2024.03.31). Day-first forms are refused: 03/04/1950
+    would be ambiguous."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    match = _YEAR_MONTH_DAY.fullmatch(text)
+    if match:
+        try:
+            return date(*(int(part) for part in match.groups()))
+        except ValueError:
+            raise ValidationError(f"{what}: {text} is not a real date.") from None
+    raise ValidationError(f"{what} must be a date like 2024-03-31 (year-month-day).")
+
+
 def _past_date(value, what: str) -> date:
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, str):
         if not value.strip():
             raise ValidationError(f"{what} is required.")
-        try:
-            value = date.fromisoformat(value.strip())
-        except ValueError:
-            raise ValidationError(f"{what} must be a date like 2024-03-31.") from None
+        value = _parse_date_text(value.strip(), what)
     if not isinstance(value, date):
         raise ValidationError(f"{what} is required.")
     if value > date.today():
@@ -792,7 +809,9 @@ def save_assessment(
     )
     measure_rows = _clean_measures(measures)
     # One current assessment per clip and one current visit score: the new one supersedes.
-    same = Assessment.recording_id.is_(None) if recording_id is None else Assessment.recording_id == recording_id
+    # (a visit score supersedes the visit score, not measures imported for the visit by another model)
+    same = (and_(Assessment.recording_id.is_(None), Assessment.model_name == values["model_name"])
+            if recording_id is None else Assessment.recording_id == recording_id)
     now = datetime.now(timezone.utc)
     for older in s.scalars(select(Assessment).where(Assessment.visit_id == visit.id, same,
                                                     Assessment.superseded_at.is_(None))):

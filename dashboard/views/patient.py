@@ -29,7 +29,10 @@ with state.session() as s:
     visits = repository.list_visits(s, patient.id)
     statuses, scores = {}, {}
     for visit in visits:
-        statuses[visit.id] = checklist_status(checklist(repository.list_recordings(s, visit.id)))
+        recordings = repository.list_recordings(s, visit.id)
+        statuses[visit.id] = checklist_status(checklist(recordings))
+        if not recordings and repository.list_assessments(s, visit.id):
+            statuses[visit.id] = "Imported measures, no clips"  # e.g. the demo's telemonitoring visits
         score = current_visit_score(s, visit.id)
         scores[visit.id] = "" if score is None else ("not scored" if score.probability is None
                                                      else f"{score.probability:.2f}")

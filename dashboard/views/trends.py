@@ -122,7 +122,8 @@ def score_figure(series, analyses: dict[tuple, SeriesAnalysis]) -> go.Figure:
         color = SCORE_COLORS.get(model)
         group = group.sort_values("visit_date")
         dates = pd.to_datetime(group["visit_date"])
-        if group["interval_low"].notna().any():
+        single = len(group) == 1 and group["interval_low"].notna().all()  # one point: an error bar, not a band
+        if group["interval_low"].notna().any() and not single:
             fig.add_trace(go.Scatter(
                 x=list(dates) + list(dates[::-1]),
                 y=list(group["interval_high"]) + list(group["interval_low"][::-1]),
@@ -131,6 +132,8 @@ def score_figure(series, analyses: dict[tuple, SeriesAnalysis]) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=dates, y=group["probability"], mode="lines+markers", name=name,
             line=dict(color=color), marker=dict(symbol=_symbols(group), size=8),
+            error_y=dict(type="data", symmetric=False, array=list(group["interval_high"] - group["probability"]),
+                         arrayminus=list(group["probability"] - group["interval_low"]), width=8) if single else None,
             customdata=group["visit_id"], hovertext=_hover(group)), **_at(row))
         analysis = analyses.get((f"score:{model}", side))
         if analysis is not None:
@@ -243,7 +246,10 @@ visits = series.visits
 if visits.empty:
     st.info("No visits yet: trends appear after the first visit.")
     st.stop()
-st.caption(f"{plural(len(visits), 'visit')} from {visits['visit_date'].min():%Y-%m-%d} to {visits['visit_date'].max():%Y-%m-%d}. "
+first_visit, last_visit = visits["visit_date"].min(), visits["visit_date"].max()
+span = (f"from {first_visit:%Y-%m-%d} to {last_visit:%Y-%m-%d}" if last_visit != first_visit
+        else f"on {first_visit:%Y-%m-%d}")
+st.caption(f"{plural(len(visits), 'visit')} {span}. "
            "Markers: ● medication ON, ✕ OFF, ○ unknown. Click a point to open that visit.")
 
 with st.expander("Baseline and change settings", icon=":material/tune:"):

@@ -119,15 +119,22 @@ def rating_vs_score_table(patient_id: int, visit_id: int | None = None) -> pd.Da
     return readable_rating_vs_score(table)
 
 
+def _number_text(value, form: str = "{:.2f}", missing: str = "") -> str:
+    return missing if value is None or pd.isna(value) else form.format(float(value))
+
+
 def readable_rating_vs_score(table: pd.DataFrame) -> pd.DataFrame:
-    """core.trends.rating_vs_score's table with column names and values a clinician reads."""
-    table = table.assign(visit_date=pd.to_datetime(table["visit_date"]).dt.date,
-                         medication_state=[label(MEDICATION_LABELS, m) for m in table["medication_state"]],
-                         model=[score_label(m).replace("Fused score", "Visit score (combined)")
-                                if isinstance(m, str) else "" for m in table["model"]],
-                         side=[SIDE_LABELS.get(s, s) if isinstance(s, str) else "" for s in table["side"]],
-                         rating_item=[rating_label(i) if isinstance(i, str) else "" for i in table["rating_item"]])
-    return table.drop(columns=["visit_id"]).rename(columns={
-        "visit_date": "Visit", "medication_state": "Medication", "model": "Score", "side": "Side",
-        "probability": "App score", "interval_low": "Uncertainty low", "interval_high": "Uncertainty high",
-        "rating_item": "Rating item", "rating": "Clinician rating"})
+    """core.trends.rating_vs_score's table with column names and values a clinician reads (text
+    cells: an empty value reads "not rated" or stays blank, never "None")."""
+    return pd.DataFrame({
+        "Visit": pd.to_datetime(table["visit_date"]).dt.date,
+        "Medication": [label(MEDICATION_LABELS, m) for m in table["medication_state"]],
+        "Score": [score_label(m).replace("Fused score", "Visit score (combined)") if isinstance(m, str) else ""
+                  for m in table["model"]],
+        "Side": [SIDE_LABELS.get(s, s) if isinstance(s, str) else "" for s in table["side"]],
+        "App score": [_number_text(p, missing="not scored") for p in table["probability"]],
+        "Uncertainty": ["" if pd.isna(lo) or pd.isna(hi) else f"{lo:.2f} to {hi:.2f}"
+                        for lo, hi in zip(table["interval_low"], table["interval_high"])],
+        "Rating item": [rating_label(i) if isinstance(i, str) else "" for i in table["rating_item"]],
+        "Clinician rating": [_number_text(r, "{:g}", "not rated") for r in table["rating"]],
+    })

@@ -75,7 +75,7 @@ def test_folder_import_then_rerun_imports_nothing_new_and_bad_files_are_reported
 
     code, out, err = run([str(folder), "--patient", "SYN-B1", "--date", "2024-02-03", "--clinician", "therapist"])
     assert code == batch.EXIT_FAILED, out
-    assert out.splitlines()[0] == "Imported 2, skipped 0 (already imported), failed 3; 1 visit(s) created."
+    assert out.splitlines()[0] == "Imported 2, skipped 0 (already imported), failed 3; 1 visit created."
     assert "tap_L.mp4: Supported formats" not in out and "tap_L.mp4: tap_L.mp4 is not a supported audio or video" in out
     assert "tremor_R.mp4: The clip is 1.2 s; rest tremor needs at least 5 s" in out
     assert "IMG_0001.wav: the file name does not say which task" in out
@@ -93,7 +93,7 @@ def test_folder_import_then_rerun_imports_nothing_new_and_bad_files_are_reported
     # a re-run (another day's default date too) adds nothing: same content, same patient
     code, out, _ = run([str(folder), "--patient", "SYN-B1", "--clinician", "therapist"])
     assert code == batch.EXIT_FAILED
-    assert out.splitlines()[0] == "Imported 0, skipped 2 (already imported), failed 3; 0 visit(s) created."
+    assert out.splitlines()[0] == "Imported 0, skipped 2 (already imported), failed 3; 0 visits created."
     assert "vowel.wav: already imported for this patient (visit of 2024-02-03)" in out
     assert counts(sessions) == {"recordings": 2, "visits": 1}
 
@@ -103,7 +103,7 @@ def test_folder_import_then_rerun_imports_nothing_new_and_bad_files_are_reported
     shutil.copy(HC_VOWEL, good / "ah.wav")
     code, out, _ = run([str(good), "--patient", "SYN-B2", "--date", "2024-02-04", "--clinician", "therapist"])
     assert code == 0, out
-    assert out.startswith("Imported 1, skipped 0 (already imported), failed 0; 1 visit(s) created.")
+    assert out.startswith("Imported 1, skipped 0 (already imported), failed 0; 1 visit created.")
 
 
 @pytest.mark.slow
@@ -125,7 +125,7 @@ def test_manifest_import_creates_one_visit_per_patient_and_date(clinic):
     )
     code, out, _ = run(["--manifest", str(manifest), "--clinician", "admin"])
     assert code == batch.EXIT_FAILED
-    assert out.splitlines()[0] == "Imported 2, skipped 0 (already imported), failed 4; 2 visit(s) created."
+    assert out.splitlines()[0] == "Imported 2, skipped 0 (already imported), failed 4; 2 visits created."
     assert "line 4: Finger tapping (3.4) needs the side (left or right)" in out
     assert "no patient with MRN SYN-NOPE" in out
     assert "line 6: '01/03/2024' is not a date" in out
@@ -137,7 +137,7 @@ def test_manifest_import_creates_one_visit_per_patient_and_date(clinic):
         assert all(v.medication_state == "unknown" for v in visits)
 
     code, out, _ = run(["--manifest", str(manifest), "--clinician", "admin"])
-    assert out.splitlines()[0] == "Imported 0, skipped 2 (already imported), failed 4; 0 visit(s) created."
+    assert out.splitlines()[0] == "Imported 0, skipped 2 (already imported), failed 4; 0 visits created."
     assert counts(sessions) == {"recordings": 2, "visits": 2}
 
 

@@ -156,3 +156,21 @@ def test_visit_list_shows_status_and_score_and_a_click_opens_the_visit(app, clin
     at.run()
     assert not at.exception
     assert at.query_params["visit"] == str(ids["visits"][-1])
+
+
+def test_visit_list_of_imported_measures_says_so_and_shows_no_score(app, admin_db):
+    """A visit holding only imported measures (as the demo's telemonitoring visits do): no clips,
+    and no visit score (the import is not one)."""
+    from core.vocabulary import measure_info
+
+    [patient_id] = add_patients(admin_db, SYNTHETIC_PATIENT)
+    with transaction(open_store(admin_db)) as s:
+        admin = s.scalar(select(repository.Clinician))
+        visit = repository.create_visit(s, admin, patient_id, visit_date=date(2024, 1, 1), medication_state="on")
+        repository.save_assessment(s, admin, visit_id=visit.id, recording_id=None, model_name="synthetic_import",
+                                   model_version="import-1", probability=None, interval=None, severity=None,
+                                   abstained_reason=None, inputs_sha256="", explanation=None,
+                                   measures=[measure_info("jitter_local_pct").measure(0.6)])
+    at = open_page(sign_in(app), "views/patient.py", patient=patient_id)
+    table = at.dataframe[0].value
+    assert list(table["Status"]) == ["Imported measures, no clips"] and list(table["Visit score"]) == [""]

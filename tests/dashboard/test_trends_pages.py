@@ -168,7 +168,13 @@ def test_trends_with_one_visit_show_weeks_not_milliseconds_and_ratings_on_their_
         patient_id = new.id
     at = open_page(sign_in(app), "views/trends.py", patient=patient_id)
     assert not at.exception, at.exception
-    assert "1 visit from 2024-06-03" in texts(at)
+    assert "1 visit on 2024-06-03." in texts(at)
+    assert "the baseline has 1 visit and" in texts(at)  # never "1 visit(s)"
+    comparison = next(df.value for df in at.dataframe if "Clinician rating" in df.value.columns)
+    assert "None" not in comparison.astype(str).to_numpy().ravel().tolist()  # empty cells say so in words
+    assert list(comparison["Clinician rating"]) == ["not rated"] and list(comparison["Uncertainty"]) == ["0.40 to 0.60"]
+    fused = next(t for t in charts(at)[0]["data"] if t.get("name") == "Fused score")
+    assert fused["error_y"]["array"] and not any("uncertainty" in (t.get("name") or "") for t in charts(at)[0]["data"])
     specs = charts(at)
     assert specs
     for spec in specs:

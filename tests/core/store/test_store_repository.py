@@ -137,13 +137,20 @@ def test_duplicate_mrn_is_rejected_ignoring_case(sessions, admin, patient, row_c
     (dict(birth_date=None), "Birth date is required"),
     (dict(birth_date=""), "Birth date is required"),
     (dict(birth_date="2090-01-01"), "cannot be in the future (2090-01-01)"),  # as typed in the form
-    (dict(birth_date="02/04/1950"), "must be a date like"),
+    (dict(birth_date="02/04/1950"), "must be a date like"),  # day-first is ambiguous: refused
+    (dict(birth_date="1950-02-30"), "is not a real date"),
     (dict(sex="x"), "Sex must be one of"),
     (dict(diagnosis="maybe"), "Diagnosis must be one of"),
     (dict(more_affected_side="both"), "More affected side"),
 ])
 def test_bad_patient_input_leaves_the_database_unchanged(sessions, admin, row_counts, overrides, message):
     rejected(sessions, row_counts, lambda s: new_patient(s, admin, **overrides), message)
+
+
+@pytest.mark.parametrize("typed", ["1950-04-02", "1950-4-2", "1950/04/02", "1950.4.2", "19500402", " 1950-04-02 "])
+def test_a_typed_birth_date_is_read_year_month_day(sessions, admin, typed):
+    with transaction(sessions) as s:
+        assert new_patient(s, admin, birth_date=typed).birth_date == date(1950, 4, 2)
 
 
 def test_html_and_script_in_a_name_are_stored_verbatim(sessions, admin):
