@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -354,8 +355,21 @@ def add_clip_patients(sessions, data_dir: Path, progress: Callable[[str], None] 
     with transaction(sessions) as s:
         actor_id = s.scalar(select(Clinician.id).where(Clinician.username == DEMO_USERNAME))
     visits = recordings = 0
-    with tempfile.TemporaryDirectory(prefix="pdlens-demo-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="pdlens-demo-") as tmp, ThreadPoolExecutor(max_workers=1) as maker:
         tmp = Path(tmp)
+        # Every synthetic movement clip is made up front by one background thread (OpenCV and the
+        # encoder release the GIL), in order, while the clips before it are analysed: on two cores
+        # the making costs little wall time. The clips themselves do not depend on the timing.
+        made = {}
+        for spec in CLIP_PATIENTS:
+            (tmp / spec.key).mkdir()
+            for k, visit in enumerate(spec.visits, start=1):
+                if visit.tapping_left:
+                    made[spec.key, k, "tapping"] = maker.submit(_tapping_clip, tmp / spec.key / f"tapping_{k}.mp4",
+                                                                visit.tapping_left)
+                if visit.tremor_left:
+                    made[spec.key, k, "tremor"] = maker.submit(_tremor_clip, tmp / spec.key / f"tremor_{k}.mp4",
+                                                               visit.tremor_left)
         for spec in CLIP_PATIENTS:
             with transaction(sessions) as s:
                 actor = s.get(Clinician, actor_id)
@@ -366,17 +380,15 @@ def add_clip_patients(sessions, data_dir: Path, progress: Callable[[str], None] 
                                                medication_state=v.medication_state, hours_since_dose=v.hours_since_dose,
                                                notes=_visit_note(k, len(spec.visits), v)).id
                              for k, v in enumerate(spec.visits, start=1)]
-            folder = tmp / spec.key
-            folder.mkdir()
-            vowels = vowel_parts(spec.vowel_sha1, len(spec.visits), folder)
+            vowels = vowel_parts(spec.vowel_sha1, len(spec.visits), tmp / spec.key)
             for k, (visit, visit_id, vowel) in enumerate(zip(spec.visits, visit_ids, vowels), start=1):
                 say(f"{spec.name}, visit {k} of {len(spec.visits)}: making and analysing its clips")
                 clips = [(vowel, f"public_vowel_iyer2023_part{k}.wav", "vowel", None)]
                 if visit.tapping_left:
-                    clips.append((_tapping_clip(folder / f"tapping_{k}.mp4", visit.tapping_left),
+                    clips.append((made[spec.key, k, "tapping"].result(),
                                   "synthetic_finger_tapping_left.mp4", "finger_tapping", "left"))
                 if visit.tremor_left:
-                    clips.append((_tremor_clip(folder / f"tremor_{k}.mp4", visit.tremor_left),
+                    clips.append((made[spec.key, k, "tremor"].result(),
                                   "synthetic_rest_tremor_left.mp4", "tremor", "left"))
                 for path, name, task, side in clips:
                     outcome = add_recording_and_analyze(sessions, actor_id, visit_id, path, name, task, side,
