@@ -1,4 +1,4 @@
-"""Benchmark: the live landmark overlay of the browser recorder (core.capture.LandmarkOverlay,
+"""Benchmark: the live landmark overlay of the browser recorder (core.recorders.LandmarkOverlay,
 the function the WebRTC video callback runs on the newest frame) on 640x480 frames.
 
 Frames: the real hand photo of the test fixtures with a warped tapping thumb (tests/fixtures/
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.capture import LandmarkOverlay  # noqa: E402
+from core.recorders import LandmarkOverlay  # noqa: E402
 from core.media.video import iter_frames  # noqa: E402
 from tests.fixtures.movement.clips import frames_only, tapping_frames, write_video  # noqa: E402
 

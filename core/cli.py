@@ -54,8 +54,6 @@ EXIT_QUALITY = 3
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from core.analysis import analyze_recording
-
     jobs = []
     if args.voice:
         jobs.append((args.voice, args.voice_task or "vowel", None))

@@ -22,7 +22,6 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -590,13 +589,15 @@ def _fit(pdf, text: str, width: float) -> str:
     return text + "…"
 
 
-def visit_summary_pdf(s: Session, visit_id: int, *, today: date | None = None) -> bytes:
+def visit_summary_pdf(s: Session, visit_id: int, *, today: date | None = None, note: str | None = None) -> bytes:
     """One A4 page for the chart: patient and visit; the current visit score with its meaning
     and the decision-support statement beside it; measures beside their healthy ranges and the
     patient's own baseline (changes flagged as core.trends flags them, as of this visit); the
     clinician's ratings beside the app's estimates, with the part III total; the changes flagged
     at this visit. Lists that do not fit say how many rows were left out (the patient report
-    has everything). Text is written as plain strings, never markup."""
+    has everything). Text is written as plain strings, never markup. `note`: a sentence printed
+    under the visit line (the demo database's provenance note: synthetic clips, interpolated
+    ratings)."""
     from fpdf import FPDF
 
     from core.compare import visit_snapshot
@@ -654,6 +655,9 @@ def visit_summary_pdf(s: Session, visit_id: int, *, today: date | None = None) -
     hours = "" if snap.hours_since_dose is None else f", {snap.hours_since_dose:g} h since the last dose"
     text_line(f"Visit of {snap.visit_date.isoformat()} (visit {snap.visit_number} of {snap.visits_total}), "
               f"medication {snap.medication_state.upper()}{hours}", 9, False, 5)
+    if note:
+        font(7)
+        pdf.multi_cell(width, 3.2, note, new_x="LMARGIN", new_y="NEXT")
 
     # The visit score with its meaning, the statement next to it.
     heading("Visit score")

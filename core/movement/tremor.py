@@ -5,10 +5,10 @@ None. The measures are shown against published ranges:
 - frequency: parkinsonian rest tremor is typically 4-6 Hz; essential tremor is mainly postural
   and kinetic at about 5-8 Hz (Deuschl, Bain, Brin et al., "Consensus statement of the Movement
   Disorder Society on tremor", Mov Disord 1998;13 Suppl 3:2-23). We search 3-7 Hz.
-- amplitude: MDS-UPDRS 3.17 rates the maximal rest tremor amplitude 1: < 1 cm, 2: 1-3 cm,
-  3: 3-10 cm, 4: >= 10 cm (Goetz et al., Mov Disord 2008;23:2129-70). Video gives the amplitude in
-  units of the hand's own length; the cm figure assumes an average adult hand length
-  (ASSUMED_HAND_LENGTH_CM) and is labelled an estimate.
+- amplitude: the clinician rates rest tremor amplitude in centimetres on MDS-UPDRS 3.17 (Goetz
+  et al., Mov Disord 2008;23:2129-70; its scoring text is the MDS's and is not reproduced here).
+  Video gives the amplitude in units of the hand's own length; the cm figure assumes an average
+  adult hand length (ASSUMED_HAND_LENGTH_CM) and is labelled an estimate.
 
 Method: landmark positions (wrist, thumb, index and middle fingertips) are resampled to a
 uniform rate, expressed in hand lengths, linearly detrended; the Welch power spectrum of their
@@ -137,11 +137,11 @@ MEASURES: tuple[MeasureInfo, ...] = (
     _tremor("tremor_amplitude_p2p", "Tremor amplitude (peak to peak)", "% hand length", True,
             "Median over 2 s windows."),
     _tremor("tremor_amplitude_p2p_cm_estimate", "Tremor amplitude, peak to peak (estimate)", "cm", True,
-            f"ESTIMATE assuming a hand length of {ASSUMED_HAND_LENGTH_CM} cm. MDS-UPDRS 3.17 anchors: "
-            "1 = under 1 cm, 2 = 1-3 cm, 3 = 3-10 cm, 4 = 10 cm or more."),
+            f"ESTIMATE assuming a hand length of {ASSUMED_HAND_LENGTH_CM} cm, to set beside the rest tremor "
+            "amplitude the clinician rates (MDS-UPDRS 3.17)."),
     _tremor("tremor_constancy", "Tremor constancy", "%", True,
-            "Share of 2 s windows with tremor above about 1 mm (0.5% of hand length). MDS-UPDRS 3.18: "
-            "1 = under 25% of the time, 2 = 26-50%, 3 = 51-75%, 4 = over 75%."),
+            "Share of 2 s windows with tremor above about 1 mm (0.5% of hand length), to set beside the "
+            "constancy the clinician rates (MDS-UPDRS 3.18)."),
 )
 
 

@@ -15,6 +15,7 @@ patient = state.require_patient("Compare two visits")
 chrome.back_to_patient(patient)
 st.title("Compare two visits")
 chrome.patient_caption(patient)
+chrome.demo_patient_note(patient)
 
 with state.session() as s:
     visits = [(v.id, v.visit_date, v.medication_state, v.hours_since_dose) for v in repository.list_visits(s, patient.id)]

@@ -6,7 +6,6 @@ from datetime import date
 
 import streamlit as st
 
-from core.demo import patient_note
 from core.reports import audit_export, export_chunks, export_salt, fhir_json, patient_pdf, write_csv, write_parquet
 from dashboard import state
 from core.store import repository
@@ -64,7 +63,7 @@ def export_table(kind: str) -> bytes:
 columns = st.columns(4)
 if patient is not None and columns[0].button("Prepare PDF report", key="reports_prepare_pdf", icon=":material/picture_as_pdf:"):
     with st.spinner("Building the report..."), state.session() as s:
-        report = patient_pdf(s, patient.id, note=patient_note(patient.mrn) if state.is_demo() else None)
+        report = patient_pdf(s, patient.id, note=chrome.demo_note(patient))
         audit_export(s, state.actor(s), "pdf", patient.id)
     keep("pdf", report.data, f"{stem}.pdf", "application/pdf")
 if columns[1].button("Prepare CSV", key="reports_prepare_csv", icon=":material/table:"):
@@ -96,7 +95,7 @@ if patient is not None:
         labels = {vid: f"{day} (medication {label(MEDICATION_LABELS, med)})" for vid, day, med in visits}
         chosen = st.selectbox("Visit", [v[0] for v in visits], format_func=labels.get, key="reports_visit")
         day = next(v[1] for v in visits if v[0] == chosen)
-        visit_summary.summary_download(chosen, patient.id, day, key="reports_summary")
+        visit_summary.summary_download(chosen, patient.id, day, key="reports_summary", note=chrome.demo_note(patient))
         st.page_link(state.COMPARE_PAGE, label="Compare two visits", icon=":material/compare_arrows:",
                      query_params={"patient": str(patient.id)})
 

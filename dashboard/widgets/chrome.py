@@ -22,10 +22,15 @@ def demo_banner() -> None:
         st.warning(DEMO_BANNER, icon=":material/science:")
 
 
+def demo_note(patient) -> str | None:
+    """The demo database's provenance sentence for this patient (None outside the demo)."""
+    return patient_note(patient.mrn) if state.is_demo() else None
+
+
 def demo_patient_note(patient) -> None:
     """On a demo patient's pages (demo database only): synthetic clips, or the telemonitoring
     study and its interpolated ratings, in one visible sentence."""
-    note = patient_note(patient.mrn) if state.is_demo() else None
+    note = demo_note(patient)
     if note:
         st.info(note, icon=":material/science:")  # a constant of core.demo: plain text
 

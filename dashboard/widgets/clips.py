@@ -104,7 +104,9 @@ def correction_panel(tasks: list[TaskClips], act) -> None:
             new_task = st.selectbox("Task", task_keys, index=task_keys.index(recording.task)
                                     if recording.task in task_keys else 0, format_func=lambda k: TASKS[k].label)
             new_side = st.selectbox("Side (finger tapping and tremor)", ["left", "right", "not sided"],
-                                    index=["left", "right"].index(recording.side) if recording.side else 2)
+                                    index=["left", "right"].index(recording.side) if recording.side else 2,
+                                    format_func={"left": "Left hand", "right": "Right hand",
+                                                 "not sided": "No side (not a hand task)"}.get)
             if st.form_submit_button("Relabel and analyse again", icon=":material/label:"):
                 _report(act("relabel", recording_id, task=new_task,
                             side=None if new_side == "not sided" else new_side))

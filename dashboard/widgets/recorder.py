@@ -1,8 +1,8 @@
 """Browser recording of one task with streamlit-webrtc (DESIGN.md WebRTC traps).
 
 One stream per clip: voice is an audio-only, send-only stream into a no-drop sink (every frame
-reaches core.capture.AudioClipRecorder, which also feeds the level meter); movement is a
-video-only stream whose frames are all recorded (core.capture.VideoClipRecorder) while only the
+reaches core.recorders.AudioClipRecorder, which also feeds the level meter); movement is a
+video-only stream whose frames are all recorded (core.recorders.VideoClipRecorder) while only the
 latest frame of each batch gets the live landmark overlay sent back to the browser.
 
 The page run polls the recorder: countdown, a timer that stops at the task's target duration,
@@ -19,7 +19,8 @@ from collections.abc import Callable
 import streamlit as st
 import streamlit_webrtc as webrtc  # module attribute calls: AppTest tests replace webrtc_streamer
 
-from core.capture import AudioClipRecorder, ClipOutcome, ClipRecorder, LandmarkOverlay, Slot, VideoClipRecorder
+from core.capture import ClipOutcome, Slot
+from core.recorders import AudioClipRecorder, ClipRecorder, LandmarkOverlay, VideoClipRecorder
 from core.config import settings
 from core.tasks import TASKS
 

@@ -14,13 +14,14 @@ def _kept_key(visit_id: int) -> str:
     return f"visit_summary_pdf_{visit_id}"
 
 
-def summary_download(visit_id: int, patient_id: int, visit_date: str, key: str) -> None:
-    """'Prepare visit summary (PDF)', then its download button (kept for this browser session)."""
+def summary_download(visit_id: int, patient_id: int, visit_date: str, key: str, note: str | None = None) -> None:
+    """'Prepare visit summary (PDF)', then its download button (kept for this browser session).
+    `note`: the demo database's provenance sentence for this patient (chrome.demo_note)."""
     if st.button("Prepare visit summary (PDF)", key=f"{key}_prepare", icon=":material/picture_as_pdf:",
                  help="One page for the chart: the visit score and what it means, measures beside their healthy "
                       "ranges and the patient's baseline, ratings beside the app's estimates, changes flagged."):
         with st.spinner("Building the visit summary..."), state.session() as s:
-            data = visit_summary_pdf(s, visit_id)
+            data = visit_summary_pdf(s, visit_id, note=note)
             audit_export(s, state.actor(s), "visit_summary", patient_id, f"visit={visit_id}")
         st.session_state[_kept_key(visit_id)] = data
     data = st.session_state.get(_kept_key(visit_id))

@@ -1,4 +1,4 @@
-"""core.capture: file-name guesses, upload validation by size and content, clip duration, the
+"""core.capture and core.recorders: file-name guesses, upload validation by size and content, clip duration, the
 visit checklist, add_clip on a real SQLite store with real recordings, and the live clip
 recorders and landmark overlay (real MediaPipe on the real hand photo). No patient data: the
 vowel is public research data (tests/fixtures/voice/README.md), everything else is synthetic."""
@@ -16,20 +16,17 @@ from sqlalchemy import func, select
 from core.capture import (
     CHECKLIST,
     MAX_UPLOAD_BYTES,
-    AudioClipRecorder,
-    LandmarkOverlay,
     Slot,
-    VideoClipRecorder,
     add_clip,
     check_clip,
     check_upload,
     checklist,
     checklist_status,
     guess_task_and_side,
-    level_dbfs,
     name_words,
     sniff_format,
 )
+from core.recorders import AudioClipRecorder, LandmarkOverlay, VideoClipRecorder, level_dbfs
 from core.media.video import probe_video
 from core.pipeline import UnusableInput
 from core.store import Assessment, Recording, transaction

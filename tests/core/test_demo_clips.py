@@ -171,7 +171,7 @@ def test_the_pdf_of_a_demo_patient_carries_its_note(demo):
 
     from pypdf import PdfReader
 
-    from core.reports import patient_pdf
+    from core.reports import patient_pdf, visit_summary_pdf
 
     def pdf_words(data: bytes) -> str:
         return " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).split())
@@ -182,5 +182,12 @@ def test_the_pdf_of_a_demo_patient_carries_its_note(demo):
         synthetic = pdf_words(patient_pdf(s, patient.id, note=patient_note(patient.mrn)).data)
         tele = s.scalar(select(Patient).where(Patient.mrn == "DEMO-01"))
         interpolated = pdf_words(patient_pdf(s, tele.id, note=patient_note(tele.mrn)).data)
+        visit_id = s.scalar(select(Visit.id).where(Visit.patient_id == tele.id).order_by(Visit.visit_date).limit(1))
+        summary = visit_summary_pdf(s, visit_id, note=patient_note(tele.mrn))
+        synthetic_visit = s.scalar(select(Visit.id).where(Visit.patient_id == patient.id).limit(1))
+        synthetic_summary = visit_summary_pdf(s, synthetic_visit, note=patient_note(patient.mrn))
     assert "synthetic movement clips" in synthetic and "nobody was filmed" in synthetic
     assert "linearly interpolated" in interpolated
+    assert "linearly interpolated" in pdf_words(summary) and len(PdfReader(io.BytesIO(summary)).pages) == 1
+    assert "nobody was filmed" in pdf_words(synthetic_summary)
+    assert len(PdfReader(io.BytesIO(synthetic_summary)).pages) == 1

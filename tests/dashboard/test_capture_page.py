@@ -218,7 +218,7 @@ def test_a_stream_that_stops_mid_recording_saves_nothing(clinic, fake_webrtc):
 def test_a_clip_that_ended_while_the_page_was_left_or_a_stopped_stream_saves_nothing(clinic, fake_webrtc):
     """Leaving the page mid-recording: the recorder may finish in the background, but only the
     page run that watched it end saves a clip; a stream found stopped mid-recording is dropped."""
-    from core.capture import AudioClipRecorder
+    from core.recorders import AudioClipRecorder
 
     finished = AudioClipRecorder(5.0, countdown_s=0.0)
     finished.arm(now=0.0)

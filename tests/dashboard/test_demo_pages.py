@@ -73,7 +73,8 @@ def test_telemonitoring_pages_say_the_ratings_are_interpolated(app, demo):
     patient_id, visits = ids["DEMO-01"]
     at = sign_in(app, DEMO_USERNAME, DEMO_PASSWORD, demo=True)
     for page, query in (("views/ratings.py", {"visit": visits[0]}), ("views/trends.py", {"patient": patient_id}),
-                        ("views/reports.py", {"patient": patient_id}), ("views/visit.py", {"visit": visits[0]})):
+                        ("views/reports.py", {"patient": patient_id}), ("views/visit.py", {"visit": visits[0]}),
+                        ("views/compare.py", {"patient": patient_id})):
         at = open_page(at, page, **query)
         assert not at.exception, (page, at.exception)
         assert TELEMONITORING_NOTE in [el.value for el in at.info], page
