@@ -121,8 +121,13 @@ def with_side(text: str, side: str | None) -> str:
     return f"{text} ({side})" if isinstance(side, str) and side else text
 
 
+VISIT_SCORE = "Visit score (combined)"  # the fused model's score, in the words on every page
+
+
 def score_label(model: str) -> str:
-    """'fused' -> 'Fused score', 'finger_tapping' -> 'Finger tapping score'."""
+    """'fused' -> 'Visit score (combined)', 'finger_tapping' -> 'Finger tapping score'."""
+    if model == "fused":
+        return VISIT_SCORE
     return f"{readable(model)} score"
 
 

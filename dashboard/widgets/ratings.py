@@ -129,7 +129,7 @@ def readable_rating_vs_score(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Visit": pd.to_datetime(table["visit_date"]).dt.date,
         "Medication": [label(MEDICATION_LABELS, m) for m in table["medication_state"]],
-        "Score": [score_label(m).replace("Fused score", "Visit score (combined)") if isinstance(m, str) else ""
+        "Score": [score_label(m) if isinstance(m, str) else ""
                   for m in table["model"]],
         "Side": [SIDE_LABELS.get(s, s) if isinstance(s, str) else "" for s in table["side"]],
         "App score": [_number_text(p, missing="not scored") for p in table["probability"]],

@@ -67,7 +67,7 @@ def test_csv_round_trip_equals_the_stored_values(clinic):
     assert back["visit_date"].min() == date(2024, 1, 8)
     labels = dict(zip(back["name_or_item"], back["label"]))
     assert labels["tap_frequency"] == "Tapping rate" and labels["cadence_steps_per_min"] == "Cadence"
-    assert labels["fused"] == "Fused score" and labels["3.4"] == "3.4 Finger tapping"
+    assert labels["fused"] == "Visit score (combined)" and labels["3.4"] == "3.4 Finger tapping"
     units = dict(zip(measures["name_or_item"], measures["unit"]))
     assert units["tap_frequency"] == "taps/s" and units["jitter_local_pct"] == "%"
 

@@ -52,7 +52,7 @@ def test_right_hand_slowing_is_flagged_at_the_right_visit(clinic):
     assert [e.visit_id for e in right.events] == [ids["visits"][STEP_AT]]
     assert right.events[0].direction == "worse" and right.events[0].confirmed  # slower tapping is worse
     assert right.label == "Tapping rate (right)" and right.unit == "taps/s"
-    assert fused_label(analyses) == "Fused score"
+    assert fused_label(analyses) == "Visit score (combined)"
     assert not by_key[("tap_frequency", "left")].events
     assert not by_key[("jitter_local_pct", None)].events  # wobble far below the published RCI
     rating = by_key[("rating:3.4", "right")]

@@ -45,7 +45,7 @@ def test_visit_summary_is_one_page_with_ratings_score_and_statement(clinic):
     assert "MDS-UPDRS part III total: 30 of 33 scores missing" in text
     assert "Tapping rate (right)" in text and "OUTSIDE" in text and "CHANGE" in text  # flagged beside its range
     assert "4.03 (3 visits)" in text  # the patient's own baseline
-    assert "Changes at this visit ! Fused score: worse" in text
+    assert "Changes at this visit ! Visit score (combined): worse" in text
 
 
 def test_visit_summary_stays_on_one_page_with_a_full_exam(clinic):

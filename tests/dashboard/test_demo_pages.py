@@ -64,7 +64,7 @@ def test_trends_of_a_synthetic_demo_patient_show_one_score_per_visit_and_the_lab
     assert not at.exception, at.exception
     assert SYNTHETIC_NOTE in [el.value for el in at.info]
     scores = charts(at)[0]
-    fused = next(trace for trace in scores["data"] if trace.get("name") == "Fused score")
+    fused = next(trace for trace in scores["data"] if trace.get("name") == "Visit score (combined)")
     assert len(values(fused["y"])) == len(visits) == 3
 
 

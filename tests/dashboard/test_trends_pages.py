@@ -61,8 +61,9 @@ def test_trends_page_synthetic_scores_flags_and_visit_link(app, clinic_db):
     specs = charts(at)
     scores = specs[0]
     names = [trace.get("name") for trace in scores["data"]]
-    assert "Fused score" in names and "Fused score: uncertainty" in names
-    assert any(n and n.startswith("Flagged change: Fused score") for n in names)
+    assert "Visit score (combined)" in names and "Visit score (combined): uncertainty" in names
+    assert any(n and n.startswith("Flagged change: Visit score (combined)") for n in names)
+    assert not any(n and "Fused" in n for n in names)  # "fused" is the model's name, not the clinic's word
     assert "Rating 3.4 Finger tapping (right)" in names
     # measures are offered by label, grouped by task (core.tasks order), never by stored key
     options = at.multiselect(key="trends_measures").options
@@ -173,7 +174,7 @@ def test_trends_with_one_visit_show_weeks_not_milliseconds_and_ratings_on_their_
     comparison = next(df.value for df in at.dataframe if "Clinician rating" in df.value.columns)
     assert "None" not in comparison.astype(str).to_numpy().ravel().tolist()  # empty cells say so in words
     assert list(comparison["Clinician rating"]) == ["not rated"] and list(comparison["Uncertainty"]) == ["0.40 to 0.60"]
-    fused = next(t for t in charts(at)[0]["data"] if t.get("name") == "Fused score")
+    fused = next(t for t in charts(at)[0]["data"] if t.get("name") == "Visit score (combined)")
     assert fused["error_y"]["array"] and not any("uncertainty" in (t.get("name") or "") for t in charts(at)[0]["data"])
     specs = charts(at)
     assert specs
@@ -191,7 +192,7 @@ def test_score_chart_draws_ratings_below_on_their_own_axis(app, clinic_db):
     at = open_page(sign_in(app), "views/trends.py", patient=ids["patient"])
     scores = charts(at)[0]
     rating = next(t for t in scores["data"] if t.get("name", "").startswith("Rating 3.4"))
-    fused = next(t for t in scores["data"] if t.get("name") == "Fused score")
+    fused = next(t for t in scores["data"] if t.get("name") == "Visit score (combined)")
     assert fused.get("yaxis", "y") == "y" and rating["yaxis"] == "y2"  # separate axes, not one shared scale
     assert scores["layout"]["yaxis"]["range"] == [0, 1]
     assert scores["layout"]["yaxis2"]["range"] == [-0.2, 4.2]
