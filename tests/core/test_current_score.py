@@ -157,8 +157,8 @@ def test_relabel_analyses_the_clip_again_and_keeps_the_old_result_as_history(sto
 
 
 def test_migration_keeps_the_newest_score_current_on_a_database_with_duplicates(tmp_path):
-    """A database written before supersession: one visit with three combined scores and a clip
-    analysed twice, a good clip and a failed retake of the vowel."""
+    """A database written before supersession: one visit with three combined scores, imported
+    measures, a clip analysed twice, a good clip and a failed retake of the vowel."""
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = make_engine(url)
     try:
@@ -178,17 +178,20 @@ def test_migration_keeps_the_newest_score_current_on_a_database_with_duplicates(
                                "source, original_name, quality_ok, status, created_at) VALUES (:id, 1, 'vowel', NULL, "
                                "'recordings/x.wav', :sha, 'wav', 'upload', '', :ok, :status, :t)"),
                           {"id": rid, "sha": str(rid) * 64, "ok": ok, "status": status, "t": now})
-            for aid, rid in ((1, 1), (2, None), (3, 1), (4, None), (5, 2), (6, None)):
+            rows = ((1, 1, "voice"), (2, None, "fused"), (3, 1, "voice"), (4, None, "fused"), (5, 2, "voice"),
+                    (6, None, "fused"), (7, None, "uci_telemonitoring_import"))  # 7: imported measures
+            for aid, rid, model in rows:
                 c.execute(text("INSERT INTO assessments (id, visit_id, recording_id, model_name, model_version, "
                                "inputs_sha256, created_at) VALUES (:id, 1, :rid, :m, 'v', '', :t)"),
-                          {"id": aid, "rid": rid, "m": "fused" if rid is None else "voice", "t": now})
+                          {"id": aid, "rid": rid, "m": model, "t": now})
         migrate(engine)
         with engine.connect() as c:
             current = c.execute(text("SELECT id FROM assessments WHERE superseded_at IS NULL ORDER BY id")).scalars().all()
             counting = c.execute(text("SELECT id FROM recordings WHERE counts")).scalars().all()
             total = c.execute(text("SELECT count(*) FROM assessments")).scalar()
-        assert current == [3, 5, 6]  # newest of clip 1, the only one of clip 2, newest visit score
+        # newest of clip 1, the only one of clip 2, newest visit score, the imported measures
+        assert current == [3, 5, 6, 7]
         assert counting == [1]  # the good clip, not the failed retake
-        assert total == 6  # history kept
+        assert total == 7  # history kept
     finally:
         engine.dispose()

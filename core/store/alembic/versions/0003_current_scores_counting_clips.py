@@ -8,7 +8,7 @@ visit `counts` (the clinician's `chosen` clip, else the latest one that passed i
 check; an `excluded_reason` keeps a clip out).
 
 The data step cleans existing databases: per visit only the newest combined score stays
-current, per clip only its newest assessment, and per visit, task and side the newest clip that
+current (visit-level rows of other models, such as imported measures, are left alone), per clip only its newest assessment, and per visit, task and side the newest clip that
 passed its quality check counts.
 
 Revision ID: 0003
@@ -39,13 +39,15 @@ def upgrade() -> None:
 
     now = datetime.now(timezone.utc)
     assessments = sa.table('assessments', sa.column('id', sa.Integer), sa.column('visit_id', sa.Integer),
-                           sa.column('recording_id', sa.Integer),
+                           sa.column('recording_id', sa.Integer), sa.column('model_name', sa.String),
                            sa.column('superseded_at', sa.DateTime(timezone=True)))
     recordings = sa.table('recordings', sa.column('id', sa.Integer), sa.column('visit_id', sa.Integer),
                           sa.column('task', sa.String), sa.column('side', sa.String),
                           sa.column('quality_ok', sa.Boolean), sa.column('counts', sa.Boolean))
+    # per visit and model: a visit's imported measures (model "imported") are not replaced by
+    # its combined score, only older combined scores are
     newest_visit_score = (sa.select(sa.func.max(assessments.c.id)).where(assessments.c.recording_id.is_(None))
-                          .group_by(assessments.c.visit_id))
+                          .group_by(assessments.c.visit_id, assessments.c.model_name))
     op.execute(assessments.update()
                .where(assessments.c.recording_id.is_(None), assessments.c.id.not_in(newest_visit_score))
                .values(superseded_at=now))
