@@ -47,7 +47,7 @@ def clips_table(tasks: list[TaskClips]) -> None:
     import pandas as pd
 
     from core.capture import STATUS_LABELS
-    from dashboard.formatting import label
+    from dashboard.formatting import SIDE_LABELS, label
 
     rows = []
     for t in tasks:
@@ -55,12 +55,12 @@ def clips_table(tasks: list[TaskClips]) -> None:
             counts = r is t.counting
             rows.append({
                 "Task": TASKS[r.task].label if r.task in TASKS else r.task,
-                "Side": r.side or "",
+                "Side": SIDE_LABELS.get(r.side, r.side) if r.side else "",
                 "Clip": f"clip {r.id}" + (f" added {r.created_at:%H:%M}" if r.created_at else ""),
                 "Counts": ("yes, chosen by the clinician" if t.chosen_by_clinician else "yes") if counts
                 else "no: " + why_not_counted(r, t),
                 "Status": label(STATUS_LABELS, r.status),
-                "Duration (s)": r.duration_s,
+                "Duration (s)": round(r.duration_s, 1) if r.duration_s is not None else None,
             })
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
                  column_config={"Duration (s)": st.column_config.NumberColumn(format="%.1f")})
