@@ -13,17 +13,64 @@ from core.config import MODELS_DIR, PROJECT_ROOT
 from models import tabular as T
 
 
+def _same_numbers(new, shipped, path="") -> None:
+    """Equal JSON, floats equal up to rounding noise (retraining on another CPU)."""
+    if isinstance(shipped, dict):
+        assert set(new) == set(shipped), path
+        for key in shipped:
+            _same_numbers(new[key], shipped[key], f"{path}/{key}")
+    elif isinstance(shipped, list):
+        assert len(new) == len(shipped), path
+        for i, (a, b) in enumerate(zip(new, shipped)):
+            _same_numbers(a, b, f"{path}[{i}]")
+    elif isinstance(shipped, float) and not isinstance(shipped, bool):
+        # figures are reported to 4 decimals: one unit in the last place when a rounding boundary
+        # falls between the two machines (seen on a candidate MLP's cross-validated AUC)
+        assert new == pytest.approx(shipped, rel=1e-7, abs=1.5e-4), path
+    else:
+        assert new == shipped, path
+
+
+def assert_reproduces(out, name: str, keys: tuple[str, ...]) -> dict:
+    """The retrained model in `out` is the shipped one: the same weights to within floating-point
+    noise (a CPU with other vector units rounds the last bits differently, which changes the
+    version's weight hash, so the hash is compared only for its name and semantic version), and
+    the same metrics."""
+    import re
+
+    import torch
+
+    new = json.loads((out / name / "metrics.json").read_text())
+    shipped = json.loads((MODELS_DIR / name / "metrics.json").read_text())
+    assert new["version"].split("+")[0] == shipped["version"].split("+")[0]
+    for key in keys:
+        _same_numbers(new[key], shipped[key], key)
+    a = torch.load(out / name / "model.pt", weights_only=False)
+    b = torch.load(MODELS_DIR / name / "model.pt", weights_only=False)
+    for part in ("classifier", "severity"):
+        if b.get(part) is None:
+            assert a.get(part) is None, part
+            continue
+        assert set(a[part]) == set(b[part]), part
+        for key, tensor in b[part].items():
+            if hasattr(tensor, "shape"):
+                assert torch.allclose(a[part][key].double(), tensor.double(), rtol=1e-9, atol=1e-12), (part, key)
+    card = (out / name / "MODEL_CARD.md")
+    if card.exists():
+        def unhashed(text: str) -> str:
+            return re.sub(r"\+[0-9a-f]{8}\b", "+<weights>", text)
+
+        assert unhashed(card.read_text()) == unhashed((MODELS_DIR / name / "MODEL_CARD.md").read_text())
+    return new
+
+
 @pytest.mark.slow
 def test_voice_retrain_reproduces_shipped_weights_and_metrics(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "models.train", "voice", "--out", str(tmp_path)],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
-    new = json.loads((tmp_path / "voice" / "metrics.json").read_text())
-    shipped = json.loads((MODELS_DIR / "voice" / "metrics.json").read_text())
-    assert new["version"] == shipped["version"]  # the version carries a hash of the weight values
-    for key in ("cv", "baselines", "calibration", "threshold", "chosen", "candidates", "data"):
-        assert new[key] == shipped[key], key
-    assert (tmp_path / "voice" / "MODEL_CARD.md").read_text() == (MODELS_DIR / "voice" / "MODEL_CARD.md").read_text()
+    assert_reproduces(tmp_path, "voice", ("cv", "baselines", "calibration", "threshold", "chosen", "candidates",
+                                          "data"))
 
 
 def test_platt_recovers_a_known_calibration():
@@ -62,11 +109,8 @@ def test_gait_retrain_reproduces_shipped_weights_and_metrics(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "models.train", "gait", "--out", str(tmp_path)],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
-    new = json.loads((tmp_path / "gait" / "metrics.json").read_text())
-    shipped = json.loads((MODELS_DIR / "gait" / "metrics.json").read_text())
-    assert new["version"] == shipped["version"]
-    for key in ("cv", "baselines", "calibration", "threshold", "chosen", "candidates", "data"):
-        assert new[key] == shipped[key], key
+    assert_reproduces(tmp_path, "gait", ("cv", "baselines", "calibration", "threshold", "chosen", "candidates",
+                                         "data"))
 
 
 def test_gait_model_uses_only_heel_strike_intervals():
@@ -91,12 +135,8 @@ def test_finger_tapping_retrain_reproduces_shipped_weights_and_metrics(tmp_path)
     proc = subprocess.run([sys.executable, "-m", "models.train", "finger_tapping", "--out", str(tmp_path)],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
-    new = json.loads((tmp_path / "finger_tapping" / "metrics.json").read_text())
-    shipped = json.loads((MODELS_DIR / "finger_tapping" / "metrics.json").read_text())
-    assert new["version"] == shipped["version"]
-    for key in ("cv", "baselines", "calibration", "threshold", "chosen", "candidates", "data", "severity",
-                "abstention"):
-        assert new[key] == shipped[key], key
+    assert_reproduces(tmp_path, "finger_tapping", ("cv", "baselines", "calibration", "threshold", "chosen",
+                                                   "candidates", "data", "severity", "abstention"))
 
 
 def test_finger_tapping_severity_is_compared_like_for_like():
