@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,10 +46,35 @@ def _alembic_config() -> Config:
     return config
 
 
+# Any fixed number: the PostgreSQL advisory lock all pdlens processes take to migrate.
+PG_MIGRATION_LOCK = 7_346_201
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """Two processes starting at once on a new SQLite file would both see an empty schema and
+    both create the tables (the second fails: "table clinicians already exists"). An exclusive
+    lock on a file beside the database makes the second wait and then find the schema current."""
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(Path(database).expanduser().with_name(Path(database).name + ".migrate-lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _run_alembic(url_or_engine: str | Engine, action, revision: str) -> None:
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     try:
-        with engine.begin() as connection:
+        with _sqlite_migration_lock(engine), engine.begin() as connection:
+            if engine.url.get_backend_name() == "postgresql":  # the same, across PostgreSQL clients
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
             config = _alembic_config()
             config.attributes["connection"] = connection
             action(config, revision)

@@ -66,3 +66,25 @@ def test_open_store_migrates_once_and_is_cached(tmp_path):
             assert set(inspect(s.connection()).get_table_names()) >= APP_TABLES
     finally:
         close_store(url)
+
+
+def _open_and_count(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from core.store import Clinician
+
+    sessions = open_store(url)
+    with transaction(sessions) as s:
+        return s.scalar(select(func.count()).select_from(Clinician))
+
+
+def test_processes_starting_at_once_on_a_new_sqlite_file_migrate_it_once(tmp_path):
+    """Several app processes (or test workers) opening the same new database at the same moment:
+    each waits for the first one's migration and then finds the schema current."""
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        counts = pool.map(_open_and_count, [url] * 8)
+    assert counts == [0] * 8
+    assert current_revision(url) == head_revision()
