@@ -290,23 +290,16 @@ def _branch_inputs_from_store(s: Session, visit_id: int):
     task and side one clip (core.store.repository.refresh_counting_clips), its current
     assessment. A task whose clips all failed their quality check counts no clip, so the fusion
     reports that branch as left out rather than scoring an older clip silently."""
-    from core.store import repository as repo
     from models.fused import BranchInput, branch_for
 
-    current = {a.recording_id: a for a in repo.list_assessments(s, visit_id) if a.recording_id is not None}
-    recordings = repo.list_recordings(s, visit_id)
-    slots_counted = {(r.task, r.side) for r in recordings if r.counts}
     # A task with clips but none usable enters as its latest failed clip: the fusion then says
     # the branch was left out because the clip failed its quality check.
-    latest_failed = {}
-    for r in recordings:
-        if (r.task, r.side) not in slots_counted and r.excluded_reason is None:
-            latest_failed[(r.task, r.side)] = r.id
+    entered = [(clip, t.assessments.get(clip.id)) for t in counting_clips(s, visit_id)
+               if (clip := t.counting or t.latest_attempt) is not None]
     inputs: list = []
     reported: list[dict[str, Any]] = []
-    for r in recordings:
-        a = current.get(r.id)
-        if a is None or not (r.counts or latest_failed.get((r.task, r.side)) == r.id):
+    for r, a in sorted(entered, key=lambda pair: pair[0].id):
+        if a is None:
             continue
         branch = branch_for(r.task, r.side)
         if branch is None:
@@ -397,31 +390,38 @@ def current_visit_score(s: Session, visit_id: int):
                     .order_by(Assessment.id.desc()).limit(1))
 
 
-latest_visit_score = current_visit_score  # the name the pages used before supersession
-
-
 @dataclass
 class TaskClips:
-    """One task (and side) of a visit: the clip that counts, its current assessment, and the
-    other clips (older attempts, failed retakes, excluded clips) that do not count."""
+    """One task (and side) of a visit: the clip that counts, the other clips (older attempts,
+    failed retakes, excluded clips) that do not, and the current assessment of each."""
 
     task: str
     side: str | None
     counting: Any | None  # Recording
-    assessment: Any | None  # its current Assessment
     others: list[Any]  # Recordings that do not count, oldest first
-    chosen_by_clinician: bool
+    assessments: dict[int, Any]  # recording id -> its current Assessment
 
     @property
-    def label(self) -> str:
-        return TASKS[self.task].label + (f", {self.side}" if self.side else "")
+    def assessment(self) -> Any | None:
+        """The current assessment of the clip that counts."""
+        return self.assessments.get(self.counting.id) if self.counting is not None else None
+
+    @property
+    def chosen_by_clinician(self) -> bool:
+        return self.counting is not None and bool(self.counting.chosen)
+
+    @property
+    def latest_attempt(self) -> Any | None:
+        """When no clip counts: the latest clip not excluded (the one that needs a retake)."""
+        usable = [r for r in self.others if r.excluded_reason is None]
+        return usable[-1] if self.counting is None and usable else None
 
     @property
     def state(self) -> str:
         """"counts" (a usable clip counts), "needs_retake" (clips exist, none usable) or "to_do"."""
         if self.counting is not None:
             return "counts"
-        return "needs_retake" if any(r.excluded_reason is None for r in self.others) else "to_do"
+        return "needs_retake" if self.latest_attempt is not None else "to_do"
 
 
 def counting_clips(s: Session, visit_id: int) -> list[TaskClips]:
@@ -436,14 +436,14 @@ def counting_clips(s: Session, visit_id: int) -> list[TaskClips]:
     out = []
     for (task, side), clips in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1] or "")):
         counting = next((r for r in clips if r.counts), None)
-        out.append(TaskClips(task, side, counting, current.get(counting.id) if counting else None,
-                             [r for r in clips if r is not counting], bool(counting is not None and counting.chosen)))
+        out.append(TaskClips(task, side, counting, [r for r in clips if r is not counting],
+                             {r.id: current[r.id] for r in clips if r.id in current}))
     return out
 
 
 def clip_label(recording: Any) -> str:
-    """How pages name a clip: its task, side, when it was added and its own name when it has one
-    ("Finger tapping, left - clip 3 added 09:41")."""
+    """How pages name a clip: its task, side, number and when it was added ("Finger tapping
+    (3.4), left - clip 3 added 09:41"); never its file name, which may carry the patient's."""
     when = recording.created_at.strftime("%H:%M") if recording.created_at else ""
     return f"{TASKS[recording.task].label}{f', {recording.side}' if recording.side else ''} - clip {recording.id}" + (
         f" added {when}" if when else "")
@@ -451,12 +451,13 @@ def clip_label(recording: Any) -> str:
 
 # ---------------------------------------------------------------- corrections of clips
 
-def _rescore_after(sessions: sessionmaker[Session], actor: Any, visit_id: int,
-                   change) -> dict[str, Any]:
+def _change_clip(sessions: sessionmaker[Session], actor: Any, change) -> dict[str, Any]:
+    """Run `change(session, actor)` (a repository correction returning the Recording) in one
+    transaction, then score the clip's visit again."""
     from core.store import transaction
 
     with transaction(sessions) as s:
-        change(s, _resolve_actor(s, actor))
+        visit_id = change(s, _resolve_actor(s, actor)).visit_id
     return score_visit(sessions, actor, visit_id)
 
 
@@ -464,38 +465,26 @@ def choose_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int) 
     """The clinician makes this clip the one that counts; the visit is scored again."""
     from core.store import repository as repo
 
-    visit_id = _visit_of(sessions, recording_id)
-    return _rescore_after(sessions, actor, visit_id, lambda s, who: repo.choose_recording(s, who, recording_id))
+    return _change_clip(sessions, actor, lambda s, who: repo.choose_recording(s, who, recording_id))
 
 
 def automatic_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int) -> dict[str, Any]:
     """Back to the rule (latest clip that passed its quality check) for this clip's task."""
     from core.store import repository as repo
 
-    visit_id = _visit_of(sessions, recording_id)
-    return _rescore_after(sessions, actor, visit_id, lambda s, who: repo.clear_recording_choice(s, who, recording_id))
+    return _change_clip(sessions, actor, lambda s, who: repo.clear_recording_choice(s, who, recording_id))
 
 
 def exclude_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int, reason: str) -> dict[str, Any]:
     from core.store import repository as repo
 
-    visit_id = _visit_of(sessions, recording_id)
-    return _rescore_after(sessions, actor, visit_id, lambda s, who: repo.exclude_recording(s, who, recording_id, reason))
+    return _change_clip(sessions, actor, lambda s, who: repo.exclude_recording(s, who, recording_id, reason))
 
 
 def include_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int) -> dict[str, Any]:
     from core.store import repository as repo
 
-    visit_id = _visit_of(sessions, recording_id)
-    return _rescore_after(sessions, actor, visit_id, lambda s, who: repo.include_recording(s, who, recording_id))
-
-
-def _visit_of(sessions: sessionmaker[Session], recording_id: int) -> int:
-    from core.store import transaction
-    from core.store import repository as repo
-
-    with transaction(sessions) as s:
-        return repo.get_recording(s, recording_id).visit_id
+    return _change_clip(sessions, actor, lambda s, who: repo.include_recording(s, who, recording_id))
 
 
 def relabel_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int, task: str, side: str | None,

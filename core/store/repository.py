@@ -611,17 +611,16 @@ def list_recordings(s: Session, visit_id: int) -> list[Recording]:
 # ---------------------------------------------------------------- the clip that counts
 
 
-def refresh_counting_clips(s: Session, visit_id: int) -> dict[tuple[str, str | None], int]:
+def refresh_counting_clips(s: Session, visit_id: int) -> None:
     """Mark, per task and side of a visit, the one clip that counts: the clinician's chosen clip,
     else the latest clip that passed its quality check; excluded clips never count, and a failed
-    retake never displaces a good clip. Returns {(task, side): recording id}. Called after every
-    change of a visit's clips, in the same transaction."""
+    retake never displaces a good clip. Called after every change of a visit's clips, in the
+    same transaction."""
     s.flush()
     groups: dict[tuple[str, str | None], list[Recording]] = {}
     for r in list_recordings(s, visit_id):
         groups.setdefault((r.task, r.side), []).append(r)
-    counting = {}
-    for key, clips in groups.items():
+    for clips in groups.values():
         usable = [r for r in clips if r.excluded_reason is None]
         chosen = [r for r in usable if r.chosen]
         good = [r for r in usable if r.quality_ok and r.status not in ("needs_retake", "failed")]
@@ -630,10 +629,7 @@ def refresh_counting_clips(s: Session, visit_id: int) -> dict[tuple[str, str | N
             r.counts = r is pick
             if r.chosen and r is not pick:
                 r.chosen = False
-        if pick is not None:
-            counting[key] = pick.id
     s.flush()
-    return counting
 
 
 def _writable_recording(s: Session, actor: Clinician, recording_id: int) -> tuple[Clinician, Recording, Visit]:
@@ -644,16 +640,21 @@ def _writable_recording(s: Session, actor: Clinician, recording_id: int) -> tupl
     return actor, recording, visit
 
 
+def _set_choice(s: Session, recording: Recording, chosen_id: int | None) -> None:
+    """The clinician's choice for the clip's task and side: clip `chosen_id`, or none."""
+    for other in list_recordings(s, recording.visit_id):
+        if (other.task, other.side) == (recording.task, recording.side):
+            other.chosen = other.id == chosen_id
+    refresh_counting_clips(s, recording.visit_id)
+
+
 def choose_recording(s: Session, actor: Clinician, recording_id: int) -> Recording:
     """The clinician says this clip counts for its task and side (even one that failed its
     quality check: she saw it and judged it usable)."""
     actor, recording, visit = _writable_recording(s, actor, recording_id)
     if recording.excluded_reason is not None:
         raise ValidationError("This clip is excluded: include it again before choosing it.")
-    for other in list_recordings(s, visit.id):
-        if (other.task, other.side) == (recording.task, recording.side):
-            other.chosen = other.id == recording.id
-    refresh_counting_clips(s, visit.id)
+    _set_choice(s, recording, recording.id)
     _audit(s, actor, "choose_recording", visit.patient_id, detail=f"visit={visit.id} recording={recording.id}")
     return recording
 
@@ -661,10 +662,7 @@ def choose_recording(s: Session, actor: Clinician, recording_id: int) -> Recordi
 def clear_recording_choice(s: Session, actor: Clinician, recording_id: int) -> Recording:
     """Back to the automatic rule for this clip's task and side (latest clip that passed)."""
     actor, recording, visit = _writable_recording(s, actor, recording_id)
-    for other in list_recordings(s, visit.id):
-        if (other.task, other.side) == (recording.task, recording.side):
-            other.chosen = False
-    refresh_counting_clips(s, visit.id)
+    _set_choice(s, recording, None)
     _audit(s, actor, "clear_recording_choice", visit.patient_id, detail=f"visit={visit.id} recording={recording.id}")
     return recording
 

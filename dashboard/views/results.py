@@ -4,7 +4,6 @@ beside their healthy ranges, the explanation panels and a plain-language summary
 Opened with ?visit=<id> (the same query parameter as the Visit page)."""
 import streamlit as st
 
-from core.store import repository
 from core.visits import counting_clips, current_visit_score, score_visit
 from dashboard import state
 from dashboard.formatting import escape_markdown
@@ -16,17 +15,8 @@ visit, patient = state.require_visit("Visit results")
 with state.session() as s:
     tasks = counting_clips(s, visit.id)
     for task_clips in tasks:
-        if task_clips.assessment is not None:
-            _ = list(task_clips.assessment.measures)  # load while the session is open
-    shown_failed = {}
-    for task_clips in tasks:
-        usable = [r for r in task_clips.others if r.excluded_reason is None]
-        if task_clips.counting is None and usable:  # nothing usable: show the latest attempt
-            latest = usable[-1]
-            current = [a for a in repository.list_assessments(s, visit.id) if a.recording_id == latest.id]
-            for a in current:
-                _ = list(a.measures)
-            shown_failed[(task_clips.task, task_clips.side)] = (latest, current[-1] if current else None)
+        for a in task_clips.assessments.values():
+            _ = list(a.measures)  # load while the session is open
     fused = current_visit_score(s, visit.id)
 
 chrome.back_to_visit(visit)
@@ -52,11 +42,9 @@ per_recording_lines: list[str] = []
 data_dir = state.data_dir()
 for task_clips in tasks:
     st.markdown(escape_markdown(clips.counting_line(task_clips)))
-    if task_clips.counting is not None:
-        per_recording_lines += panels.recording_panel(task_clips.counting, task_clips.assessment, data_dir)
-    elif (task_clips.task, task_clips.side) in shown_failed:
-        recording, assessment = shown_failed[(task_clips.task, task_clips.side)]
-        per_recording_lines += panels.recording_panel(recording, assessment, data_dir)
+    shown = task_clips.counting or task_clips.latest_attempt  # nothing usable: the latest attempt
+    if shown is not None:
+        per_recording_lines += panels.recording_panel(shown, task_clips.assessments.get(shown.id), data_dir)
     clips.other_clips(task_clips)
 
 panels.summary_panel(panels.visit_summary_lines(fused, per_recording_lines))
