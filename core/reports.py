@@ -354,6 +354,18 @@ def _font_path(bold: bool = False) -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf")
 
 
+def _pdf_document(title: str):
+    """An A4 fpdf2 document with pdlens' fonts (DejaVu: every character of a name prints)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.add_font("DejaVu", "", str(_font_path()))
+    pdf.add_font("DejaVu", "B", str(_font_path(bold=True)))
+    pdf.set_title(title)
+    pdf.set_creator("pdlens")
+    return pdf
+
+
 def _trend_png(analysis: SeriesAnalysis, width_in: float = 7.0, height_in: float = 2.3) -> bytes:
     """A static trend chart: values, baseline band, flagged changes (matplotlib, Agg)."""
     import matplotlib
@@ -425,7 +437,6 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
     """The chart report of one patient (see module docstring). Text is never interpreted as
     markup: names and notes are written as plain strings. `note`: a sentence printed under the
     patient's details (the demo database's provenance note: synthetic clips, interpolated ratings)."""
-    from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
     patient = s.get(Patient, patient_id)
@@ -435,12 +446,8 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
     analyses = analyse_patient(series)
     today = today or date.today()
 
-    pdf = FPDF(format="A4")
+    pdf = _pdf_document("pdlens patient report")
     pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_font("DejaVu", "", str(_font_path()))
-    pdf.add_font("DejaVu", "B", str(_font_path(bold=True)))
-    pdf.set_title("pdlens patient report")
-    pdf.set_creator("pdlens")
     pdf.add_page()
     width = pdf.w - pdf.l_margin - pdf.r_margin
 
@@ -598,19 +605,13 @@ def visit_summary_pdf(s: Session, visit_id: int, *, today: date | None = None, n
     has everything). Text is written as plain strings, never markup. `note`: a sentence printed
     under the visit line (the demo database's provenance note: synthetic clips, interpolated
     ratings)."""
-    from fpdf import FPDF
-
     from core.compare import visit_snapshot
 
     snap = visit_snapshot(s, visit_id)
     today = today or date.today()
-    pdf = FPDF(format="A4")
+    pdf = _pdf_document("pdlens visit summary")
     pdf.set_auto_page_break(auto=False)
     pdf.set_margins(12, 10, 12)
-    pdf.add_font("DejaVu", "", str(_font_path()))
-    pdf.add_font("DejaVu", "B", str(_font_path(bold=True)))
-    pdf.set_title("pdlens visit summary")
-    pdf.set_creator("pdlens")
     pdf.add_page()
     width = pdf.w - pdf.l_margin - pdf.r_margin
     bottom = pdf.h - 12
