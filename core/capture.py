@@ -116,11 +116,18 @@ def checklist(recordings: list[Any]) -> list[ChecklistItem]:
     return items
 
 
+def counted_items(items: list[ChecklistItem]) -> list[ChecklistItem]:
+    """The checklist lines a visit's progress counts: every standard task, and the outcome
+    tests (TUG, 5xSTS, gait speed) only where the therapist recorded one."""
+    return [i for i in items if not TASKS[i.slot.task].optional or i.attempts]
+
+
 def checklist_status(items: list[ChecklistItem]) -> str:
     """A visit's progress in a few words for lists: "No clips yet", "3 of 7 tasks done",
     "3 of 7 tasks done, 1 needs a retake"."""
     if not any(item.attempts for item in items):
         return "No clips yet"
+    items = counted_items(items)
     done = sum(item.status == "analysed" for item in items)
     retakes = sum(item.status == "needs_retake" for item in items)
     text = f"{done} of {plural(len(items), 'task')} done"
@@ -140,10 +147,15 @@ _TASK_WORDS = {
     "reading": ("read", "reading", "passage", "rainbow", "grandfather", "readaloud"),
     "finger_tapping": ("tap", "taps", "tapping", "finger", "fingertap", "fingertaps", "fingertapping", "ft"),
     "tremor": ("tremor", "tremors", "rest", "resting", "resttremor"),
-    "gait": ("gait", "walk", "walks", "walking", "tug", "stride", "strides"),
+    "gait": ("gait", "walk", "walks", "walking", "stride", "strides"),
+    "tug": ("tug", "tugt"),
+    "sit_to_stand": ("sts", "5sts", "ftsts", "5xsts", "sit", "stand", "chair", "situps"),
+    "gait_speed": ("10mwt", "mwt", "speed", "gaitspeed", "walkspeed"),
 }
 # Two words in a row that name a task where neither alone does (or the pair beats a single word).
-_TASK_PAIRS = {("timed", "up"): "gait"}
+_TASK_PAIRS = {("timed", "up"): "tug", ("up", "go"): "tug", ("sit", "stand"): "sit_to_stand",
+               ("gait", "speed"): "gait_speed", ("walk", "speed"): "gait_speed",
+               ("walking", "speed"): "gait_speed", ("10", "m"): "gait_speed"}
 _SIDE_WORDS = {"left": ("left", "l", "lh", "lt", "links", "lhand", "lefthand"),
                "right": ("right", "r", "rh", "rt", "rhand", "righthand")}
 

@@ -21,6 +21,9 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from core.pipeline import UnusableInput  # noqa: E402
+from core.tasks import TASKS  # noqa: E402
+
+MOVEMENT_TASKS = [key for key, spec in TASKS.items() if spec.modality == "movement"]
 
 _NATIVE_LOG_LINE = re.compile(r"^(INFO|WARNING|VERBOSE): |^[IW]\d{4} |^WARNING: All log messages before absl|"
                               r"^WARNING: Logging before InitGoogle")
@@ -53,24 +56,53 @@ EXIT_UNUSABLE = 2
 EXIT_QUALITY = 3
 
 
+def _clip_setup(args: argparse.Namespace):
+    """--height-cm and --marks X1,Y1,X2,Y2 --marks-distance-m D -> ClipSetup (gait speed)."""
+    from core.analysis import ClipSetup
+
+    height_m = None
+    if args.height_cm is not None:
+        if not 50 <= args.height_cm <= 250:
+            raise ValueError("--height-cm must be the patient's height in centimetres (50-250)")
+        height_m = args.height_cm / 100.0
+    marks = None
+    if args.marks:
+        try:
+            values = [float(v) for v in args.marks.split(",")]
+        except ValueError:
+            values = []
+        if len(values) != 4 or not all(0.0 <= v <= 1.0 for v in values):
+            raise ValueError("--marks takes X1,Y1,X2,Y2: the two floor marks as fractions (0-1) of the "
+                             "picture's width and height")
+        if not args.marks_distance_m or args.marks_distance_m <= 0:
+            raise ValueError("--marks needs --marks-distance-m, the distance between the two marks in metres")
+        marks = ((values[0], values[1]), (values[2], values[3]))
+    return ClipSetup(height_m=height_m, marks=marks, marks_distance_m=args.marks_distance_m if marks else None)
+
+
 def _analyze(args: argparse.Namespace) -> int:
     jobs = []
     if args.voice:
         jobs.append((args.voice, args.voice_task or "vowel", None))
     if args.movement:
         if not args.task:
-            print("error: --movement needs --task finger_tapping|tremor|gait", file=sys.stderr)
+            print(f"error: --movement needs --task {'|'.join(MOVEMENT_TASKS)}", file=sys.stderr)
             return EXIT_UNUSABLE
         jobs.append((args.movement, args.task, args.side))
     if not jobs:
         print("error: give --voice FILE and/or --movement FILE", file=sys.stderr)
+        return EXIT_UNUSABLE
+    try:
+        setup = _clip_setup(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
 
     from core.visits import analyze_files
 
     try:
         with _quiet_native_stderr():
-            payload = analyze_files(jobs)
+            payload = analyze_files(jobs, setup=setup)
     except UnusableInput as exc:
         print(f"unusable input: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -115,10 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     analyze = sub.add_parser("analyze", help="analyse one voice and/or one movement recording")
     analyze.add_argument("--voice", metavar="FILE", help="voice recording (any common audio/video format)")
     analyze.add_argument("--movement", metavar="FILE", help="movement video")
-    analyze.add_argument("--task", choices=["vowel", "reading", "finger_tapping", "tremor", "gait"],
-                         help="task of the recording (voice: vowel|reading; movement: finger_tapping|tremor|gait)")
+    analyze.add_argument("--task", choices=list(TASKS),
+                         help=f"task of the recording (voice: vowel|reading; movement: {'|'.join(MOVEMENT_TASKS)})")
     analyze.add_argument("--voice-task", choices=["vowel", "reading"], help="voice task when --task names the movement task")
     analyze.add_argument("--side", choices=["left", "right"], help="tested side for finger tapping and tremor")
+    analyze.add_argument("--height-cm", type=float, help="gait speed without floor marks: the patient's height")
+    analyze.add_argument("--marks", metavar="X1,Y1,X2,Y2",
+                         help="gait speed: two floor marks on the picture, as fractions of its width and height")
+    analyze.add_argument("--marks-distance-m", type=float, help="gait speed: distance between the marks (m)")
     analyze.add_argument("--json", action="store_true", help="print JSON")
     sub.add_parser("batch", help="import a folder or manifest of clinic recordings (see: batch --help)")
     sub.add_parser("export", help="export measures, scores and ratings as csv, parquet or fhir (see: export --help)")

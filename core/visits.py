@@ -96,14 +96,27 @@ def key_frame_path(clip: Path) -> Path:
     return clip.with_name(clip.name + ".keyframe.jpg")
 
 
-def _analyze(path: Path, task: str, side: str | None, cache_path: Path | None) -> TaskResult:
+def _analyze(path: Path, task: str, side: str | None, cache_path: Path | None, setup=None) -> TaskResult:
     from core.analysis import analyze_recording
 
-    return analyze_recording(path, task, side, cache_path=cache_path)
+    return analyze_recording(path, task, side, cache_path=cache_path, setup=setup)
+
+
+def clip_setup(s: Session, visit_id: int, recording: Any = None):
+    """The set-up a clip of this visit is analysed with (core.analysis.ClipSetup): the
+    patient's height from the patient record and the clip's floor marks, if any."""
+    from core.analysis import ClipSetup
+    from core.store.models import Patient, Visit
+
+    height_cm = s.scalar(select(Patient.height_cm).join(Visit, Visit.patient_id == Patient.id)
+                         .where(Visit.id == visit_id))
+    return ClipSetup.from_json(getattr(recording, "setup_json", None),
+                               height_m=height_cm / 100.0 if height_cm else None)
 
 
 def analyze_and_explain(path: str | Path, task: str, side: str | None = None, explain: bool = True,
-                        cache_path: Path | None = None) -> tuple[TaskResult, dict[str, Any] | None, dict[str, float]]:
+                        cache_path: Path | None = None, setup=None,
+                        ) -> tuple[TaskResult, dict[str, Any] | None, dict[str, float]]:
     """Analyse a clip and, when its quality is ok, explain its score. Returns (result,
     explanation JSON or None, timings in seconds). The explanation always lists the measures
     with their labels and healthy ranges (the store keeps only name, value, unit). Raises
@@ -111,7 +124,7 @@ def analyze_and_explain(path: str | Path, task: str, side: str | None = None, ex
     from core.explain import explain_result
 
     t0 = time.perf_counter()
-    result = _analyze(Path(path), task, side, cache_path)
+    result = _analyze(Path(path), task, side, cache_path, setup)
     t1 = time.perf_counter()
     explanation = None
     if explain and result.quality.ok:
@@ -198,6 +211,7 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
     with transaction(sessions) as s:
         duplicate = s.scalar(select(Recording.id).where(Recording.visit_id == visit_id, Recording.sha256 == sha256))
         shared = s.scalar(select(func.count()).select_from(Recording).where(Recording.stored_path == relative))
+        setup = clip_setup(s, visit_id)
     if duplicate is not None:
         raise ValidationError("This file was already added to this visit: it is not stored twice.")
     side_files_before = set(_side_files(stored))
@@ -209,7 +223,8 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
                 p.unlink(missing_ok=True)
 
     try:
-        result, explanation, timings = analyze_and_explain(stored, task, side, cache_path=landmark_cache_path(stored))
+        result, explanation, timings = analyze_and_explain(stored, task, side, cache_path=landmark_cache_path(stored),
+                                                           setup=setup)
         t = time.perf_counter()
         save_key_frame(stored, explanation, Path(data_dir))
         timings["key_frame"] = time.perf_counter() - t
@@ -507,6 +522,7 @@ def relabel_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int,
         visit_id, relative, sha256 = recording.visit_id, recording.stored_path, recording.sha256
         if (recording.task, recording.side) == (task, side):
             raise ValidationError("The clip already has this task and side: nothing to change.")
+        setup = clip_setup(s, visit_id, recording)
     stored = resolve_recording_path(data_dir, relative)
     if not stored.exists():
         raise UnusableInput("The stored file of this clip is missing, so it cannot be analysed again. "
@@ -518,7 +534,8 @@ def relabel_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int,
     for p, old in set_aside:
         p.replace(old)
     try:
-        result, explanation, timings = analyze_and_explain(stored, task, side, cache_path=landmark_cache_path(stored))
+        result, explanation, timings = analyze_and_explain(stored, task, side, cache_path=landmark_cache_path(stored),
+                                                           setup=setup)
         save_key_frame(stored, explanation, Path(data_dir))
     except BaseException:
         for p, old in set_aside:
@@ -565,7 +582,8 @@ def model_versions_in_use(s: Session) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- files only (CLI)
 
-def analyze_files(recordings: Iterable[tuple[str | Path, str, str | None]], explain: bool = True) -> dict[str, Any]:
+def analyze_files(recordings: Iterable[tuple[str | Path, str, str | None]], explain: bool = True,
+                  setup=None) -> dict[str, Any]:
     """Analyse (path, task, side) recordings of one visit without a database: per-recording
     results, explanations and summaries, the fused visit score and the visit summary.
     Raises UnusableInput (with the task in the message) for a file that cannot be analysed."""
@@ -575,7 +593,7 @@ def analyze_files(recordings: Iterable[tuple[str | Path, str, str | None]], expl
     out_recordings, items, reported = [], [], []
     for path, task, side in recordings:
         try:
-            result, explanation, timings = analyze_and_explain(path, task, side, explain=explain)
+            result, explanation, timings = analyze_and_explain(path, task, side, explain=explain, setup=setup)
         except UnusableInput as exc:
             raise UnusableInput(f"{TASKS[task].label if task in TASKS else task}: {exc}") from None
         # No file name in the output: clinic file names often carry the patient's name, and the

@@ -42,6 +42,17 @@ class MeasureInfo:
     source: str = ""  # where the normal range (and the direction) comes from
     higher_is_worse: bool | None = None  # None: no established direction (e.g. pitch, tremor frequency)
     description: str = ""
+    # A published clinical cut-off for people with Parkinson's (e.g. fall risk), beyond which
+    # (in the worse direction) the value is flagged, and its wording with the source:
+    # "above 11.5 s: higher fall risk in Parkinson's (Nocera et al. 2013)". None: no cut-off.
+    cutoff: float | None = None
+    cutoff_text: str = ""
+
+    def beyond_cutoff(self, value: float) -> bool | None:
+        """True when `value` lies beyond the published cut-off in the worse direction."""
+        if self.cutoff is None or self.higher_is_worse is None or value != value:
+            return None
+        return value > self.cutoff if self.higher_is_worse else value < self.cutoff
 
     def measure(self, value: float, normal_range: tuple[float | None, float | None] | None = None) -> Measure:
         """This measure's value as the pipelines return it (`normal_range` overrides the entry's)."""

@@ -104,6 +104,8 @@ class Patient(Base):
     sex: Mapped[str] = mapped_column(String(16))
     diagnosis: Mapped[str] = mapped_column(String(16))
     more_affected_side: Mapped[str] = mapped_column(String(16))
+    # Height (cm), optional: scales gait speed from a video filmed without floor marks.
+    height_cm: Mapped[float | None] = mapped_column(Float)
     archived: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -166,6 +168,9 @@ class Recording(Base):
     counts: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     chosen: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     excluded_reason: Mapped[str | None] = mapped_column(Text)
+    # How the clip was filmed, where a task needs it (core.analysis.ClipSetup.to_json): the two
+    # floor marks a clinician clicked on a frame of a gait speed clip and their distance apart.
+    setup_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property

@@ -284,7 +284,8 @@ def change_password(s: Session, actor: Clinician, clinician_id: int, new_passwor
 
 # ---------------------------------------------------------------- patients
 
-PATIENT_FIELDS = ("mrn", "name", "birth_date", "sex", "diagnosis", "more_affected_side")
+PATIENT_FIELDS = ("mrn", "name", "birth_date", "sex", "diagnosis", "more_affected_side", "height_cm")
+HEIGHT_CM_RANGE = (50.0, 250.0)  # what a height on the patient record may be (gait speed's scale)
 
 
 @dataclass(frozen=True)
@@ -316,7 +317,24 @@ def _clean_patient_fields(fields: dict) -> dict:
         clean["diagnosis"] = _choice(fields["diagnosis"], DIAGNOSES, "Diagnosis")
     if "more_affected_side" in fields:
         clean["more_affected_side"] = _choice(fields["more_affected_side"], AFFECTED_SIDES, "More affected side")
+    if "height_cm" in fields:
+        clean["height_cm"] = _height_cm(fields["height_cm"])
     return clean
+
+
+def _height_cm(value) -> float | None:
+    """The patient's height in cm, or None (not recorded). Used to scale gait speed from video
+    when no floor marks were clicked."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        height = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError("Height: enter the patient's height in centimetres, e.g. 172.") from None
+    lo, hi = HEIGHT_CM_RANGE
+    if not (height == height and lo <= height <= hi):
+        raise ValidationError(f"Height: {height:g} cm is outside {lo:g}-{hi:g} cm; enter it in centimetres.")
+    return round(height, 1)
 
 
 def _check_mrn_free(s: Session, mrn: str, patient_id: int | None = None) -> str:
@@ -340,10 +358,12 @@ def create_patient(
     sex: str,
     diagnosis: str,
     more_affected_side: str,
+    height_cm: float | None = None,
 ) -> Patient:
     actor = _active_actor(s, actor)
     clean = _clean_patient_fields(
-        dict(mrn=mrn, name=name, birth_date=birth_date, sex=sex, diagnosis=diagnosis, more_affected_side=more_affected_side)
+        dict(mrn=mrn, name=name, birth_date=birth_date, sex=sex, diagnosis=diagnosis,
+             more_affected_side=more_affected_side, height_cm=height_cm)
     )
     message = _check_mrn_free(s, clean["mrn"])
     patient = Patient(**clean, name_lower=clean["name"].lower(), mrn_lower=clean["mrn"].lower(), archived=False)

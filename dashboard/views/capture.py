@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.capture import STATUS_LABELS, Slot, add_clip, checklist
+from core.capture import STATUS_LABELS, Slot, add_clip, checklist, counted_items
 from core.store import repository
 from core.tasks import TASKS
 from dashboard import state
@@ -14,7 +14,15 @@ from dashboard.formatting import escape_markdown, plural
 from dashboard.widgets import chrome, recorder, upload
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "capture"
-DIAGRAMS = {"voice": STATIC / "voice.svg", "hand": STATIC / "hand.svg", "body": STATIC / "body.svg"}
+
+
+def diagram_path(name: str):
+    """The placement picture of a task (core.tasks.TaskSpec.diagram), the whole-body one if
+    the task has none of its own."""
+    path = STATIC / f"{name}.svg"
+    return path if path.is_file() else STATIC / "body.svg"
+
+
 BADGES = {"todo": "gray", "recorded": "blue", "analysed": "green", "needs_retake": "orange"}
 CHOSEN_KEY = "capture-chosen-slot"
 
@@ -43,25 +51,32 @@ if (last := st.session_state.pop(f"capture-last-{visit.id}", None)) is not None:
                   + message[len(last.name) + 2:]
     shown[last.status](escape_markdown(message))
 
-done = sum(i.status == "analysed" for i in items)
-st.progress(done / len(items), text=f"{done} of {len(items)} tasks analysed")
+counted = counted_items(items)
+done = sum(i.status == "analysed" for i in counted)
+st.progress(done / len(counted), text=f"{done} of {len(counted)} tasks analysed")
 
 # --- checklist ----------------------------------------------------------------------------------
 chosen_key = st.session_state.get(CHOSEN_KEY, {}).get(visit.id)
-st.subheader("Tasks")
-for item in items:
-    row = st.columns([4, 2, 2], vertical_alignment="center")
-    row[0].markdown(f"**{escape_markdown(item.slot.label)}**"
-                    + (f"  \n{escape_markdown(' '.join(item.problems))}" if item.problems else ""))
-    row[1].markdown(f":{BADGES[item.status]}-badge[{STATUS_LABELS[item.status]}]")
-    verb = "Record" if item.status == "todo" else "Retake"
-    if row[2].button(verb, key=f"choose-{visit.id}-{item.slot.key}", icon=":material/videocam:"
-                     if TASKS[item.slot.task].modality == "movement" else ":material/mic:",
-                     type="primary" if chosen_key == item.slot.key else "secondary"):
-        st.session_state.setdefault(CHOSEN_KEY, {})[visit.id] = item.slot.key
-        chosen_key = item.slot.key
-        recorder.abort_other_recordings(visit.id, item.slot)
-        st.rerun()
+for heading, caption, lines in (
+        ("Tasks", "", [i for i in items if not TASKS[i.slot.task].optional]),
+        ("Outcome tests", "Physical-therapy outcome tests, recorded when you run them: they count towards "
+                          "the visit only once recorded.", [i for i in items if TASKS[i.slot.task].optional])):
+    st.subheader(heading)
+    if caption:
+        st.caption(caption)
+    for item in lines:
+        row = st.columns([4, 2, 2], vertical_alignment="center")
+        row[0].markdown(f"**{escape_markdown(item.slot.label)}**"
+                        + (f"  \n{escape_markdown(' '.join(item.problems))}" if item.problems else ""))
+        row[1].markdown(f":{BADGES[item.status]}-badge[{STATUS_LABELS[item.status]}]")
+        verb = "Record" if item.status == "todo" else "Retake"
+        if row[2].button(verb, key=f"choose-{visit.id}-{item.slot.key}", icon=":material/videocam:"
+                         if TASKS[item.slot.task].modality == "movement" else ":material/mic:",
+                         type="primary" if chosen_key == item.slot.key else "secondary"):
+            st.session_state.setdefault(CHOSEN_KEY, {})[visit.id] = item.slot.key
+            chosen_key = item.slot.key
+            recorder.abort_other_recordings(visit.id, item.slot)
+            st.rerun()
 
 # --- the chosen task -------------------------------------------------------------------------------
 chosen = next((i for i in items if i.slot.key == chosen_key), None)
@@ -83,8 +98,7 @@ else:
         side_text = f" Test the **{slot.side}** hand." if slot.side else ""
         st.markdown(f"Clip length: **{spec.target_seconds:.0f} s** (at least {spec.min_seconds:.0f} s).{side_text}")
     with right:
-        diagram = "voice" if spec.modality == "voice" else ("body" if slot.task == "gait" else "hand")
-        st.image(str(DIAGRAMS[diagram]), caption="Where to place the device", width=320)
+        st.image(str(diagram_path(spec.diagram)), caption="Where to place the device", width=320)
 
     def save_recorded(clip: bytes, suffix: str):
         outcome = save(clip, f"browser-{slot.key}{suffix}", slot.task, slot.side, "browser")

@@ -57,7 +57,7 @@ def _overlay(visit_id: int, slot: Slot) -> LandmarkOverlay:
     overlays = st.session_state.setdefault(_OVERLAYS, {})
     key = (visit_id, slot.key)
     if key not in overlays:
-        overlays[key] = LandmarkOverlay("pose" if slot.task == "gait" else "hand")
+        overlays[key] = LandmarkOverlay(TASKS[slot.task].landmarks)
     return overlays[key]
 
 
@@ -165,7 +165,7 @@ def browser_recorder(visit_id: int, slot: Slot, save_clip: SaveClip) -> ClipOutc
         else:
             overlay = _overlay(visit_id, slot)
             found = overlay.detected
-            what = "body" if slot.task == "gait" else "hand"
+            what = "body" if TASKS[slot.task].landmarks == "pose" else "hand"
             meter.caption(f"Tracking: {what} found" if found else f"Tracking: no {what} found yet: adjust the camera")
         time.sleep(POLL_S)
 

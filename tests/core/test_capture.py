@@ -52,9 +52,13 @@ PD_VOWEL = next(VOICE.glob("PD_sample__AH_545692309*.wav"))  # real public recor
     ("IMG_0042.MOV", (None, None)),
     ("clip_r.mp4", (None, "right")),
     ("FingerTappingRight.mp4", ("finger_tapping", "right")),  # camelCase
-    ("TUGTest.mp4", ("gait", None)),  # an acronym before a capitalised word
-    ("tug-2.mov", ("gait", None)),
-    ("Timed_Up_and_Go.mp4", ("gait", None)),
+    ("TUGTest.mp4", ("tug", None)),  # an acronym before a capitalised word
+    ("tug-2.mov", ("tug", None)),
+    ("Timed_Up_and_Go.mp4", ("tug", None)),
+    ("5xSTS.mp4", ("sit_to_stand", None)),
+    ("sit to stand 2.mov", ("sit_to_stand", None)),
+    ("10MWT_comfortable.mp4", ("gait_speed", None)),
+    ("gait_speed.mp4", ("gait_speed", None)),  # the pair beats "gait" alone
     ("pt.tap.R.mov", ("finger_tapping", "right")),  # dots between words
     ("my vowel take2.wav", ("vowel", None)),
 ])
@@ -135,9 +139,9 @@ def _rec(id, task, side=None, status="analysed", quality_ok=True, problems=()):
                            quality_json={"ok": quality_ok, "checks": checks})
 
 
-def test_checklist_has_the_seven_standard_slots():
+def test_checklist_has_the_seven_standard_slots_then_the_outcome_tests():
     assert [s.key for s in CHECKLIST] == ["vowel", "reading", "finger_tapping_left", "finger_tapping_right",
-                                          "tremor_left", "tremor_right", "gait"]
+                                          "tremor_left", "tremor_right", "gait", "tug", "sit_to_stand", "gait_speed"]
     assert Slot("tremor", "left").label == "Rest tremor (3.17), left hand"
 
 
@@ -153,7 +157,8 @@ def test_checklist_status_follows_the_latest_recording_of_each_slot():
     ])}
     assert {k: i.status for k, i in items.items()} == {
         "vowel": "analysed", "reading": "todo", "finger_tapping_left": "needs_retake",
-        "finger_tapping_right": "recorded", "tremor_left": "needs_retake", "tremor_right": "todo", "gait": "analysed"}
+        "finger_tapping_right": "recorded", "tremor_left": "needs_retake", "tremor_right": "todo", "gait": "analysed",
+        "tug": "todo", "sit_to_stand": "todo", "gait_speed": "todo"}
     assert items["finger_tapping_left"].problems == ("No hand found in 80% of the clip.",)
     assert items["gait"].attempts == 2 and items["gait"].recording_id == 5
     assert items["tremor_left"].recording_id == 7 and items["reading"].recording_id is None
@@ -168,6 +173,8 @@ def test_checklist_status_in_a_few_words_for_the_visit_list():
         "3 of 7 tasks done, 1 needs a retake"
     assert checklist_status(checklist([_rec(1, "reading", None, "needs_retake", False, ["Silent."]),
                                        _rec(2, "gait", None, "failed", False)])) == "0 of 7 tasks done, 2 need a retake"
+    # an outcome test counts once recorded, never as "to do"
+    assert checklist_status(checklist([_rec(1, "vowel"), _rec(2, "tug")])) == "2 of 8 tasks done"
 
 
 # ---------------------------------------------------------------- add_clip on a real store
