@@ -69,28 +69,34 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _sqlite_foreign_keys(connection, on: bool) -> None:
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    connection.commit()  # ends the transaction SQLAlchemy began for the statement
+
+
 def _run_alembic(url_or_engine: str | Engine, action, revision: str) -> None:
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     sqlite = engine.url.get_backend_name() == "sqlite"
     try:
-        with _sqlite_migration_lock(engine), engine.begin() as connection:
+        with _sqlite_migration_lock(engine), engine.connect() as connection:
             if sqlite:
                 # SQLite changes a constraint by copying the table (drop, rename), which foreign-key
-                # enforcement would refuse or cascade; the pragma takes effect only outside a
-                # transaction, i.e. before the first write. Keys are checked before the commit.
-                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            if engine.url.get_backend_name() == "postgresql":  # the same, across PostgreSQL clients
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
-            config = _alembic_config()
-            config.attributes["connection"] = connection
-            action(config, revision)
-            if sqlite:
-                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                if broken:
-                    raise RuntimeError(f"The migration left {len(broken)} broken references: nothing was changed.")
-        if sqlite:
-            with engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                # enforcement would refuse or cascade. The pragma takes effect only outside a
+                # transaction, so it is set before the migration's and reset after it on this same
+                # connection; the keys are checked before the commit.
+                _sqlite_foreign_keys(connection, False)
+            try:
+                with connection.begin():
+                    if engine.url.get_backend_name() == "postgresql":  # the same, across PostgreSQL clients
+                        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+                    config = _alembic_config()
+                    config.attributes["connection"] = connection
+                    action(config, revision)
+                    if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+                        raise RuntimeError(f"The migration left {len(broken)} broken references: nothing was changed.")
+            finally:
+                if sqlite:
+                    _sqlite_foreign_keys(connection, True)
     finally:
         if isinstance(url_or_engine, str):
             engine.dispose()

@@ -88,3 +88,53 @@ def test_processes_starting_at_once_on_a_new_sqlite_file_migrate_it_once(tmp_pat
         counts = pool.map(_open_and_count, [url] * 8)
     assert counts == [0] * 8
     assert current_revision(url) == head_revision()
+
+
+def test_migration_0005_keeps_clips_and_their_references_and_admits_the_outcome_tests(db_url):
+    """0005 changes the task constraint of recordings, which SQLite can only do by copying the
+    table: a clip stored before it, with the assessment and measure that point at it, must come
+    through unchanged, foreign keys still enforced; the new tasks are admitted, unknown ones not."""
+    engine = make_engine(db_url)
+    try:
+        downgrade(engine, "base")
+        migrate(engine, "0004")
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO clinicians (id, username, display_name, password_hash, role, active, created_at) "
+                           "VALUES (1, 'u1', 'Clinician 1', 'x', 'clinician', true, CURRENT_TIMESTAMP)"))
+            c.execute(text("INSERT INTO patients (id, mrn, name, name_lower, mrn_lower, birth_date, sex, diagnosis, "
+                           "more_affected_side, archived, created_at, updated_at) VALUES (1, 'T-1', 'Test Patient', "
+                           "'test patient', 't-1', '1950-01-01', 'unknown', 'pd', 'left', false, CURRENT_TIMESTAMP, "
+                           "CURRENT_TIMESTAMP)"))
+            c.execute(text("INSERT INTO visits (id, patient_id, visit_date, medication_state, notes, created_at) "
+                           "VALUES (1, 1, '2026-01-01', 'on', '', CURRENT_TIMESTAMP)"))
+            c.execute(text("INSERT INTO recordings (id, visit_id, task, stored_path, sha256, format, source, "
+                           "original_name, quality_ok, status, counts, chosen, created_at) VALUES (1, 1, 'gait', "
+                           "'r/1.mp4', 'ab', 'mp4', 'upload', '', true, 'analysed', true, false, CURRENT_TIMESTAMP)"))
+            c.execute(text("INSERT INTO assessments (id, visit_id, recording_id, model_name, model_version, "
+                           "inputs_sha256, created_at) VALUES (1, 1, 1, 'gait', '2', 'ab', CURRENT_TIMESTAMP)"))
+            c.execute(text("INSERT INTO measures (id, assessment_id, name, value, unit) "
+                           "VALUES (1, 1, 'stride_time_s', 1.1, 's')"))
+        migrate(engine)
+        with engine.begin() as c:
+            assert c.execute(text("SELECT task, counts FROM recordings WHERE id = 1")).one() == ("gait", True)
+            assert c.execute(text("SELECT a.recording_id FROM assessments a JOIN measures m ON m.assessment_id = a.id")
+                             ).scalar() == 1
+            c.execute(text("INSERT INTO recordings (id, visit_id, task, stored_path, sha256, format, source, "
+                           "original_name, quality_ok, status, counts, chosen, created_at) VALUES (2, 1, 'tug', "
+                           "'r/2.mp4', 'cd', 'mp4', 'upload', '', true, 'analysed', true, false, CURRENT_TIMESTAMP)"))
+        with pytest.raises(IntegrityError):
+            with engine.begin() as c:
+                c.execute(text("INSERT INTO recordings (id, visit_id, task, stored_path, sha256, format, source, "
+                               "original_name, quality_ok, status, counts, chosen, created_at) VALUES (3, 1, 'juggling', "
+                               "'r/3.mp4', 'ef', 'mp4', 'upload', '', true, 'analysed', true, false, CURRENT_TIMESTAMP)"))
+        with pytest.raises(IntegrityError):  # foreign keys enforced again after the copy
+            with engine.begin() as c:
+                c.execute(text("INSERT INTO assessments (id, visit_id, recording_id, model_name, model_version, "
+                               "inputs_sha256, created_at) VALUES (9, 1, 999, 'gait', '2', 'ab', CURRENT_TIMESTAMP)"))
+        downgrade(engine, "0004")  # the outcome-test clip goes, the gait clip stays
+        with engine.begin() as c:
+            assert c.execute(text("SELECT id FROM recordings")).scalars().all() == [1]
+        downgrade(engine, "base")
+        migrate(engine)  # leave the schema in place for the other tests
+    finally:
+        engine.dispose()
