@@ -28,6 +28,7 @@ from core.ratings import PART3_TOTAL_ITEM, RATING_ITEMS, Part3Total, legacy_loca
 from core.store.errors import ValidationError
 from core.store.models import Assessment, ClinicianRating, Patient, Visit
 from core.summary import range_text
+from core.tasks import TASKS
 from core.trends import (SeriesAnalysis, _direction, analyse_patient, change_rule, load_patient_series,
                          PatientSeries)
 from core.vocabulary import label as measure_label, measure_info, score_label, task_label, unit as measure_unit, \
@@ -211,7 +212,7 @@ def _measure_rows(series: PatientSeries, analyses: list[SeriesAnalysis], visit_i
         rows.append(MeasureRow(task, side, name, measure_label(name),
                                measure_unit(name, m["unit"] if isinstance(m["unit"], str) else None),
                                float(m["value"]), info.normal_range if info else None, mean, n, status, flag))
-    task_order = {t: i for i, t in enumerate(["vowel", "reading", "finger_tapping", "tremor", "gait"])}
+    task_order = {t: i for i, t in enumerate(TASKS)}
     return sorted(rows, key=lambda r: (task_order.get(r.task or "", 99), r.task or "", r.label, r.side or ""))
 
 

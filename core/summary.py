@@ -87,6 +87,18 @@ def out_of_range_sentence(m: Mapping[str, Any]) -> str | None:
     return f"{m.get('label') or m['name']} {fmt(value, unit)}, {where} the healthy range ({range_text(rng, unit)})."
 
 
+def cutoff_sentence(m: Mapping[str, Any]) -> str | None:
+    """'Timed Up and Go 14.2 s: above 11.5 s: higher fall risk in Parkinson's (Nocera 2013).'
+    for a measure beyond its published clinical cut-off (core.vocabulary.MeasureInfo.cutoff)."""
+    from core.vocabulary import measure_info
+
+    info = measure_info(str(m.get("name", "")))
+    value = m.get("value")
+    if info is None or value is None or not math.isfinite(float(value)) or not info.beyond_cutoff(float(value)):
+        return None
+    return f"{m.get('label') or info.label} {fmt(float(value), m.get('unit', info.unit))}: {info.cutoff_text}."
+
+
 def attribution_sentence(explanation: Mapping[str, Any] | None, labels: Mapping[str, str] | None = None,
                          k: int = 2) -> str | None:
     """Which measures moved this model's score most, against the healthy reference."""
@@ -147,6 +159,7 @@ def recording_summary(task_label: str, measures: Iterable[Any], explanation: Map
     for feature, measure in ((explanation or {}).get("feature_measures") or {}).items():
         labels.setdefault(feature, labels.get(measure, measure))  # model feature -> measure label
     lines = [s for s in (out_of_range_sentence(m) for m in ms) if s]
+    lines.extend(s for s in (cutoff_sentence(m) for m in ms) if s)
     lines.extend(extra)
     if explanation:
         for s in (attribution_sentence(explanation.get("measure_attributions"), labels),

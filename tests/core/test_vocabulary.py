@@ -154,3 +154,16 @@ def test_pipelines_build_measures_only_from_their_vocabulary_entries():
     modules = sorted((ROOT / "core" / "voice").glob("*.py")) + sorted((ROOT / "core" / "movement").glob("*.py"))
     inline = [p.name for p in modules if re.search(r"\bMeasure\(", p.read_text())]
     assert inline == []
+
+
+def test_a_measure_beyond_its_published_cutoff_gets_a_sentence_and_one_within_it_none():
+    from core.summary import cutoff_sentence
+    from core.vocabulary import MeasureInfo
+
+    timed = MeasureInfo("x_time_s", "Test time", "s", "tug", None, "", True, cutoff=11.5,
+                        cutoff_text="above 11.5 s: higher fall risk")
+    assert timed.beyond_cutoff(12.0) is True and timed.beyond_cutoff(11.0) is False
+    speed = MeasureInfo("x_speed", "Speed", "m/s", "gait_speed", None, "", False, cutoff=1.0)
+    assert speed.beyond_cutoff(0.8) is True and speed.beyond_cutoff(1.2) is False
+    assert MeasureInfo("x", "X", "", "tug").beyond_cutoff(3.0) is None  # no cut-off
+    assert cutoff_sentence({"name": "stride_time_s", "value": 9.0, "unit": "s"}) is None  # none published
