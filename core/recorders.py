@@ -246,14 +246,28 @@ class VideoClipRecorder(ClipRecorder):
                 self._container.mux(packet)
             self._span = ms / 1000.0
             if self._span >= self.target_seconds:
-                for packet in self._stream.encode():
-                    self._container.mux(packet)
-                self._container.close()
-                self._clip = self._buffer.getvalue()
-                self._container = None
-                self._reset()
-                self._span = self.target_seconds
-                self.state = "complete"
+                self._complete(self.target_seconds)
+
+    def _complete(self, span: float) -> None:
+        """Flush the encoder and hand out the clip (lock held)."""
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+        self._clip = self._buffer.getvalue()
+        self._container = None
+        self._reset()
+        self._span = span
+        self.state = "complete"
+
+    def finish(self, min_seconds: float = 0.0) -> bool:
+        """The therapist stops a recording that runs until stopped (a timed outcome test):
+        the clip so far becomes the clip when it spans at least `min_seconds`. Returns whether
+        it did; a shorter one keeps recording."""
+        with self._lock:
+            if self.state != "recording" or self._container is None or self._span < min_seconds:
+                return False
+            self._complete(self._span)
+            return True
 
     def add_frame(self, frame) -> None:
         """An av.VideoFrame from WebRTC."""

@@ -29,6 +29,12 @@ class TaskSpec:
         """Outcome tests are done when the therapist chooses to: not "to do" on every visit."""
         return self.battery == "outcome"
 
+    @property
+    def ends_when_stopped(self) -> bool:
+        """The timed outcome tests last as long as the patient takes: the browser recording runs
+        until the therapist stops it (at most max_seconds), not for a fixed length."""
+        return self.battery == "outcome"
+
 
 TASKS: dict[str, TaskSpec] = {
     t.key: t

@@ -41,7 +41,7 @@ def _recorder(visit_id: int, slot: Slot) -> ClipRecorder:
     spec = TASKS[slot.task]
     if key not in recorders:
         cls = AudioClipRecorder if spec.modality == "voice" else VideoClipRecorder
-        recorders[key] = cls(spec.target_seconds)
+        recorders[key] = cls(spec.max_seconds if spec.ends_when_stopped else spec.target_seconds)
     return recorders[key]
 
 
@@ -123,16 +123,23 @@ def browser_recorder(visit_id: int, slot: Slot, save_clip: SaveClip) -> ClipOutc
         if rec.state == "aborted":
             st.warning(rec.acknowledge())
         what = "microphone" if spec.modality == "voice" else "camera"
-        st.caption(f"Press **Start {what}** and allow the browser to use it. The clip is "
-                   f"{spec.target_seconds:.0f} s and starts after a {rec.countdown_s:.0f} s countdown.")
+        length = (f"runs until you press **Finish recording** (at most {spec.max_seconds:.0f} s)"
+                  if spec.ends_when_stopped else f"is {spec.target_seconds:.0f} s")
+        st.caption(f"Press **Start {what}** and allow the browser to use it. The clip {length} "
+                   f"and starts after a {rec.countdown_s:.0f} s countdown.")
         return None
 
     if rec.state == "aborted":
         st.warning(rec.acknowledge())
-    if rec.state == "idle" and st.button(
-            f"Record {spec.target_seconds:.0f} s", key=f"record-{visit_id}-{slot.key}", type="primary",
-            icon=":material/fiber_manual_record:"):
+    record_label = "Record" if spec.ends_when_stopped else f"Record {spec.target_seconds:.0f} s"
+    if rec.state == "idle" and st.button(record_label, key=f"record-{visit_id}-{slot.key}", type="primary",
+                                         icon=":material/fiber_manual_record:"):
         rec.arm()
+    if spec.ends_when_stopped and rec.state == "recording" and st.button(
+            "Finish recording", key=f"finish-{visit_id}-{slot.key}", type="primary", icon=":material/stop:",
+            help=f"When the patient has finished the test (the clip needs at least {spec.min_seconds:.0f} s)."):
+        if not rec.finish(spec.min_seconds):
+            st.warning(f"The clip is shorter than {spec.min_seconds:.0f} s: keep recording until the test ends.")
 
     status = st.empty()
     meter = st.empty()
@@ -144,6 +151,9 @@ def browser_recorder(visit_id: int, slot: Slot, save_clip: SaveClip) -> ClipOutc
             return None
         if state == "countdown":
             status.info(f"Get ready: recording starts in {math.ceil(rec.countdown_left())} s", icon=":material/timer:")
+        elif state == "recording" and spec.ends_when_stopped:
+            status.info(f"Recording {_timer_text(rec.recorded_seconds)}: press Finish recording when the "
+                        "patient has completed the test.", icon=":material/fiber_manual_record:")
         elif state == "recording":
             done = min(rec.recorded_seconds, spec.target_seconds)
             status.progress(done / spec.target_seconds,

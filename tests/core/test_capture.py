@@ -308,6 +308,23 @@ def test_video_recorder_writes_a_complete_mp4_with_true_timestamps(tmp_path):
     assert aborted.take_clip() is None and aborted.recorded_seconds == 0.0
 
 
+def test_a_recording_that_runs_until_stopped_keeps_what_was_filmed_when_the_therapist_finishes(tmp_path):
+    """Timed outcome tests (TUG, 5xSTS, gait speed) last as long as the patient takes."""
+    rec = VideoClipRecorder(target_seconds=120.0, countdown_s=0.0)
+    rec.arm(now=0.0)
+    frame = hand_photo()
+    for i in range(40):  # 1.6 s at 25 fps
+        rec.add_rgb(frame, i / 25, now=i / 25)
+    assert not rec.finish(min_seconds=4.0) and rec.state == "recording"  # too short: keeps recording
+    for i in range(40, 130):  # to 5.2 s
+        rec.add_rgb(frame, i / 25, now=i / 25)
+    assert rec.finish(min_seconds=4.0) and rec.state == "complete"
+    path = tmp_path / "timed.mp4"
+    path.write_bytes(rec.take_clip())
+    assert probe_video(path).duration_s == pytest.approx(5.16, abs=0.1)
+    assert not rec.finish()  # nothing is recording any more
+
+
 def test_overlay_draws_the_tracked_hand_on_a_real_photo():
     photo = hand_photo()
     with LandmarkOverlay("hand") as overlay:

@@ -128,9 +128,12 @@ def test_checklist_shows_each_task_status_from_the_visit_recordings(clinic, fake
     assert not at.exception
     assert at.title[0].value == "Capture: visit of 2024-05-02"
     assert badge_texts(at) == [":green-badge[Analysed]", ":gray-badge[To do]", ":orange-badge[Needs retake]",
-                               ":gray-badge[To do]", ":gray-badge[To do]", ":gray-badge[To do]", ":blue-badge[Recorded]"]
+                               ":gray-badge[To do]", ":gray-badge[To do]", ":gray-badge[To do]", ":blue-badge[Recorded]",
+                               # the outcome tests, in their own section
+                               ":gray-badge[To do]", ":gray-badge[To do]", ":gray-badge[To do]"]
+    assert [h.value for h in at.subheader][:2] == ["Tasks", "Outcome tests"]
     labels = [b.label for b in at.button if b.key and b.key.startswith("choose-")]
-    assert labels == ["Retake", "Record", "Retake", "Record", "Record", "Record", "Retake"]
+    assert labels == ["Retake", "Record", "Retake", "Record", "Record", "Record", "Retake", "Record", "Record", "Record"]
     page = "\n".join(m.value for m in at.markdown)
     assert escape_markdown("No hand was found in 62% of the frames.") in page  # why a retake is needed
     assert "1 of 7 tasks analysed" in at.get("progress")[0].proto.text
@@ -143,7 +146,7 @@ def test_retake_opens_the_task_with_instructions_diagram_and_a_video_only_stream
     at.button(key=f"choose-{clinic.visit}-finger_tapping_left").click()
     at.run()
     assert not at.exception
-    assert at.subheader[1].value == "Finger tapping (3.4), left hand"
+    assert at.subheader[2].value == "Finger tapping (3.4), left hand"
     page = "\n".join(m.value for m in at.markdown)
     assert escape_markdown("Tap the index finger against the thumb at least 10 times") in page
     assert "Test the **left** hand" in page
@@ -155,6 +158,19 @@ def test_retake_opens_the_task_with_instructions_diagram_and_a_video_only_stream
     assert call["rtc_configuration"] == {"iceServers": [{"urls": "stun:stun.clinic.example:3478"}]}  # from settings
     assert callable(call["queued_video_frames_callback"])
     assert "upload" in "\n".join(c.value for c in at.caption).lower()  # no photo camera fallback for video
+
+
+def test_an_outcome_test_records_until_the_therapist_finishes_it(clinic, fake_webrtc):
+    """A TUG lasts as long as the patient takes: no fixed clip length, a Finish button instead."""
+    at = open_capture(clinic)
+    at.button(key=f"choose-{clinic.visit}-tug").click()
+    at.run()
+    assert not at.exception
+    assert at.subheader[2].value == "Timed Up and Go"
+    page = "\n".join(m.value for m in at.markdown)
+    assert escape_markdown("walk at a comfortable, safe pace to the line 3 m away") in page
+    assert "runs until you press **Finish recording** (at most 120 s)" in "\n".join(c.value for c in at.caption)
+    assert fake_webrtc.calls[-1]["mode"] == streamlit_webrtc.WebRtcMode.SENDRECV
 
 
 def test_voice_task_asks_for_an_audio_only_stream_and_offers_the_browser_recorder(clinic, fake_webrtc):
