@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.ratings import MODEL_RATING_ITEMS, RATING_ITEMS, rating_label
+from core.ratings import MODEL_RATING_ITEMS, RATING_ITEMS, rating_for_measure, rating_label, rating_unit
 from core.trends import (
     DEFAULT_BASELINE_VISITS,
     DEFAULT_CONFIRM_VISITS,
@@ -316,7 +316,7 @@ for option in chosen:
     rows = rows[rows["side"].isna()] if side is None else rows[rows["side"] == side]
     analysis = analyse_series(rows, name, series_label(name, side), measure_unit(name, unit), side, **options)
     all_events += [(analysis, e) for e in analysis.events]
-    rating_item = next((k for k, item in RATING_ITEMS.items() if item.task == task), None)
+    rating_item = rating_for_measure(task, name)
     rating = None
     if rating_item and not ratings.empty:
         rating = ratings[(ratings["item"] == rating_item) &
@@ -333,7 +333,7 @@ else:
     for (item, side), group in ratings.groupby(["item", "side"], dropna=False, sort=False):
         side = side if isinstance(side, str) else None
         analysis = analyse_series(group.rename(columns={"score": "value"}), f"rating:{item}",
-                                  series_label(f"rating:{item}", side), "points", side, **options)
+                                  series_label(f"rating:{item}", side), rating_unit(item), side, **options)
         all_events += [(analysis, e) for e in analysis.events]
         figure = series_figure(analysis)
         figure.update_yaxes(title_text="clinician rating", range=rating_axis_range(item, group["score"]))
