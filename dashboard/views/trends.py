@@ -88,6 +88,16 @@ def rating_axis_range(item: str | None, scores) -> list[float]:
     return [0.0, max(4.0, top * 1.15)]
 
 
+def rating_axis_title(item: str | None) -> str:
+    """'clinician rating', or what an outcome value is: 'scale total (points)', 'stopwatch (s)',
+    'measured by the clinician (m)'."""
+    spec = RATING_ITEMS.get(item) if item else None
+    if spec is None or spec.group != "outcome":
+        return "clinician rating"
+    what = "scale total" if spec.integer else "stopwatch" if spec.measure else "measured by the clinician"
+    return f"{what} ({spec.unit})"
+
+
 def _with_rating_row(title: str) -> go.Figure:
     """Two rows on one date axis: the measure or score above, the clinician rating below on
     its own axis and scale."""
@@ -172,8 +182,8 @@ def series_figure(analysis: SeriesAnalysis, rating: pd.DataFrame | None = None, 
     _add_flags(fig, analysis, row)
     if with_rating:
         _add_rating(fig, rating, rating_item, rating_name)
-        fig.update_yaxes(title_text="clinician rating", range=rating_axis_range(rating_item, rating["score"]),
-                         row=2, col=1)
+        fig.update_yaxes(title_text=rating_axis_title(rating_item),
+                         range=rating_axis_range(rating_item, rating["score"]), row=2, col=1)
     fig.update_layout(height=400 if with_rating else 320, margin=dict(l=10, r=10, t=40, b=10),
                       title=f"{analysis.label}{unit}", legend=dict(orientation="h"))
     return fig
@@ -336,7 +346,7 @@ else:
                                   series_label(f"rating:{item}", side), rating_unit(item), side, **options)
         all_events += [(analysis, e) for e in analysis.events]
         figure = series_figure(analysis)
-        figure.update_yaxes(title_text="clinician rating", range=rating_axis_range(item, group["score"]))
+        figure.update_yaxes(title_text=rating_axis_title(item), range=rating_axis_range(item, group["score"]))
         chart(figure, f"trends_rating_{item}_{side}")
         band_caption(analysis)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core.pipeline import Measure
 from core.store import AuditEvent, Clinician, ClinicianRating, open_store, repository, transaction
 from tests.core.trends_synthetic import build_synthetic_clinic
-from tests.dashboard.conftest import open_page, sign_in, texts
+from tests.dashboard.conftest import charts, open_page, sign_in, texts
 
 OUTCOME_KEYS = ["mini_bestest", "berg_balance", "fga", "six_minute_walk_m", "tug_stopwatch_s", "sts_stopwatch_s",
                 "gait_speed_stopwatch_m_s"]
@@ -74,3 +74,21 @@ def test_results_page_shows_the_stopwatch_beside_the_video_time(app, clinic_db):
     at = open_page(at, "views/results.py", visit=visit_id)
     assert not at.exception, at.exception
     assert "TUG: video 12.4 s, stopwatch 12.1 s" in [t.value for t in at.text]
+
+
+def test_trends_page_flags_a_berg_drop_as_worse_with_its_source(app, clinic_db):
+    ids = build_synthetic_clinic(clinic_db)
+    with transaction(open_store(clinic_db)) as s:
+        admin = s.scalar(select(Clinician))
+        for visit_id, berg in zip(ids["visits"], [46, 45, 44, 46, 38, 37, 37, 36]):  # synthetic values
+            repository.set_rating(s, admin, visit_id, "berg_balance", None, berg)
+    at = sign_in(app)
+    at = open_page(at, "views/trends.py", patient=ids["patient"])
+    assert not at.exception, at.exception
+    flags = next(df.value for df in at.dataframe if "Threshold source" in df.value.columns)
+    berg = flags[flags["Series"] == "Berg Balance Scale total"]
+    assert list(berg["Direction"]) == ["worse"] and list(berg["Confirmed"]) == [True]
+    assert list(berg["Change from baseline"]) == [-7.0] and list(berg["Threshold"]) == [5.0]  # baseline 46, 45, 44
+    assert "Steffen & Seney" in berg["Threshold source"].iloc[0]
+    chart = next(c for c in charts(at) if c["layout"]["title"]["text"].startswith("Berg Balance Scale total"))
+    assert chart["layout"]["yaxis"]["title"]["text"] == "scale total (points)"
