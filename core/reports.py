@@ -574,21 +574,24 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
         pdf.ln(2)
 
     heading("Outcome tests")
-    rows = _outcome_history(s, patient.id)
+    header, rows, video_lines = _outcome_table(s, patient.id)
     if not rows:
         para("No outcome test (Timed Up and Go, Five Times Sit to Stand, gait speed, balance scales, six-minute walk) "
              "recorded.")
     else:
-        para("Entered by the clinician (balance-scale totals, walk distance, stopwatch times) and measured on video "
-             "(the clip that counts), by visit, the latest last.")
+        para("By visit. Timed tests: stopwatch / video (the clip that counts); balance totals and the six-minute walk "
+             "as entered by the clinician; '-' not done.")
         shown = rows[-max_visit_rows:]
         if len(rows) > len(shown):
-            para(f"The latest {plural(len(shown), 'value')} of {len(rows)}:")
-        pdf.set_font("DejaVu", "", 8)
-        with pdf.table(col_widths=(25, 95, 30, 30), text_align="LEFT", first_row_as_headings=True) as table:
-            table.row(["Date", "Test", "Value", "How"])
+            para(f"The latest {plural(len(shown), 'visit')}:")
+        pdf.set_font("DejaVu", "", 7.5)
+        with pdf.table(col_widths=(22, 26, 26, 28, 20, 18, 16, 16), text_align="LEFT",
+                       first_row_as_headings=True) as table:
+            table.row(header)
             for row in shown:
-                table.row(list(row))
+                table.row(row)
+        for line in video_lines:
+            para(line, size=8)
     pdf.ln(2)
 
     heading("Latest results")
@@ -639,39 +642,63 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
     return PdfReport(data, pdf.pages_count)
 
 
-def _outcome_history(s: Session, patient_id: int) -> list[tuple[str, str, str, str]]:
-    """(date, test, value, how) of every outcome value of a patient, oldest visit first: the
-    clinician's entries and the video measures of the outcome tasks (clips that count)."""
+# The patient report's outcome table: (column, stopwatch item, video measure), then entered totals.
+_OUTCOME_COLUMNS = (("TUG (s)", "tug_stopwatch_s", "tug_time_s"), ("5xSTS (s)", "sts_stopwatch_s", "sts_time_s"),
+                    ("Gait speed (m/s)", "gait_speed_stopwatch_m_s", "gait_speed_m_s"),
+                    ("Mini-BESTest", "mini_bestest", None), ("Berg", "berg_balance", None), ("FGA", "fga", None),
+                    ("6MWT (m)", "six_minute_walk_m", None))
+
+
+def _outcome_table(s: Session, patient_id: int) -> tuple[list[str], list[list[str]], list[str]]:
+    """The outcome tests of a patient by visit (oldest first): a header, one row per visit with
+    any outcome value (timed tests "stopwatch / video"), and lines with every video measure of
+    the outcome tasks at the latest visit that has them (phases, steps, cadence, ...)."""
     from core.vocabulary import unit as measure_unit
 
     outcome_items = [k for k, spec in RATING_ITEMS.items() if spec.group == OUTCOME_GROUP]
     entered = s.execute(
-        select(Visit.visit_date, Visit.id, ClinicianRating.item, ClinicianRating.score)
+        select(Visit.id, Visit.visit_date, ClinicianRating.item, ClinicianRating.score)
         .join(Visit, ClinicianRating.visit_id == Visit.id)
         .where(Visit.patient_id == patient_id, ClinicianRating.item.in_(outcome_items))
     ).all()
     measured = s.execute(
-        select(Visit.visit_date, Visit.id, Recording.task, MeasureValue.name, MeasureValue.value, MeasureValue.unit)
+        select(Visit.id, Visit.visit_date, Recording.task, MeasureValue.name, MeasureValue.value, MeasureValue.unit)
         .select_from(MeasureValue)
         .join(Assessment, MeasureValue.assessment_id == Assessment.id)
         .join(Visit, Assessment.visit_id == Visit.id)
         .join(Recording, Assessment.recording_id == Recording.id)
         .where(Visit.patient_id == patient_id, Recording.task.in_(OUTCOME_TASKS), counted_assessment())
+        .order_by(Recording.task, MeasureValue.name)
     ).all()
-    order = {k: n for n, k in enumerate(RATING_ITEMS)}
-    task_order = {k: n for n, k in enumerate(OUTCOME_TASKS)}
-    rows: list[tuple] = []
-    for visit_date, visit_id, item, score in entered:
-        rows.append(((visit_date, visit_id, 0, order.get(item, 99), item),
-                     (visit_date.isoformat(), rating_label(item), score_text(item, score), "clinician")))
-    for visit_date, visit_id, task, name, value, unit in measured:
-        if not math.isfinite(value):
-            continue
-        u = measure_unit(name, unit)
-        rows.append(((visit_date, visit_id, 1, task_order.get(task, 99), name),
-                     (visit_date.isoformat(), f"{measure_label(name)}, {task_label(task)}",
-                      f"{value:.3g}{(' ' + u) if u else ''}", "video")))
-    return [row for _, row in sorted(rows, key=lambda r: r[0])]
+    visits: dict[tuple, dict] = {}
+    for visit_id, visit_date, item, score in entered:
+        visits.setdefault((visit_date, visit_id), {})[item] = float(score)
+    video: dict[tuple, list] = {}
+    for visit_id, visit_date, task, name, value, unit in measured:
+        if math.isfinite(value):
+            visits.setdefault((visit_date, visit_id), {})[name] = float(value)
+            video.setdefault((visit_date, visit_id), []).append((task, name, float(value), measure_unit(name, unit)))
+
+    def cell(values: dict, item: str, measure: str | None) -> str:
+        decimals = RATING_ITEMS[item].decimals
+        watch = f"{values[item]:.{decimals}f}" if item in values else "-"
+        if measure is None:
+            return watch
+        seen = f"{values[measure]:.{decimals}f}" if measure in values else "-"
+        return "-" if watch == seen == "-" else f"{watch} / {seen}"
+
+    header = ["Date", *(column for column, _, _ in _OUTCOME_COLUMNS)]
+    rows = [[d.isoformat(), *(cell(values, item, measure) for _, item, measure in _OUTCOME_COLUMNS)]
+            for (d, _), values in sorted(visits.items())]
+    lines = []
+    if video:
+        d, _ = last = max(video)
+        by_task: dict[str, list[str]] = {}
+        for task, name, value, unit in video[last]:
+            by_task.setdefault(task, []).append(f"{measure_label(name)} {value:.3g}{(' ' + unit) if unit else ''}")
+        lines = [f"{task_label(task)}, video measures of {d.isoformat()}: " + "; ".join(parts)
+                 for task, parts in by_task.items()]
+    return header, rows, lines
 
 
 # ---------------------------------------------------------------- one-page visit summary

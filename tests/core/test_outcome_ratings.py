@@ -233,9 +233,9 @@ def test_patient_pdf_lists_outcome_values_by_visit(outcome_visit):
     with transaction(sessions) as s:
         text = _pdf_text(patient_pdf(s, patient_id, today=date(2024, 2, 1)).data)
     outcomes = text.split("Outcome tests")[1].split("Latest results")[0]
-    assert "2024-01-05 Berg Balance Scale total 45 of 56 clinician" in outcomes
-    assert "Timed Up and Go, stopwatch 12.1 s clinician" in outcomes
-    assert "12.4 s video" in outcomes and "5 steps video" in outcomes
+    assert "Date TUG (s) 5xSTS (s) Gait speed (m/s) Mini-BESTest Berg FGA 6MWT (m)" in outcomes
+    assert "2024-01-05 12.1 / 12.4 - - 19 45 - 412" in outcomes  # stopwatch / video, then the totals
+    assert "video measures of 2024-01-05:" in outcomes and "5 steps" in outcomes  # every video measure of the test
     assert "Berg" not in text.split("Clinician ratings")[1].split("Outcome tests")[0]
 
 
