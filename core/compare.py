@@ -286,7 +286,7 @@ class ComparedValue:
         change = self.change
         if change is None:
             return "-"
-        unit = "" if self.kind == "rating" else (self.unit if self.unit != "%" else "%")
+        unit = "" if self.kind == "rating" and self.unit == "points" else (self.unit if self.unit != "%" else "%")
         sign = "+" if change > 0 else ""
         return f"{sign}{change:.3g}{(' ' + unit) if unit and unit != '%' else unit}"
 

@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from core.pipeline import Measure
 from core.ratings import (RATING_ITEMS, outcome_items, rating_for_measure, rating_unit, rating_worse, score_text,
                           stopwatch_pairs, validate_rating)
+from core.compare import compare_visits
 from core.reports import export_chunks, fhir_bundle, patient_pdf, read_export_csv, visit_summary_pdf, write_csv
 from core.store import ValidationError, repository, transaction
 from core.store.models import Clinician, Visit
@@ -191,6 +192,26 @@ def test_every_outcome_value_has_a_published_threshold_with_its_source():
         rule = change_rule(f"rating:{key}")
         assert rule.published and rule.source and rule.worse == rating_worse(key), key
         assert rule.method in {"MDC95", "MDC"}, key
+
+
+def test_comparing_two_visits_judges_outcome_values_in_their_direction(store):
+    sessions, admin_id, _, _ = store
+    with transaction(sessions) as s:
+        admin = _admin(s, admin_id)
+        patient = repository.create_patient(s, admin, mrn="SYN-CMP", name="Synthetic Compare",
+                                            birth_date=date(1950, 1, 1), sex="unknown", diagnosis="pd",
+                                            more_affected_side="unknown")
+        visits = [repository.create_visit(s, admin, patient.id, visit_date=date(2024, 3, 1) + timedelta(days=90 * n),
+                                          medication_state="on").id for n in range(2)]
+        for visit_id, berg, tug, walk in zip(visits, (40, 47), (14.0, 10.0), (400, 430)):
+            repository.set_rating(s, admin, visit_id, "berg_balance", None, berg)
+            repository.set_rating(s, admin, visit_id, "tug_stopwatch_s", None, tug)
+            repository.set_rating(s, admin, visit_id, "six_minute_walk_m", None, walk)
+        rows = {r.key: r for r in compare_visits(s, visits[0], visits[1]).rows}
+    berg, tug, walk = rows["rating:berg_balance"], rows["rating:tug_stopwatch_s"], rows["rating:six_minute_walk_m"]
+    assert (berg.verdict, berg.value_text(berg.second), berg.change_text) == ("better", "47 of 56", "+7")
+    assert (tug.verdict, tug.change_text, tug.threshold) == ("better", "-4 s", 3.5)  # faster is better
+    assert (walk.verdict, walk.change_text) == ("within normal variation", "+30 m")  # under the 82 m MDC
 
 
 # ---------------------------------------------------------------- reports and exports
