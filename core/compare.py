@@ -23,8 +23,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.ratings import PART3_TOTAL_ITEM, RATING_ITEMS, Part3Total, legacy_location, part3_total, rating_label, \
-    score_text
+from core.ratings import OUTCOME_GROUP, PART3_TOTAL_ITEM, RATING_ITEMS, Part3Total, legacy_location, part3_total, \
+    rating_label, rating_unit, score_text
 from core.store.errors import ValidationError
 from core.store.models import Assessment, ClinicianRating, Patient, Visit
 from core.summary import range_text
@@ -166,7 +166,7 @@ def _estimates(ratings: list[tuple[str, str | None, float]], clips, fused: dict 
         seen.add((PART3_TOTAL_ITEM, None))
     for (item, side), score in by_slot.items():  # the other ratings of items the app measures
         spec = RATING_ITEMS.get(item)
-        if (item, side) not in seen and spec is not None and spec.task is not None:
+        if (item, side) not in seen and spec is not None and spec.task is not None and spec.group != OUTCOME_GROUP:
             out.append(Estimate(item, side, score, None, ""))
     order = {k: i for i, k in enumerate(RATING_ITEMS)}
     return sorted(out, key=lambda e: (order.get(e.item, len(order)), e.side or ""))
@@ -287,7 +287,7 @@ class ComparedValue:
         change = self.change
         if change is None:
             return "-"
-        unit = "" if self.kind == "rating" else (self.unit if self.unit != "%" else "%")
+        unit = "" if self.kind == "rating" and self.unit == "points" else (self.unit if self.unit != "%" else "%")
         sign = "+" if change > 0 else ""
         return f"{sign}{change:.3g}{(' ' + unit) if unit and unit != '%' else unit}"
 
@@ -366,7 +366,7 @@ def compare_visits(s: Session, first_id: int, second_id: int) -> VisitComparison
     r2 = {(i, sd): v for i, sd, v in second.ratings}
     order = {k: n for n, k in enumerate(RATING_ITEMS)}
     for item, side in sorted(set(r1) | set(r2), key=lambda k: (order.get(k[0], len(order)), k[1] or "")):
-        add("rating", f"rating:{item}", rating_label(item, side), side, "points", r1.get((item, side)),
+        add("rating", f"rating:{item}", rating_label(item, side), side, rating_unit(item), r1.get((item, side)),
             r2.get((item, side)))
     # Measures by task.
     m1 = {(m.task, m.side, m.name): m for m in first.measures}

@@ -21,6 +21,17 @@ What the lookup found (December 2026, pdlens' `search` tool over public pages, d
   term found (77720-1 is quoted in public code as the motor examination *panel*, not a score).
 * Voice measures (jitter, shimmer, HNR, ...), tapping, tremor and gait measures, model scores:
   no LOINC term found for the Praat or MediaPipe measures pdlens computes.
+* Timed Up and Go: 89423-8 "Time to rise from chair, walk 10 feet and back, and return to
+  sitting [TUG]" (property Time, method TUG, example unit s), a member of the CDC STEADI panel
+  89422-0, checked on https://loinc.org/89422-0/ (panel hierarchy). It names the total TUG time,
+  whoever timed it: used for the stopwatch value (tug_stopwatch_s) and the video measure of the
+  total (tug_time_s); the TUG phases have no LOINC term.
+* Six-minute walk: the loinc.org page of the PhenX six-minute walk test panel 62619-2 was found,
+  but its member term for the distance could not be read on any LOINC page: no code (a panel
+  code would say "the test", not "the distance").
+* Berg Balance Scale, Mini-BESTest, Functional Gait Assessment totals, Five Times Sit to Stand,
+  10 m walk gait speed: no LOINC page found for a total-score or time term (only NIH Toolbox and
+  PhenX balance and 4-metre walk terms, which are other tests): no code.
 """
 from __future__ import annotations
 
@@ -37,9 +48,14 @@ class LoincCode:
 
 
 # Applied codes: (kind, pdlens key, side or None) -> LOINC term. kind: "rating" (core.ratings
-# item key), "measure" (core.vocabulary measure name) or "score" (model name). Empty today: see
-# the module docstring for what was looked up and why nothing matched exactly.
-LOINC_CODES: dict[tuple[str, str, str | None], LoincCode] = {}
+# item key), "measure" (core.vocabulary measure name) or "score" (model name). See the module
+# docstring for what was looked up and why most values have no code.
+_TUG = LoincCode("89423-8", "Time to rise from chair, walk 10 feet and back, and return to sitting [TUG]",
+                 "https://loinc.org/89422-0/")
+LOINC_CODES: dict[tuple[str, str, str | None], LoincCode] = {
+    ("rating", "tug_stopwatch_s", None): _TUG,
+    ("measure", "tug_time_s", None): _TUG,
+}
 
 # Seen, not confirmed on a LOINC page: never used in an export.
 UNVERIFIED: dict[tuple[str, str, str | None], tuple[str, str]] = {

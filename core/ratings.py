@@ -1,5 +1,7 @@
 """The clinician rating vocabulary: MDS-UPDRS part III items (Goetz et al., Mov Disord 2008),
-Hoehn & Yahr stage, and the summary scores the public telemonitoring data carries.
+Hoehn & Yahr stage, the summary scores the public telemonitoring data carries, and the
+physical-therapy outcome values a clinician enters per visit (group "outcome": balance-scale
+totals, six-minute walk distance, stopwatch times of the tests pdlens also measures on video).
 
 Item keys are what `ClinicianRating.item` stores ("3.4", "hoehn_yahr", ...). Items the scale
 rates more than once are stored once per location in `ClinicianRating.side` (a short code, see
@@ -13,6 +15,13 @@ the scores: the item instructions are the Movement Disorder Society's copyrighte
 
 The part III total is the sum of its 33 scores (0-132), computed only when all 33 are rated
 (`part3_total`); otherwise it says how many are missing.
+
+Outcome values: only the TOTALS of the Mini-BESTest, the Berg Balance Scale and the Functional
+Gait Assessment are stored; no item of these copyrighted scales is named or copied here. Unlike
+the MDS-UPDRS, higher is better on the balance scales, the walk distance and gait speed
+(`RatingItem.higher_is_worse`), which core.trends reads. A stopwatch value names the video
+measure of the same test (`RatingItem.measure`), so that pages show the two side by side
+(`stopwatch_pairs`).
 """
 from __future__ import annotations
 
@@ -61,23 +70,50 @@ class RatingItem:
     allowed: tuple[float, ...] | None  # the only valid scores; None: any value in [low, high]
     low: float = 0.0
     high: float = 4.0
-    task: str | None = None  # the pdlens task (core.tasks) that measures the same sign
+    task: str | None = None  # the pdlens task (core.tasks) that measures the same sign (or test)
     entered: bool = True  # offered on the rating form (totals are computed or imported)
     part3: bool = False  # one of the 18 part III items (33 scores with their locations)
+    group: str = "mds_updrs"  # "mds_updrs" (neurology's ratings) or "outcome" (physical-therapy values)
+    unit: str = "points"
+    higher_is_worse: bool = True  # False for balance totals, distances, speeds
+    integer: bool = False  # whole numbers only (scale totals)
+    decimals: int = 0  # how many decimals the form offers and the pages print
+    measure: str | None = None  # the video measure of the same test (stopwatch values)
+
+    @property
+    def worse(self) -> str:
+        """"higher" or "lower" (the wording of core.trends)."""
+        return "higher" if self.higher_is_worse else "lower"
+
+    @property
+    def step(self) -> float:
+        return 10.0 ** -self.decimals
 
     @property
     def sided(self) -> bool:
         return bool(self.locations)
 
     def score_text(self, score: float) -> str:
-        """'2 mild' for the 0-4 items, the number alone otherwise."""
+        """'2 mild' for the 0-4 items, '45 of 56' for an outcome scale total, '12.1 s' for a
+        measured outcome value, the number alone otherwise."""
         if self.allowed == ITEM_SCORES and float(score) in ANCHORS:
             return f"{score:g} {ANCHORS[float(score)]}"
+        if self.group == "outcome":
+            if self.integer:
+                return f"{float(score):.0f} of {self.high:g}"
+            return f"{float(score):.{self.decimals}f} {self.unit}"
         return f"{score:g}"
 
 
 def _item(key: str, label: str, locations: tuple[str, ...] = (), task: str | None = None) -> RatingItem:
     return RatingItem(key, label, locations, ITEM_SCORES, 0.0, 4.0, task, True, True)
+
+
+def _outcome(key: str, label: str, low: float, high: float, unit: str, *, higher_is_worse: bool = True,
+             integer: bool = False, decimals: int = 0, task: str | None = None,
+             measure: str | None = None) -> RatingItem:
+    return RatingItem(key, label, (), None, low, high, task, True, False, "outcome", unit, higher_is_worse,
+                      integer, decimals, measure)
 
 
 RATING_ITEMS: dict[str, RatingItem] = {
@@ -106,8 +142,20 @@ RATING_ITEMS: dict[str, RatingItem] = {
         # Summary scores of the original UPDRS, as in the UCI telemonitoring data (imported).
         RatingItem("updrs_motor_total", "UPDRS motor (part III) total", (), None, 0.0, 108.0, entered=False),
         RatingItem("updrs_total", "UPDRS total", (), None, 0.0, 176.0, entered=False),
+        # Physical-therapy outcome values, entered per visit (totals only for the scales).
+        _outcome("mini_bestest", "Mini-BESTest total", 0.0, 28.0, "points", higher_is_worse=False, integer=True),
+        _outcome("berg_balance", "Berg Balance Scale total", 0.0, 56.0, "points", higher_is_worse=False, integer=True),
+        _outcome("fga", "Functional Gait Assessment total", 0.0, 30.0, "points", higher_is_worse=False, integer=True),
+        _outcome("six_minute_walk_m", "Six-minute walk distance", 0.0, 1000.0, "m", higher_is_worse=False),
+        _outcome("tug_stopwatch_s", "Timed Up and Go, stopwatch", 1.0, 300.0, "s", decimals=1, task="tug",
+                 measure="tug_time_s"),
+        _outcome("sts_stopwatch_s", "Five Times Sit to Stand, stopwatch", 1.0, 300.0, "s", decimals=1,
+                 task="sit_to_stand", measure="sts_time_s"),
+        _outcome("gait_speed_stopwatch_m_s", "Gait speed (10 m walk), stopwatch", 0.05, 3.0, "m/s",
+                 higher_is_worse=False, decimals=2, task="gait_speed", measure="gait_speed_m_s"),
     )
 }
+OUTCOME_GROUP = "outcome"
 
 # The rating that each model's score is compared with on the "rating vs app score" table.
 MODEL_RATING_ITEMS = {"voice": "3.1", "finger_tapping": "3.4", "gait": "3.10", "fused": PART3_TOTAL_ITEM}
@@ -117,12 +165,44 @@ def rating_item(key: str) -> RatingItem:
     try:
         return RATING_ITEMS[key]
     except KeyError:
-        raise ValidationError(f"Unknown rating item '{key}': choose an MDS-UPDRS part III item or Hoehn & Yahr.") from None
+        raise ValidationError(f"Unknown rating item '{key}': choose an MDS-UPDRS part III item, Hoehn & Yahr "
+                              "or an outcome test.") from None
 
 
-def entered_items() -> list[RatingItem]:
-    """Items offered on the per-visit rating form, in scale order."""
-    return [i for i in RATING_ITEMS.values() if i.entered]
+def entered_items(group: str | None = None) -> list[RatingItem]:
+    """Items offered on the per-visit rating form, in scale order (of one group, or all)."""
+    return [i for i in RATING_ITEMS.values() if i.entered and (group is None or i.group == group)]
+
+
+def outcome_items() -> list[RatingItem]:
+    """The physical-therapy outcome values, in form order."""
+    return entered_items(OUTCOME_GROUP)
+
+
+def rating_unit(item: str) -> str:
+    """The unit a stored rating is in: "points" for the scales, "s", "m", "m/s" for outcome values."""
+    spec = RATING_ITEMS.get(item)
+    return spec.unit if spec else "points"
+
+
+def rating_worse(item: str) -> str:
+    """Which direction of a rating is worse: "higher" (MDS-UPDRS, stage, times) or "lower"
+    (balance totals, distance, speed). Items pdlens does not define (imports) are scored like
+    the MDS-UPDRS: higher is worse."""
+    spec = RATING_ITEMS.get(item)
+    return spec.worse if spec else "higher"
+
+
+def rating_for_measure(task: str | None, name: str) -> str | None:
+    """The rating shown under a measure's trend: the stopwatch value of the same test for its
+    video measure (tug_time_s - tug_stopwatch_s), or the MDS-UPDRS item of the task."""
+    for key, spec in RATING_ITEMS.items():
+        if spec.measure is not None and spec.measure == name:
+            return key
+    for key, spec in RATING_ITEMS.items():
+        if spec.group != OUTCOME_GROUP and task is not None and spec.task == task:
+            return key
+    return None
 
 
 def part3_items() -> list[RatingItem]:
@@ -170,7 +250,10 @@ def validate_rating(item: str, side: str | None, score: float) -> tuple[str, str
             allowed = ", ".join(f"{a:g}" for a in spec.allowed)
             raise ValidationError(f"{spec.label}: {value:g} is not a valid score; use one of {allowed}.")
     elif not spec.low <= value <= spec.high:
-        raise ValidationError(f"{spec.label}: {value:g} is outside {spec.low:g}-{spec.high:g}.")
+        unit = f" {spec.unit}" if spec.group == OUTCOME_GROUP else ""
+        raise ValidationError(f"{spec.label}: {value:g} is outside {spec.low:g}-{spec.high:g}{unit}.")
+    if spec.integer and value != int(value):
+        raise ValidationError(f"{spec.label}: {value:g} is not a whole number; the total is a whole number of points.")
     return spec.key, side, value
 
 
@@ -235,3 +318,70 @@ def part3_total(ratings: Iterable) -> Part3Total:
     rated = len(slots) - len(missing)
     total = None if missing else float(sum(scores[slot] for slot in slots))
     return Part3Total(total, rated, missing)
+
+
+# ---------------------------------------------------------------- stopwatch beside video
+
+# How a pair is named in one line ("TUG: video 12.4 s, stopwatch 12.1 s").
+PAIR_NAMES = {"tug_stopwatch_s": "TUG", "sts_stopwatch_s": "5xSTS", "gait_speed_stopwatch_m_s": "Gait speed"}
+
+
+@dataclass(frozen=True)
+class StopwatchPair:
+    """One outcome test of a visit timed twice: by the clinician's stopwatch and from the video."""
+
+    item: str  # the stopwatch rating item, e.g. "tug_stopwatch_s"
+    measure: str  # the video measure, e.g. "tug_time_s"
+    task: str
+    name: str  # "TUG"
+    unit: str
+    decimals: int
+    stopwatch: float | None
+    video: float | None
+
+    def _value(self, value: float | None) -> str:
+        return "not recorded" if value is None else f"{value:.{self.decimals}f} {self.unit}"
+
+    @property
+    def difference(self) -> float | None:
+        """video - stopwatch, when both exist."""
+        return None if self.video is None or self.stopwatch is None else self.video - self.stopwatch
+
+    @property
+    def text(self) -> str:
+        """'TUG: video 12.4 s, stopwatch 12.1 s' (plain text)."""
+        return f"{self.name}: video {self._value(self.video)}, stopwatch {self._value(self.stopwatch)}"
+
+
+def stopwatch_pairs(s, visit_id: int) -> list[StopwatchPair]:
+    """The visit's stopwatch values beside the video measure of the same test (the current
+    assessment of the clip that counts; the mean if several count), for every test that has
+    either. Stored data only."""
+    from sqlalchemy import func, select
+
+    from core.store.models import Assessment, ClinicianRating, MeasureValue, Recording
+    from core.store.repository import counted_assessment
+
+    pairs = [spec for spec in RATING_ITEMS.values() if spec.measure is not None and spec.task is not None]
+    stopwatch = dict(s.execute(
+        select(ClinicianRating.item, ClinicianRating.score)
+        .where(ClinicianRating.visit_id == visit_id, ClinicianRating.item.in_([p.key for p in pairs]))
+    ).all())
+    video = {(task, name): value for task, name, value in s.execute(
+        select(Recording.task, MeasureValue.name, func.avg(MeasureValue.value))
+        .select_from(MeasureValue)
+        .join(Assessment, MeasureValue.assessment_id == Assessment.id)
+        .join(Recording, Assessment.recording_id == Recording.id)
+        .where(Assessment.visit_id == visit_id, counted_assessment(),
+               MeasureValue.name.in_([p.measure for p in pairs]))
+        .group_by(Recording.task, MeasureValue.name)
+    ).all()}
+    out = []
+    for spec in pairs:
+        watch, seen = stopwatch.get(spec.key), video.get((spec.task, spec.measure))
+        if watch is None and seen is None:
+            continue
+        out.append(StopwatchPair(spec.key, spec.measure, spec.task, PAIR_NAMES.get(spec.key, spec.label), spec.unit,
+                                 spec.decimals, None if watch is None else float(watch),
+                                 None if seen is None else float(seen)))
+    return out

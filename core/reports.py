@@ -29,7 +29,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.loinc import codings
-from core.ratings import LOCATION_LEGEND, PART3_TOTAL_ITEM, legacy_location, location_label, part3_total, rating_label
+from core.ratings import LOCATION_LEGEND, OUTCOME_GROUP, PART3_TOTAL_ITEM, RATING_ITEMS, legacy_location, \
+    location_label, part3_total, rating_label, rating_unit, score_text, stopwatch_pairs
+from core.tasks import OUTCOME_TASKS
 from core.store.models import Assessment, AuditEvent, Clinician, ClinicianRating, MeasureValue, Patient, Recording, Visit
 from core.store.repository import counted_assessment
 from core.summary import NOT_A_DIAGNOSIS, fused_summary, score_sentence
@@ -137,7 +139,8 @@ def _chunk_frame(s: Session, ids: list[int]) -> pd.DataFrame:
         rows_frame(scores, base + ["task", "side", "name_or_item", "value", "model_version", "interval_low",
                                              "interval_high"]).assign(kind="score", unit="probability",
                                                                       model_name=lambda f: f["name_or_item"]),
-        rows_frame(ratings, base + ["side", "name_or_item", "value"]).assign(kind="rating", unit="points"),
+        rows_frame(ratings, base + ["side", "name_or_item", "value"]).assign(
+            kind="rating", unit=lambda f: f["name_or_item"].map(rating_unit)),
     ]
     frame = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(not f.empty for f in frames) \
         else pd.DataFrame(columns=EXPORT_COLUMNS)
@@ -321,14 +324,15 @@ def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> d
     ).all()
     for rating, visit_date in ratings:
         location = legacy_location(rating.item, rating.side)
+        outcome = _is_outcome(rating.item)  # a test the clinician performed and timed or scored: an exam
         resources.append(Observation.model_validate({
             "resourceType": "Observation", "id": f"pdlens-rating-{rating.id}", "status": "final",
-            "category": [_category("survey", "Survey")],
+            "category": [_category("exam", "Exam") if outcome else _category("survey", "Survey")],
             "code": {"coding": codings("rating", rating.item, location, _coding(
                          f"{PDLENS_SYSTEM}/clinician-rating", rating.item, rating_label(rating.item))),
                      "text": rating_label(rating.item, location)},
             "subject": {"reference": patient_ref}, "effectiveDateTime": visit_date.isoformat(),
-            "valueQuantity": {"value": float(rating.score), "unit": "points"},
+            "valueQuantity": {"value": float(rating.score), "unit": rating_unit(rating.item)},
             **({"bodySite": {"text": location_label(location)}} if location else {}),
         }))
     bundle = Bundle.model_validate({
@@ -402,6 +406,36 @@ def _pick_key_trends(analyses: list[SeriesAnalysis], limit: int) -> list[SeriesA
         kind = 0 if a.key.startswith("score:fused") else 1 if a.key.startswith(("score:", "rating:")) else 2
         return (not a.events, kind, a.band is None, a.label)
     return sorted([a for a in analyses if len(a.points) >= 2], key=rank)[:limit]
+
+
+def _is_outcome(item: str) -> bool:
+    spec = RATING_ITEMS.get(item)
+    return spec is not None and spec.group == OUTCOME_GROUP
+
+
+def _rating_tuple(r) -> tuple[str, str | None, float]:
+    return r if isinstance(r, tuple) else (r.item, r.side, r.score)
+
+
+def split_outcome_ratings(ratings: Iterable) -> tuple[list, list]:
+    """(MDS-UPDRS and other ratings, physical-therapy outcome values) of a visit's ratings."""
+    ratings = list(ratings)
+    outcome = [r for r in ratings if _is_outcome(_rating_tuple(r)[0])]
+    return [r for r in ratings if not _is_outcome(_rating_tuple(r)[0])], outcome
+
+
+def outcome_lines(s: Session, visit_id: int, ratings: Iterable) -> list[str]:
+    """A visit's outcome tests in plain lines: each stopwatch time beside the video time of the
+    same test ("TUG: video 12.4 s, stopwatch 12.1 s"), then the other outcome values
+    ("Berg Balance Scale total: 45 of 56")."""
+    pairs = stopwatch_pairs(s, visit_id)
+    paired = {p.item for p in pairs}
+    lines = [p.text for p in pairs]
+    for item, _, score in sorted((_rating_tuple(r) for r in ratings if _is_outcome(_rating_tuple(r)[0])),
+                                 key=lambda r: list(RATING_ITEMS).index(r[0])):
+        if item not in paired:
+            lines.append(f"{rating_label(item)}: {score_text(item, score)}")
+    return lines
 
 
 def rating_rows(ratings: Iterable, short: bool = False) -> list[tuple[str, str]]:
@@ -508,16 +542,19 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
             pdf.image(io.BytesIO(png), w=width)
 
     heading("Clinician ratings")
+    outcome_items = [k for k, spec in RATING_ITEMS.items() if spec.group == OUTCOME_GROUP]
     rated = s.execute(
         select(Visit.id, Visit.visit_date).join(ClinicianRating, ClinicianRating.visit_id == Visit.id)
-        .where(Visit.patient_id == patient.id).group_by(Visit.id, Visit.visit_date)
+        .where(Visit.patient_id == patient.id, ClinicianRating.item.not_in(outcome_items))
+        .group_by(Visit.id, Visit.visit_date)
         .order_by(Visit.visit_date.desc(), Visit.id.desc())
     ).all()
     if not rated:
         para("No clinician ratings recorded.")
     else:
         latest_rated_id, latest_rated_date = rated[0]
-        latest_ratings = list(s.scalars(select(ClinicianRating).where(ClinicianRating.visit_id == latest_rated_id)))
+        latest_ratings, _ = split_outcome_ratings(
+            s.scalars(select(ClinicianRating).where(ClinicianRating.visit_id == latest_rated_id)))
         para(f"Latest rated visit {latest_rated_date.isoformat()}. {part3_total(latest_ratings).text}. "
              "Scores 0 normal, 1 slight, 2 mild, 3 moderate, 4 severe.")
         pdf.set_font("DejaVu", "", 8)
@@ -535,6 +572,27 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
                 para("MDS-UPDRS part III total by visit: "
                      + "; ".join(f"{d.isoformat()} {v:g}" for d, v in totals[-12:]) + ".")
         pdf.ln(2)
+
+    heading("Outcome tests")
+    header, rows, video_lines = _outcome_table(s, patient.id)
+    if not rows:
+        para("No outcome test (Timed Up and Go, Five Times Sit to Stand, gait speed, balance scales, six-minute walk) "
+             "recorded.")
+    else:
+        para("By visit. Timed tests: stopwatch / video (the clip that counts); balance totals and the six-minute walk "
+             "as entered by the clinician; '-' not done.")
+        shown = rows[-max_visit_rows:]
+        if len(rows) > len(shown):
+            para(f"The latest {plural(len(shown), 'visit')}:")
+        pdf.set_font("DejaVu", "", 7.5)
+        with pdf.table(col_widths=(22, 26, 26, 28, 20, 18, 16, 16), text_align="LEFT",
+                       first_row_as_headings=True) as table:
+            table.row(header)
+            for row in shown:
+                table.row(row)
+        for line in video_lines:
+            para(line, size=8)
+    pdf.ln(2)
 
     heading("Latest results")
     latest = s.execute(
@@ -582,6 +640,65 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
     para(NOT_A_DIAGNOSIS)
     data = bytes(pdf.output())
     return PdfReport(data, pdf.pages_count)
+
+
+# The patient report's outcome table: (column, stopwatch item, video measure), then entered totals.
+_OUTCOME_COLUMNS = (("TUG (s)", "tug_stopwatch_s", "tug_time_s"), ("5xSTS (s)", "sts_stopwatch_s", "sts_time_s"),
+                    ("Gait speed (m/s)", "gait_speed_stopwatch_m_s", "gait_speed_m_s"),
+                    ("Mini-BESTest", "mini_bestest", None), ("Berg", "berg_balance", None), ("FGA", "fga", None),
+                    ("6MWT (m)", "six_minute_walk_m", None))
+
+
+def _outcome_table(s: Session, patient_id: int) -> tuple[list[str], list[list[str]], list[str]]:
+    """The outcome tests of a patient by visit (oldest first): a header, one row per visit with
+    any outcome value (timed tests "stopwatch / video"), and lines with every video measure of
+    the outcome tasks at the latest visit that has them (phases, steps, cadence, ...)."""
+    from core.vocabulary import unit as measure_unit
+
+    outcome_items = [k for k, spec in RATING_ITEMS.items() if spec.group == OUTCOME_GROUP]
+    entered = s.execute(
+        select(Visit.id, Visit.visit_date, ClinicianRating.item, ClinicianRating.score)
+        .join(Visit, ClinicianRating.visit_id == Visit.id)
+        .where(Visit.patient_id == patient_id, ClinicianRating.item.in_(outcome_items))
+    ).all()
+    measured = s.execute(
+        select(Visit.id, Visit.visit_date, Recording.task, MeasureValue.name, MeasureValue.value, MeasureValue.unit)
+        .select_from(MeasureValue)
+        .join(Assessment, MeasureValue.assessment_id == Assessment.id)
+        .join(Visit, Assessment.visit_id == Visit.id)
+        .join(Recording, Assessment.recording_id == Recording.id)
+        .where(Visit.patient_id == patient_id, Recording.task.in_(OUTCOME_TASKS), counted_assessment())
+        .order_by(Recording.task, MeasureValue.name)
+    ).all()
+    visits: dict[tuple, dict] = {}
+    for visit_id, visit_date, item, score in entered:
+        visits.setdefault((visit_date, visit_id), {})[item] = float(score)
+    video: dict[tuple, list] = {}
+    for visit_id, visit_date, task, name, value, unit in measured:
+        if math.isfinite(value):
+            visits.setdefault((visit_date, visit_id), {})[name] = float(value)
+            video.setdefault((visit_date, visit_id), []).append((task, name, float(value), measure_unit(name, unit)))
+
+    def cell(values: dict, item: str, measure: str | None) -> str:
+        decimals = RATING_ITEMS[item].decimals
+        watch = f"{values[item]:.{decimals}f}" if item in values else "-"
+        if measure is None:
+            return watch
+        seen = f"{values[measure]:.{decimals}f}" if measure in values else "-"
+        return "-" if watch == seen == "-" else f"{watch} / {seen}"
+
+    header = ["Date", *(column for column, _, _ in _OUTCOME_COLUMNS)]
+    rows = [[d.isoformat(), *(cell(values, item, measure) for _, item, measure in _OUTCOME_COLUMNS)]
+            for (d, _), values in sorted(visits.items())]
+    lines = []
+    if video:
+        d, _ = last = max(video)
+        by_task: dict[str, list[str]] = {}
+        for task, name, value, unit in video[last]:
+            by_task.setdefault(task, []).append(f"{measure_label(name)} {value:.3g}{(' ' + unit) if unit else ''}")
+        lines = [f"{task_label(task)}, video measures of {d.isoformat()}: " + "; ".join(parts)
+                 for task, parts in by_task.items()]
+    return header, rows, lines
 
 
 # ---------------------------------------------------------------- one-page visit summary
@@ -696,7 +813,8 @@ def visit_summary_pdf(s: Session, visit_id: int, *, today: date | None = None, n
     text_line(snap.part3.text + ("" if snap.part3.complete else ".") + "  Scores: 0 normal, 1 slight, 2 mild, "
               "3 moderate, 4 severe. App estimates are model outputs, not ratings.", 7.5)
     estimate_rows = [[e.label, e.rating_text, e.estimate] for e in snap.estimates if e.estimate]
-    other = rating_rows(snap.ratings, short=True)
+    updrs_ratings, _ = split_outcome_ratings(snap.ratings)
+    other = rating_rows(updrs_ratings, short=True)
     if estimate_rows:
         table([70, 40, 50], ["Item", "Clinician", "App estimate"], estimate_rows, reserve=70)
     if other:
@@ -706,6 +824,13 @@ def visit_summary_pdf(s: Session, visit_id: int, *, today: date | None = None, n
             text_line(LOCATION_LEGEND + ".", 6.5, h=3.2)
     if not estimate_rows and not other:
         text_line("No clinician rating and no app estimate for this visit.")
+
+    # Outcome tests: the stopwatch beside the video, the balance totals.
+    outcomes = outcome_lines(s, visit_id, snap.ratings)
+    if outcomes:
+        heading("Outcome tests")
+        for n in range(0, len(outcomes), 2):  # two to a line: the page has little room
+            text_line("   ".join(outcomes[n:n + 2]), 7.5)
 
     # Measures.
     heading("Measures (this visit, healthy range, the patient's baseline)")

@@ -15,6 +15,8 @@ Which direction of a measure is worse comes from the measure vocabulary (core.vo
 each pipeline states it with its source; the threshold, in order of preference (its source is
 stated on every flag):
 1. a published minimal clinically important difference (ratings: UPDRS, MDS-UPDRS III);
+   for the physical-therapy outcome values (balance totals, walk distance, stopwatch times) a
+   published minimal detectable change in people with Parkinson's;
 2. a reliable change index from a published test-retest reliability:
    RCI threshold = 1.96 * sqrt(2) * SEM, SEM = SD_ref * sqrt(1 - ICC) (Jacobson & Truax 1991),
    or a published minimal detectable change (MDC95, which is the same quantity);
@@ -34,7 +36,7 @@ from scipy.stats import t as student_t
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from core.ratings import RATING_ITEMS, legacy_location
+from core.ratings import RATING_ITEMS, legacy_location, rating_unit, rating_worse
 from core.store.models import Assessment, ClinicianRating, Patient, Recording, Visit
 from core.store.repository import counted_assessment, measure_series
 from core.tasks import TASKS
@@ -78,7 +80,17 @@ _SHIMMER_RCI = _rci(0.0202, 0.76)
 _HNR_RCI = _rci(4.75, 0.76)
 _SENSORS_2020 = "Sensors 2020, 20(17):4866, Table 3 (test-retest of walking)"
 
-# Published thresholds of the ratings (higher scores are worse on every rating scale).
+# Published thresholds of the ratings. Which direction is worse comes from the rating item
+# (core.ratings.RatingItem.higher_is_worse): higher on the MDS-UPDRS, Hoehn & Yahr and the
+# stopwatch times; lower on the balance totals, the walk distance and gait speed.
+_STEFFEN = "Steffen & Seney, Phys Ther 2008;88(6):733-746 (parkinsonism, 1-week test-retest)"
+_PETERSEN = "Petersen et al., J Geriatr Phys Ther 2017;40(4):223-226 (Parkinson's, test-retest 6-8 days)"
+
+
+def _outcome_rule(item: str, size: float, method: str, source: str) -> ChangeRule:
+    return ChangeRule(rating_worse(item), size, size, method, source)
+
+
 RATING_RULES: dict[str, ChangeRule] = {
     "rating:updrs_motor_total": ChangeRule(
         "higher", 2.5, 2.5, "MCID",
@@ -90,6 +102,25 @@ RATING_RULES: dict[str, ChangeRule] = {
         "higher", 4.63, 3.25, "MCID",
         "MCID +4.63 worsening / -3.25 improvement, MDS-UPDRS part III (Horvath et al., Parkinsonism Relat Disord 2015;21:1421)"),
     "rating:hoehn_yahr": ChangeRule("higher", 0.5, 0.5, "MCID", "one step of the modified Hoehn & Yahr scale"),
+    "rating:berg_balance": _outcome_rule(
+        "berg_balance", 5.0, "MDC95", f"minimal detectable change 5 of 56 points, Berg Balance Scale ({_STEFFEN})"),
+    "rating:six_minute_walk_m": _outcome_rule(
+        "six_minute_walk_m", 82.0, "MDC95", f"minimal detectable change 82 m, six-minute walk ({_STEFFEN})"),
+    "rating:gait_speed_stopwatch_m_s": _outcome_rule(
+        "gait_speed_stopwatch_m_s", 0.18, "MDC95",
+        f"minimal detectable change 0.18 m/s, comfortable gait speed ({_STEFFEN})"),
+    "rating:mini_bestest": _outcome_rule(
+        "mini_bestest", 3.4, "MDC95",
+        "smallest real difference 3.4 points, Mini-BESTest test-retest (Löfgren et al., BMC Neurol 2014;14:235, "
+        "mild to moderate Parkinson's)"),
+    "rating:fga": _outcome_rule(
+        "fga", 4.0, "MDC95", f"minimal detectable change 4 points, Functional Gait Assessment ({_PETERSEN})"),
+    "rating:sts_stopwatch_s": _outcome_rule(
+        "sts_stopwatch_s", 10.0, "MDC95", f"minimal detectable change 10 s, Five Times Sit to Stand ({_PETERSEN})"),
+    "rating:tug_stopwatch_s": _outcome_rule(
+        "tug_stopwatch_s", 3.5, "MDC",
+        "minimal detectable change 3.5 s, Timed Up and Go in Parkinson's (Huang et al., Phys Ther 2011;91(1):114-121, "
+        "test-retest 14 days)"),
 }
 
 
@@ -125,7 +156,8 @@ def change_rule(key: str) -> ChangeRule:
     if key.startswith("score:"):
         return ChangeRule("higher", source="the patient's own baseline variability (model score)")
     if key.startswith("rating:"):
-        return ChangeRule("higher", source="the patient's own baseline variability (no published MCID for this item)")
+        return ChangeRule(rating_worse(key[len("rating:"):]),
+                          source="the patient's own baseline variability (no published MCID for this item)")
     worse = worse_direction(key)
     published = MEASURE_THRESHOLDS.get(key)
     if published is None:
@@ -438,7 +470,7 @@ def analyse_patient(series: PatientSeries, baseline_visits: int = DEFAULT_BASELI
         side = side if isinstance(side, str) else None
         points = group.rename(columns={"score": "value"})
         key = f"rating:{item}"
-        results.append(analyse_series(points, key, series_label(key, side), "points", side, **options))
+        results.append(analyse_series(points, key, series_label(key, side), rating_unit(item), side, **options))
     measures = keep(series.measures)
     for (name, side, unit), group in measures.groupby(["name", "side", "unit"], dropna=False, sort=False):
         side = side if isinstance(side, str) else None

@@ -32,6 +32,7 @@ if tasks and st.button("Recompute the visit score", icon=":material/refresh:",
 
 panels.fused_panel(fused, panels.branch_rows_from(fused))
 visit_summary.ratings_caption(visit)
+visit_summary.stopwatch_caption(visit)
 visit_summary.summary_download(visit.id, patient.id, visit.visit_date.isoformat(), key="results_summary",
                                note=chrome.demo_note(patient))
 

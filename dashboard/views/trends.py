@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.ratings import MODEL_RATING_ITEMS, RATING_ITEMS, rating_label
+from core.ratings import MODEL_RATING_ITEMS, RATING_ITEMS, rating_for_measure, rating_label, rating_unit
 from core.trends import (
     DEFAULT_BASELINE_VISITS,
     DEFAULT_CONFIRM_VISITS,
@@ -86,6 +86,16 @@ def rating_axis_range(item: str | None, scores) -> list[float]:
         return [spec.low - 0.2, spec.high + 0.2]
     top = max([float(v) for v in scores if pd.notna(v)] or [4.0])
     return [0.0, max(4.0, top * 1.15)]
+
+
+def rating_axis_title(item: str | None) -> str:
+    """'clinician rating', or what an outcome value is: 'scale total (points)', 'stopwatch (s)',
+    'measured by the clinician (m)'."""
+    spec = RATING_ITEMS.get(item) if item else None
+    if spec is None or spec.group != "outcome":
+        return "clinician rating"
+    what = "scale total" if spec.integer else "stopwatch" if spec.measure else "measured by the clinician"
+    return f"{what} ({spec.unit})"
 
 
 def _with_rating_row(title: str) -> go.Figure:
@@ -172,8 +182,8 @@ def series_figure(analysis: SeriesAnalysis, rating: pd.DataFrame | None = None, 
     _add_flags(fig, analysis, row)
     if with_rating:
         _add_rating(fig, rating, rating_item, rating_name)
-        fig.update_yaxes(title_text="clinician rating", range=rating_axis_range(rating_item, rating["score"]),
-                         row=2, col=1)
+        fig.update_yaxes(title_text=rating_axis_title(rating_item),
+                         range=rating_axis_range(rating_item, rating["score"]), row=2, col=1)
     fig.update_layout(height=400 if with_rating else 320, margin=dict(l=10, r=10, t=40, b=10),
                       title=f"{analysis.label}{unit}", legend=dict(orientation="h"))
     return fig
@@ -316,7 +326,7 @@ for option in chosen:
     rows = rows[rows["side"].isna()] if side is None else rows[rows["side"] == side]
     analysis = analyse_series(rows, name, series_label(name, side), measure_unit(name, unit), side, **options)
     all_events += [(analysis, e) for e in analysis.events]
-    rating_item = next((k for k, item in RATING_ITEMS.items() if item.task == task), None)
+    rating_item = rating_for_measure(task, name)
     rating = None
     if rating_item and not ratings.empty:
         rating = ratings[(ratings["item"] == rating_item) &
@@ -333,10 +343,10 @@ else:
     for (item, side), group in ratings.groupby(["item", "side"], dropna=False, sort=False):
         side = side if isinstance(side, str) else None
         analysis = analyse_series(group.rename(columns={"score": "value"}), f"rating:{item}",
-                                  series_label(f"rating:{item}", side), "points", side, **options)
+                                  series_label(f"rating:{item}", side), rating_unit(item), side, **options)
         all_events += [(analysis, e) for e in analysis.events]
         figure = series_figure(analysis)
-        figure.update_yaxes(title_text="clinician rating", range=rating_axis_range(item, group["score"]))
+        figure.update_yaxes(title_text=rating_axis_title(item), range=rating_axis_range(item, group["score"]))
         chart(figure, f"trends_rating_{item}_{side}")
         band_caption(analysis)
 

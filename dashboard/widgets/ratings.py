@@ -1,11 +1,14 @@
-"""Clinician ratings of one visit: the MDS-UPDRS part III / Hoehn & Yahr form and the table
-"rating vs app score". Usable on the visit page: `ratings_form(visit_id)`, `rating_vs_score_table(...)`."""
+"""Clinician ratings of one visit: the MDS-UPDRS part III / Hoehn & Yahr form with its "Outcome
+tests" section (balance-scale totals, six-minute walk, stopwatch times), and the table "rating vs
+app score". Usable on the visit page: `ratings_form(visit_id)`, `rating_vs_score_table(...)`,
+`stopwatch_lines(visit_id)`."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from core.ratings import RATING_ITEMS, entered_items, legacy_location, part3_total, rating_label, validate_rating
+from core.ratings import (RATING_ITEMS, entered_items, legacy_location, outcome_items, part3_total, rating_label,
+                          stopwatch_pairs, validate_rating)
 from core.store import ValidationError, repository
 from core.trends import load_patient_series, rating_vs_score
 from dashboard import state
@@ -21,6 +24,7 @@ SECTIONS = (
     ("Tremor", ("3.15", "3.16", "3.17", "3.18")),
     ("Stage", ("hoehn_yahr",)),
 )
+OUTCOME_HEADING = "Outcome tests"
 
 
 def _widget_key(visit_id: int, item: str, side: str | None) -> str:
@@ -40,6 +44,23 @@ def _select(container, visit_id: int, item: str, side: str | None, current: dict
         index=options.index(value) if value in options else 0,
         format_func=lambda v, spec=spec: _choice_text(spec, v), key=_widget_key(visit_id, item, side),
     )
+
+
+def _number(container, visit_id: int, spec, current: dict) -> None:
+    """A number box with its unit for an outcome value; empty = not entered."""
+    value = current.get((spec.key, None))
+    unit = "points" if spec.integer else spec.unit
+    container.number_input(
+        f"{spec.label} ({unit}, {spec.low:g}-{spec.high:g})", value=None if value is None else float(value),
+        step=spec.step, format=f"%.{spec.decimals}f", placeholder="not entered",
+        key=_widget_key(visit_id, spec.key, None),
+    )
+
+
+def stopwatch_lines(visit_id: int) -> list[str]:
+    """'TUG: video 12.4 s, stopwatch 12.1 s' for each outcome test of the visit (plain text)."""
+    with state.session() as s:
+        return [p.text for p in stopwatch_pairs(s, visit_id)]
 
 
 def _current(visit_id: int) -> tuple[dict, list]:
@@ -68,8 +89,9 @@ def _rows(specs) -> list[list]:
 
 def ratings_form(visit_id: int) -> bool:
     """The rating form of a visit: every MDS-UPDRS part III score (33, with their sides and
-    body locations) and Hoehn & Yahr; returns True when ratings were saved. Leaving an item at
-    "not rated" keeps what is stored (a saved rating is changed, not deleted)."""
+    body locations), Hoehn & Yahr and the outcome tests; returns True when ratings were saved.
+    Leaving an item at "not rated" (or an outcome box empty) keeps what is stored (a saved
+    rating is changed, not deleted)."""
     current, rows = _current(visit_id)
     st.markdown(f"**{part3_total(rows).text}**")
     items = {spec.key: spec for spec in entered_items()}
@@ -86,6 +108,13 @@ def ratings_form(visit_id: int) -> bool:
                 else:
                     for column, spec in zip(st.columns(3), group):
                         _select(column, visit_id, spec.key, None, current)
+        st.markdown(f"**{OUTCOME_HEADING}**")
+        st.caption("Totals of the balance scales (the scales' own forms are scored on paper), the six-minute walk "
+                   "distance and the times taken by stopwatch. Leave a box empty when the test was not done.")
+        outcomes = outcome_items()
+        for start in range(0, len(outcomes), 3):
+            for column, spec in zip(st.columns(3), outcomes[start:start + 3]):
+                _number(column, visit_id, spec, current)
         submitted = st.form_submit_button("Save ratings", type="primary", key=f"rating_save_{visit_id}")
     if not submitted:
         return False
@@ -105,7 +134,7 @@ def ratings_form(visit_id: int) -> bool:
     saved = state.write(lambda s, actor: [repository.set_rating(s, actor, visit_id, i, side, v) for i, side, v in chosen])
     if saved is not None:
         n = len(saved)
-        st.success(f"Ratings saved: {n} {'score' if n == 1 else 'scores'}. {part3_total_line(visit_id)}.")
+        st.success(f"Ratings saved: {n} {'value' if n == 1 else 'values'}. {part3_total_line(visit_id)}.")
         return True
     return False
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.reports import audit_export, visit_summary_pdf
 from dashboard import state
-from dashboard.widgets.ratings import part3_total_line
+from dashboard.widgets.ratings import part3_total_line, stopwatch_lines
 
 
 def _kept_key(visit_id: int) -> str:
@@ -37,3 +37,10 @@ def ratings_caption(visit) -> None:
     columns[0].caption(f"Clinician ratings: {part3_total_line(visit.id)}.")
     columns[1].page_link(state.RATINGS_PAGE, label="Clinician ratings", icon=":material/checklist:",
                          query_params={"visit": str(visit.id)})
+
+
+def stopwatch_caption(visit) -> None:
+    """Each outcome test's stopwatch time beside its video time ("TUG: video 12.4 s, stopwatch
+    12.1 s"), as plain text; nothing when the visit has neither."""
+    for line in stopwatch_lines(visit.id):
+        st.text(line)
