@@ -189,19 +189,21 @@ def _plateau(p: np.ndarray, a: int, b: int, fs: float, default: float) -> float:
 def _trunk_onset(t: np.ndarray, trunk: np.ndarray, lo: int, seat_off: int, stand: int,
                  fs: float) -> float | None:
     """Start of the forward trunk lean that carries the body over the feet before seat-off: the
-    lean peaks about when the hips leave the seat; walking back from that peak while the angle
-    keeps falling gives where the lean began (its lowest angle), and a minimum-jerk fit of the
-    lean dates its start. None: no clear lean (then the rise is
+    lean peaks about when the hips leave the seat; the last sample before it near the lowest angle
+    of the 2 s before is where the lean began, and a minimum-jerk fit of the lean dates its start. None: no clear lean (then the rise is
     dated from the hips)."""
     a = max(lo, seat_off - int(0.3 * fs))
     b = min(stand, len(trunk) - 1)
     if b - a < 2 or not np.isfinite(trunk[a:b + 1]).all():
         return None
     peak = a + int(np.argmax(trunk[a:b + 1]))
-    first = peak
-    while first > lo and np.isfinite(trunk[first - 1]) and trunk[first - 1] < trunk[first]:
-        first -= 1
-    baseline = float(trunk[first])
+    w0 = max(lo, peak - int(2.0 * fs))
+    before = trunk[w0:peak + 1]
+    if not np.isfinite(before).all():
+        return None
+    baseline = float(before.min())
+    # the last sample near the lowest angle before the peak (1 degree of jitter allowed)
+    first = w0 + int(np.flatnonzero(before <= baseline + 1.0)[-1])
     if trunk[peak] - baseline < TRUNK_FLEXION_MIN_DEG or peak - first < 2:
         return None
     start, _ = _movement_span(t, trunk, first, peak, baseline, float(trunk[peak]))
