@@ -36,6 +36,7 @@ ARMS_MIN_S = 0.2
 
 _DUNCAN = ("Duncan, Leddy & Earhart, Arch Phys Med Rehabil 2011;92:1431-6 (80 people with Parkinson's: "
            "cut-off 16.0 s for fallers vs non-fallers, sensitivity .75, specificity .68; mean 20.25 s)")
+_SLOWER = "direction: slower repetitions make a slower test, and a slower 5xSTS a higher fall risk (Duncan 2011)"
 _BOHANNON = ("Bohannon, Percept Mot Skills 2006;103:215-22 (meta-analysis: worse than average above 11.4 s "
              "at 60-69 y, 12.6 s at 70-79 y, 14.8 s at 80-89 y)")
 
@@ -51,13 +52,14 @@ MEASURES: tuple[MeasureInfo, ...] = (
          "Healthy older adults: under 11.4 s (60-69 y), 12.6 s (70-79 y), 14.8 s (80-89 y) "
          "(Bohannon 2006); over 16 s marks a higher fall risk in Parkinson's (Duncan 2011).",
          16.0, "above 16 s: higher fall risk in Parkinson's (Duncan et al. 2011)"),
-    _sts("sts_repetitions", "5xSTS: complete stands", "stands", None, False, "",
+    _sts("sts_repetitions", "5xSTS: complete stands", "stands", None, None, "",
          "Rises from seated to fully standing counted in the clip."),
-    *(_sts(f"sts_repetition_{k}_s", f"5xSTS: repetition {k}", "s", None, True, "",
+    *(_sts(f"sts_repetition_{k}_s", f"5xSTS: repetition {k}", "s", None, True, _SLOWER,
            f"Repetition {k}: from the start of the rise to seated again after it.") for k in range(1, 6)),
-    _sts("sts_repetition_trend_s", "5xSTS: repetition trend", "s/repetition", None, True, "",
+    _sts("sts_repetition_trend_s", "5xSTS: repetition trend", "s/repetition", None, True, _SLOWER,
          "Slope of repetition time across the repetitions (positive: slowing down, e.g. fatigue)."),
-    _sts("sts_arms_used", "5xSTS: arms used", "", None, True, "",
+    _sts("sts_arms_used", "5xSTS: arms used", "", None, True,
+         "the test is done without the arms, crossed over the chest (Duncan 2011; standard 5xSTS instructions)",
          "1 = the hands left the chest and thighs during a rise (pushed on the seat or armrests); "
          "the standard test is done with the arms crossed over the chest."),
 )

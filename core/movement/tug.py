@@ -35,6 +35,7 @@ MIN_SWING_S = 0.1
 
 _NOCERA = ("Nocera et al., Arch Phys Med Rehabil 2013;94:1300-5 (2097 people with Parkinson's; "
            "proposed cut score 11.5 s for fallers vs non-fallers)")
+_LONGER = "direction: a slower phase makes a slower test, and a slower TUG a higher fall risk (Nocera 2013)"
 _BOHANNON = ("Bohannon, J Geriatr Phys Ther 2006;29:64-8 (meta-analysis, healthy adults 60+: mean 9.4 s, "
              "95% CI 8.9-9.9; 60-69 y 8.1, 70-79 y 9.2, 80-99 y 11.3 s)")
 
@@ -51,21 +52,22 @@ MEASURES: tuple[MeasureInfo, ...] = (
          "over 60 take about 8-11 s by age (Bohannon 2006); over 11.5 s marks a higher fall risk in "
          "Parkinson's (Nocera 2013).",
          11.5, "above 11.5 s: higher fall risk in Parkinson's (Nocera et al. 2013)"),
-    _tug("tug_sit_to_stand_s", "TUG: sit-to-stand", "s", None, True, "",
+    _tug("tug_sit_to_stand_s", "TUG: sit-to-stand", "s", None, True, _LONGER,
          "From the start of rising (trunk leaning forward) to standing (hips at their standing "
          "height). No published reference for this video phase."),
-    _tug("tug_walk_out_s", "TUG: walk out", "s", None, True, "",
+    _tug("tug_walk_out_s", "TUG: walk out", "s", None, True, _LONGER,
          "From standing to the start of the turn at the line."),
-    _tug("tug_turn_s", "TUG: turn", "s", None, True, "",
+    _tug("tug_turn_s", "TUG: turn", "s", None, True, _LONGER,
          "From slowing below 30% of the own walking speed at the line to walking back at over 30% "
          "of it. Slow, many-step turns are typical of Parkinson's."),
-    _tug("tug_walk_back_s", "TUG: walk back", "s", None, True, "",
+    _tug("tug_walk_back_s", "TUG: walk back", "s", None, True, _LONGER,
          "From the end of the turn to arriving in front of the chair."),
-    _tug("tug_turn_to_sit_s", "TUG: turn and sit", "s", None, True, "",
+    _tug("tug_turn_to_sit_s", "TUG: turn and sit", "s", None, True, _LONGER,
          "The final turn in front of the chair and sitting down, until seated."),
-    _tug("tug_turn_steps", "TUG: steps in the turn", "steps", None, True, "",
+    _tug("tug_turn_steps", "TUG: steps in the turn", "steps", None, True,
+         "direction only: turning in more steps is slower, more cautious turning; no reference value used",
          "Heel strikes of either foot during the turn at the line."),
-    _tug("tug_cadence_steps_per_min", "TUG: cadence while walking", "steps/min", None, False, "",
+    _tug("tug_cadence_steps_per_min", "TUG: cadence while walking", "steps/min", None, None, "",
          "Steps per minute in the walk out and back (median step time), turns excluded."),
 )
 MEASURES_BY_NAME = {m.name: m for m in MEASURES}
