@@ -139,9 +139,10 @@ def _failure(tracks: PoseTracks, posture: pst.Posture) -> tuple[str, str] | None
 
 def analyze_pose(pose_series, key_frame=None):
     """A PoseSeries of a 5xSTS clip -> TaskResult (measures only when every check passed)."""
-    from core.movement.tug import _signal
+    from core.movement.tug import _signal, in_picture
     from core.pipeline import QualityCheck, TaskResult
 
+    pose_series = in_picture(pose_series)
     times = np.asarray(pose_series.times, float)
     duration = float(times[-1] - times[0]) if len(times) > 1 else 0.0
     if not pose_series.detected.any():

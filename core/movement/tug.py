@@ -29,9 +29,10 @@ TASK = "tug"
 TURN_SPEED_FRACTION = 0.3  # of the own walking speed: below it the person is turning, not walking
 WALKING_SPEED_FRACTION = 0.6  # reached on the way out (and back) before a turn is looked for
 MAX_LOST_S = 0.5  # longer untracked stretch during the test: the person left the picture
-HEEL_MOVING = 0.8  # torso lengths / s: the heel is swinging
+HEEL_MOVING = 0.7  # torso lengths / s: the heel is swinging
 HEEL_STILL = 0.3  # and planted again below this (the heel strike)
 MIN_SWING_S = 0.1
+MIN_STANCE_S = 0.2
 
 _NOCERA = ("Nocera et al., Arch Phys Med Rehabil 2013;94:1300-5 (2097 people with Parkinson's; "
            "proposed cut score 11.5 s for fallers vs non-fallers)")
@@ -81,22 +82,29 @@ def measure_infos() -> tuple[MeasureInfo, ...]:
 
 def heel_strikes(tracks: PoseTracks, start: float, end: float) -> dict[str, np.ndarray]:
     """Heel strikes per foot between start and end: the heel's picture speed (torso lengths per
-    second) falls below HEEL_STILL after a swing above HEEL_MOVING of at least MIN_SWING_S,
-    dated where it crosses HEEL_STILL."""
+    second) falls below HEEL_STILL after a swing above HEEL_MOVING of at least MIN_SWING_S, and
+    stays below halfway between the two for MIN_STANCE_S (a foot lifted on the spot is still for
+    an instant at the top of its lift: not a landing; a stance lasts longer even in quick
+    shuffling turns); dated where it crosses HEEL_STILL."""
     out = {}
+    hold = max(1, int(round(MIN_STANCE_S * tracks.fs)))
     for side in SIDES:
         speed = _foot_speed(tracks, HEEL[side])
-        strikes, moving_since = [], None
-        for i in range(1, len(speed)):
+        strikes, moving_since, i = [], None, 1
+        while i < len(speed):
             x = speed[i]
             if not np.isfinite(x):
                 moving_since = None
             elif moving_since is None and x > HEEL_MOVING:
                 moving_since = i
             elif moving_since is not None and x < HEEL_STILL:
-                if tracks.t[i] - tracks.t[moving_since] >= MIN_SWING_S:
-                    strikes.append(_crossing_time(tracks.t, speed, i, HEEL_STILL))
-                moving_since = None
+                after = speed[i:i + hold]
+                settled = 0.5 * (HEEL_STILL + HEEL_MOVING)
+                if np.isfinite(after).all() and (after < settled).all() and len(after) == hold:
+                    if tracks.t[i] - tracks.t[moving_since] >= MIN_SWING_S:
+                        strikes.append(_crossing_time(tracks.t, speed, i, HEEL_STILL))
+                    moving_since = None
+            i += 1
         s = np.asarray(strikes, float)
         out[side] = s[(s >= start) & (s <= end)]
     return out
@@ -249,10 +257,30 @@ def _signal(tracks: PoseTracks, posture: pst.Posture, pose_series, phases, strik
     return signal
 
 
+def in_picture(pose_series):
+    """The series with frames blanked (NaN) in which a hip lies outside the picture: MediaPipe
+    still guesses a body that is leaving the picture, and such guesses are no posture or walk."""
+    from core.movement.landmarks import PoseSeries
+
+    lm = np.asarray(pose_series.landmarks)
+    hips = lm[:, [HIP["left"], HIP["right"]], :2]
+    with np.errstate(invalid="ignore"):
+        outside = np.any((hips < 0.0) | (hips > 1.0), axis=(1, 2))
+    if not outside.any():
+        return pose_series
+    lm = lm.copy()
+    lm[outside] = np.nan
+    vis = np.asarray(pose_series.visibility, float).copy()
+    vis[outside] = np.nan
+    return PoseSeries(pose_series.times, lm, vis, pose_series.world, pose_series.image_size,
+                      pose_series.model, pose_series.people_in_view)
+
+
 def analyze_pose(pose_series, key_frame=None):
     """A PoseSeries of a TUG clip -> TaskResult (measures only when every check passed)."""
     from core.pipeline import QualityCheck, TaskResult
 
+    pose_series = in_picture(pose_series)
     times = np.asarray(pose_series.times, float)
     duration = float(times[-1] - times[0]) if len(times) > 1 else 0.0
     if not pose_series.detected.any():

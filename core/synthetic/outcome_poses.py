@@ -267,8 +267,7 @@ def synthetic_tug(view: str = "side", fps: float = 30.0, noise_px: float = 0.8, 
             fh[during] = prev_h + w[during] * (hh - prev_h)
             heel[after, :2] = pos
             fh[after] = hh
-            if np.linalg.norm(pos - prev_pos) > 0.05:
-                strikes.append(float(tl))
+            strikes.append(float(tl))  # every landing is a step (in place too: the foot lifts)
             prev_pos, prev_h = pos, hh
         feet[side] = (heel, fh)
     arms = {"hang": np.ones(n)}

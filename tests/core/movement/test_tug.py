@@ -86,6 +86,16 @@ def test_turn_outside_the_picture_is_refused():
     assert "step the camera back so the chair and the 3 m line are both in view" in _failed(result)["in_view"]
 
 
+def test_walking_out_of_the_picture_at_the_turn_is_refused():
+    """MediaPipe still guesses a body leaving the picture: landmarks beyond its edge are no walk."""
+    pose, truth = synthetic_tug()
+    middle = 0.5 * (truth["turn_start"] + truth["turn_end"])
+    gone = (pose.times >= middle - 1.0) & (pose.times < middle + 1.0)
+    pose.landmarks[gone, :, 0] += 0.6  # beyond the right edge of the picture
+    result = tug.analyze_pose(pose)
+    assert "3 m line are both in view" in _failed(result)["in_view"]
+
+
 def test_no_sitting_down_at_the_end_is_refused():
     pose, truth = synthetic_tug()
     keep = pose.times < truth["walk_back_end"]
@@ -145,3 +155,16 @@ def test_real_video_without_a_person_is_refused_by_a_check(tmp_path):
     assert done.returncode == 3, done.stderr
     report = json.loads(done.stdout)
     assert report["quality"]["ok"] is False
+
+
+def test_camera_distance_does_not_change_the_times():
+    """Thresholds are relative to the person's own seated and standing levels and torso length,
+    not pixels: the same test filmed from further away (a smaller person in the picture)."""
+    pose, truth = synthetic_tug(view="45")
+    far = PoseSeries(pose.times, pose.landmarks.copy(), pose.visibility, pose.world, pose.image_size)
+    far.landmarks[:, :, :2] = 0.5 + 0.6 * (far.landmarks[:, :, :2] - 0.5)
+    near_values = tug.analyze_pose(pose).measure_values()
+    far_values = tug.analyze_pose(far).measure_values()
+    for name in PHASES:
+        assert far_values[name] == pytest.approx(truth[name], abs=0.2), name
+        assert far_values[name] == pytest.approx(near_values[name], abs=0.1), name
