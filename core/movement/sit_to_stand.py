@@ -167,7 +167,27 @@ def analyze_pose(pose_series, key_frame=None):
     return TaskResult(TASK, None, duration, quality, measures, None, signal)
 
 
+def choose_sitter(tracks: list) -> list[int]:
+    """Of the people tracked through a clip, the tested one: the track whose hips move farthest
+    up and down relative to the ankles (5th to 95th percentile of the posture signal, torso
+    lengths) among those tracked in at least a third as many frames as the longest track (the
+    examiner may walk about more, but stands)."""
+    if not tracks:
+        return []
+    frames = [int(tr.detected.sum()) for tr in tracks]
+    best, best_score = int(np.argmax(frames)), -1.0
+    for k, tr in enumerate(tracks):
+        if frames[k] < max(frames) / 3 or frames[k] < 5:
+            continue
+        height, _ = pst.posture_signals(pose_tracks(tr))
+        h = height[np.isfinite(height)]
+        score = float(np.percentile(h, 95) - np.percentile(h, 5)) if len(h) >= 5 else 0.0
+        if score > best_score:
+            best, best_score = k, score
+    return [best]
+
+
 def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | None = None):
     """5xSTS video -> TaskResult (cache_path: the pose series .npz, as gait.analyze)."""
-    pose, key_frame = decode_pose(path, cache_path)
+    pose, key_frame = decode_pose(path, cache_path, choose=choose_sitter)
     return analyze_pose(pose, key_frame)

@@ -306,9 +306,10 @@ def analyze_pose(pose_series, key_frame=None):
     return TaskResult(TASK, None, duration, quality, measures, None, signal)
 
 
-def decode_pose(path: str | Path, cache_path: str | Path | None = None):
+def decode_pose(path: str | Path, cache_path: str | Path | None = None, choose=None):
     """(PoseSeries, key frame) of a clip, read from or written to the .npz cache when given.
-    Raises UnusableInput for files that are not a usable video."""
+    `choose` picks the tested person among those tracked (default: gait's walker, the one who
+    travels farthest). Raises UnusableInput for files that are not a usable video."""
     from core.media.video import VideoReader
     from core.movement.frames import FrameSampler
     from core.movement.gait import NUM_POSES, _pose_key_frame, choose_walker
@@ -320,7 +321,7 @@ def decode_pose(path: str | Path, cache_path: str | Path | None = None):
             return cached, None
     with VideoReader(path) as reader:
         sampler = FrameSampler(reader.frames(), keep=8)
-        pose = extract_pose_landmarks(sampler, num_poses=NUM_POSES, choose=choose_walker)
+        pose = extract_pose_landmarks(sampler, num_poses=NUM_POSES, choose=choose or choose_walker)
     key_frame = _pose_key_frame(sampler.samples, pose)
     if cache_path is not None:
         pose.save_series(cache_path)

@@ -83,3 +83,19 @@ def test_nobody_in_view_is_refused():
     pose.landmarks[:] = np.nan
     result = sts.analyze_pose(pose)
     assert "No person" in _failed(result)["person_in_view"]
+
+
+def test_the_person_standing_up_is_chosen_over_a_walking_examiner():
+    from core.movement.landmarks import PoseSeries
+    from core.synthetic.outcome_poses import synthetic_tug
+
+    full, _ = synthetic_sit_to_stand()
+    tug_pose, truth = synthetic_tug(seated_at_start=False)
+    n = int((tug_pose.times < truth["walk_back_end"]).sum())  # stands and walks about, never sits
+
+    def first(pose):
+        return PoseSeries(pose.times[:n], pose.landmarks[:n], pose.visibility[:n], pose.world[:n], pose.image_size)
+
+    sitter, walker = first(full), first(tug_pose)
+    assert sts.choose_sitter([walker, sitter]) == [1]
+    assert sts.choose_sitter([sitter, walker]) == [0]
