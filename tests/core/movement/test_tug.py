@@ -168,3 +168,27 @@ def test_camera_distance_does_not_change_the_times():
     for name in PHASES:
         assert far_values[name] == pytest.approx(truth[name], abs=0.2), name
         assert far_values[name] == pytest.approx(near_values[name], abs=0.1), name
+
+
+@pytest.mark.slow
+def test_real_mediapipe_on_a_walker_who_never_sits(tmp_path):
+    """Real MediaPipe pose on a composite walking clip (tests/fixtures/movement/walkers.py: a real
+    public-domain photo's head and shoulders on drawn, moving legs; synthetic movement): the
+    landmarks stage runs and both outcome pipelines refuse it for the reason that applies (the
+    person never sits), with a failed check, not a crash."""
+    from core.analysis import analyze_recording
+    from tests.fixtures.movement.clips import write_video
+    from tests.fixtures.movement.walkers import WalkerScript, walking_frames
+
+    script = WalkerScript(passes=1, absent_s=0.5)
+    clip = write_video(tmp_path / "walker.mp4", walking_frames(script), fps=script.fps)
+    cache = tmp_path / "walker.npz"
+    result = analyze_recording(clip, "tug", cache_path=cache)
+    checks = {c.name: c for c in result.quality.checks}
+    assert checks["person_in_view"].passed
+    assert result.signal["landmarks"].shape[1:] == (33, 3)
+    assert not result.quality.ok and result.measures == []
+    assert "sits in the chair" in checks["seated_at_start"].message
+    again = analyze_recording(clip, "sit_to_stand", cache_path=cache)  # the cached landmarks
+    assert not again.quality.ok
+    assert "sits in the chair" in {c.name: c for c in again.quality.checks}["seated_at_start"].message
