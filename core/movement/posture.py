@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.movement.gait import ANKLE, HIP, SHOULDER, SIDES, PoseTracks, _crossing_time
+from core.movement.gait import ANKLE, HIP, SHOULDER, PoseTracks, _crossing_time
 
 SEATED, RISING, STANDING, SITTING_DOWN, UNKNOWN = 0, 1, 2, 3, -1
 STATE_NAMES = {SEATED: "seated", RISING: "rising", STANDING: "standing", SITTING_DOWN: "sitting down",
@@ -77,7 +77,8 @@ class Posture:
         return [x for x in self.transitions if x.kind == "sit"]
 
     def seated_at_start(self) -> bool:
-        """The first posture seen is seated (within the clip's first transition or 1 s)."""
+        """The first posture decided in the clip is seated (or rising from the seat), and the clip
+        has both a seated and a standing level."""
         first = next((s for s in self.state if s != UNKNOWN), UNKNOWN)
         return bool(first in (SEATED, RISING) and self.has_range())
 
@@ -131,8 +132,6 @@ def _hysteresis(p: np.ndarray) -> np.ndarray:
             current = STANDING
         elif x <= SEAT_LEVEL:
             current = SEATED
-        elif current == UNKNOWN:
-            current = UNKNOWN
         state[i] = current
     return state
 
@@ -274,4 +273,4 @@ def in_view_span(tracks: PoseTracks, start: float, end: float) -> tuple[float, f
 
 
 __all__ = ["Posture", "Transition", "find_posture", "posture_signals", "in_view_span", "STATE_NAMES",
-           "SEATED", "RISING", "STANDING", "SITTING_DOWN", "UNKNOWN", "SIDES"]
+           "SEATED", "RISING", "STANDING", "SITTING_DOWN", "UNKNOWN"]

@@ -119,7 +119,9 @@ def sts_measures(tracks: PoseTracks, posture: pst.Posture) -> dict[str, float]:
 
 
 def _failure(tracks: PoseTracks, posture: pst.Posture) -> tuple[str, str] | None:
-    if not posture.seated_at_start():
+    seated_throughout = not posture.has_range() and (posture.state == pst.SEATED).any() \
+        and not (posture.state == pst.STANDING).any()
+    if not seated_throughout and not posture.seated_at_start():
         return ("seated_at_start", "The person was not seated at the start: start recording while the "
                 "patient sits in the chair, arms crossed over the chest; pdlens finds the chair from the "
                 "seated posture.")

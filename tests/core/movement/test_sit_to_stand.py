@@ -99,3 +99,10 @@ def test_the_person_standing_up_is_chosen_over_a_walking_examiner():
     sitter, walker = first(full), first(tug_pose)
     assert sts.choose_sitter([walker, sitter]) == [1]
     assert sts.choose_sitter([sitter, walker]) == [0]
+
+
+def test_seated_throughout_is_refused_with_no_stands():
+    pose, _ = synthetic_sit_to_stand(n_stands=0, start=6.0)
+    failed = _failed(sts.analyze_pose(pose))
+    assert set(failed) == {"stands"}
+    assert failed["stands"].startswith("Only 0 complete stands were seen")
