@@ -130,7 +130,7 @@ class PublishedThreshold:
     worse comes from the measure vocabulary (core.vocabulary), not from here."""
 
     size: float
-    method: str  # "RCI" or "MDC95"
+    method: str  # "RCI", "MDC95" or "MDC" (minimal detectable change, confidence level not stated)
     source: str
 
 
@@ -145,6 +145,13 @@ MEASURE_THRESHOLDS: dict[str, PublishedThreshold] = {
         12.2, "MDC95", f"minimal detectable change 12.2 steps/min ({_SENSORS_2020})"),
     "step_time_asymmetry_pct": PublishedThreshold(
         14.2, "MDC95", f"minimal detectable change 14.2 % ({_SENSORS_2020})"),
+    # Physical-therapy outcome tests, in people with Parkinson's (test-retest about a week or two apart)
+    "tug_time_s": PublishedThreshold(
+        3.5, "MDC", "minimal detectable change 3.5 s, Timed Up and Go in Parkinson's (Huang et al., "
+        "Phys Ther 2011;91:114-21; 72 people, retest ~14 days, ICC .80)"),
+    "sts_time_s": PublishedThreshold(
+        10.0, "MDC95", "minimal detectable change 10 s, Five Times Sit to Stand in Parkinson's (Petersen et al., "
+        "J Geriatr Phys Ther 2017;40:223-6; 22 people, H&Y 1-3, ICC .74)"),
 }
 
 

@@ -21,6 +21,7 @@ from core.tasks import TASKS
 from core.vocabulary import measure_info
 from dashboard.formatting import escape_markdown
 from dashboard.widgets import explanations as ex
+from dashboard.widgets import outcome_plots
 
 BRANCH_TITLES = {"voice": "Voice", "finger_tapping_left": "Finger tapping, left",
                  "finger_tapping_right": "Finger tapping, right", "gait": "Gait"}
@@ -253,6 +254,7 @@ def recording_panel(recording: Any, assessment: Any | None, data_dir: Path) -> l
             st.caption("Measured and reported; no model scores this task.")
         measures = stored_measures(assessment)
         measures_panel(measures, key=f"rec{recording.id}_measures")
+        outcome_plots.outcome_panel(recording.task, measures, key=f"rec{recording.id}")
         expl = assessment.explanation_json or {}
         technical = []
         if assessment.model_version and assessment.model_version != "withheld":

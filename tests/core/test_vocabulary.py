@@ -61,7 +61,24 @@ def _gait() -> list[Measure]:
     return gait._as_measures(values)
 
 
-PIPELINES = {"vowel": _vowel, "reading": _reading, "finger_tapping": _tapping, "tremor": _tremor, "gait": _gait}
+def _tug() -> list[Measure]:
+    """tug.analyze_pose on a SYNTHETIC Timed Up and Go (core/synthetic/outcome_poses.py)."""
+    from core.movement import tug
+    from core.synthetic.outcome_poses import synthetic_tug
+
+    return tug.analyze_pose(synthetic_tug()[0]).measures
+
+
+def _sit_to_stand() -> list[Measure]:
+    """sit_to_stand.analyze_pose on a SYNTHETIC Five Times Sit to Stand."""
+    from core.movement import sit_to_stand
+    from core.synthetic.outcome_poses import synthetic_sit_to_stand
+
+    return sit_to_stand.analyze_pose(synthetic_sit_to_stand()[0]).measures
+
+
+PIPELINES = {"vowel": _vowel, "reading": _reading, "finger_tapping": _tapping, "tremor": _tremor, "gait": _gait,
+             "tug": _tug, "sit_to_stand": _sit_to_stand}
 
 
 @pytest.fixture(scope="module")
