@@ -92,7 +92,8 @@ SYNTHETIC_NOTE = (
     "Demo patient with synthetic movement clips: a fictional person. The finger-tapping and rest-tremor videos "
     "were made by the pdlens team by animating one photograph of a hand (nobody was filmed); the sustained "
     f"vowels are parts of one real public recording ({VOWEL_SOURCE}), reused for this fictional patient. "
-    "Scores, explanations and trends are pdlens's real analysis of these clips, not a clinical finding."
+    "Scores, explanations and trends are pdlens's real analysis of these clips, not a clinical finding. "
+    "Its outcome-test values (stopwatch times, balance totals, walk distance) are invented for the demo."
 )
 
 
@@ -103,6 +104,9 @@ class DemoVisit:
     hours_since_dose: float | None
     tapping_left: dict | None = None  # core.synthetic.hand.irregular_tapping_frames parameters
     tremor_left: dict | None = None  # core.synthetic.hand.shaking_frames parameters
+    # Physical-therapy outcome values "entered" for the fictional patient (core.ratings outcome
+    # items: stopwatch times, balance totals, walk distance): invented, like the patient.
+    outcomes: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -132,15 +136,20 @@ class DemoClipPatient:
 # The hand photo is a left hand: every synthetic hand clip is of the left side.
 CLIP_PATIENTS: tuple[DemoClipPatient, ...] = (
     DemoClipPatient("A", "female", date(1956, 3, 14), "pd", "left", "7419b23c66f2ffca1a5081aefad1d9c5c2a1cc8b", (
-        DemoVisit(date(2025, 9, 8), "on", 2.0, tapping_left=dict(rate_hz=2.7, rate_jitter=0.12, final_opening=0.9)),
-        DemoVisit(date(2025, 12, 8), "on", 2.5, tapping_left=dict(rate_hz=2.4, rate_jitter=0.2, final_opening=0.7)),
-        DemoVisit(date(2026, 3, 9), "on", 3.0, tapping_left=dict(rate_hz=2.2, rate_jitter=0.25, final_opening=0.55)),
+        DemoVisit(date(2025, 9, 8), "on", 2.0, tapping_left=dict(rate_hz=2.7, rate_jitter=0.12, final_opening=0.9),
+                  outcomes=dict(tug_stopwatch_s=10.2, berg_balance=52, mini_bestest=23, gait_speed_stopwatch_m_s=1.12)),
+        DemoVisit(date(2025, 12, 8), "on", 2.5, tapping_left=dict(rate_hz=2.4, rate_jitter=0.2, final_opening=0.7),
+                  outcomes=dict(tug_stopwatch_s=10.9, berg_balance=51, mini_bestest=22, gait_speed_stopwatch_m_s=1.08)),
+        DemoVisit(date(2026, 3, 9), "on", 3.0, tapping_left=dict(rate_hz=2.2, rate_jitter=0.25, final_opening=0.55),
+                  outcomes=dict(tug_stopwatch_s=14.8, berg_balance=45, mini_bestest=18, gait_speed_stopwatch_m_s=0.91)),
     )),
     DemoClipPatient("B", "male", date(1950, 11, 2), "pd", "left", "52b49d170334dc6fc9f1fd24c2d31cc423714d6c", (
         DemoVisit(date(2025, 10, 6), "off", 12.0, tapping_left=dict(rate_hz=2.5, rate_jitter=0.15, final_opening=0.8),
-                  tremor_left=dict(freq_hz=5.0, amplitude_px=3.0)),
+                  tremor_left=dict(freq_hz=5.0, amplitude_px=3.0),
+                  outcomes=dict(sts_stopwatch_s=15.1, six_minute_walk_m=410, fga=21)),
         DemoVisit(date(2026, 2, 2), "off", 12.0, tapping_left=dict(rate_hz=2.3, rate_jitter=0.2, final_opening=0.65),
-                  tremor_left=dict(freq_hz=4.8, amplitude_px=7.0)),
+                  tremor_left=dict(freq_hz=4.8, amplitude_px=7.0),
+                  outcomes=dict(sts_stopwatch_s=17.4, six_minute_walk_m=372, fga=19)),
     )),
     DemoClipPatient("C", "male", date(1981, 6, 20), "unknown", "unknown", "c29dab8115318bea8ba2bf563bc14d686331ae1f", (
         DemoVisit(date(2025, 11, 3), "unknown", None, tapping_left=dict(rate_hz=2.9, rate_jitter=0.1, final_opening=0.95)),
@@ -341,7 +350,8 @@ def _visit_note(k: int, n: int, visit: DemoVisit) -> str:
     return (f"Demo visit of a fictional patient {CLIPS_LABEL}. The {movement} video{'s are' if ' and ' in movement else ' is'} "
             "synthetic: one photograph of a hand, animated by the pdlens team; nobody was filmed. The sustained "
             f"vowel is part {k} of {n} of one real public recording ({VOWEL_SOURCE}), not recorded at this visit. "
-            "Scores and explanations are pdlens's real analysis of these clips, not a clinical finding.")
+            "Scores and explanations are pdlens's real analysis of these clips, not a clinical finding."
+            + (" The outcome-test values of this visit are invented for the demo." if visit.outcomes else ""))
 
 
 def add_clip_patients(sessions, data_dir: Path, progress: Callable[[str], None] | None = None) -> tuple[int, int, int]:
@@ -380,6 +390,9 @@ def add_clip_patients(sessions, data_dir: Path, progress: Callable[[str], None] 
                                                medication_state=v.medication_state, hours_since_dose=v.hours_since_dose,
                                                notes=_visit_note(k, len(spec.visits), v)).id
                              for k, v in enumerate(spec.visits, start=1)]
+                for v, visit_id in zip(spec.visits, visit_ids):
+                    for item, value in (v.outcomes or {}).items():
+                        repo.set_rating(s, actor, visit_id, item, None, value)
             vowels = vowel_parts(spec.vowel_sha1, len(spec.visits), tmp / spec.key)
             for k, (visit, visit_id, vowel) in enumerate(zip(spec.visits, visit_ids, vowels), start=1):
                 say(f"{spec.name}, visit {k} of {len(spec.visits)}: making and analysing its clips")

@@ -191,3 +191,22 @@ def test_the_pdf_of_a_demo_patient_carries_its_note(demo):
     assert "linearly interpolated" in pdf_words(summary) and len(PdfReader(io.BytesIO(summary)).pages) == 1
     assert "nobody was filmed" in pdf_words(synthetic_summary)
     assert len(PdfReader(io.BytesIO(synthetic_summary)).pages) == 1
+
+
+def test_demo_patients_carry_invented_outcome_values_that_trend_in_their_own_direction(demo):
+    """Patient A's (invented) Berg total falls and stopwatch TUG rises at the third visit: with a
+    two-visit baseline both are flagged worse, by their published minimal detectable changes."""
+    from core.trends import analyse_patient
+
+    sessions, _, _ = demo
+    with transaction(sessions) as s:
+        patient_a = clip_patients(s)[0]
+        items = set(s.scalars(select(ClinicianRating.item).join(Visit).where(Visit.patient_id == patient_a.id)))
+        assert {"tug_stopwatch_s", "berg_balance", "mini_bestest", "gait_speed_stopwatch_m_s"} <= items
+        series = load_patient_series(s, patient_a.id)
+    found = {a.key: a for a in analyse_patient(series, baseline_visits=2)}
+    for key in ("rating:berg_balance", "rating:tug_stopwatch_s"):
+        event = found[key].latest_event
+        assert event is not None and event.direction == "worse", key
+        assert event.method.startswith("MDC")
+    assert found["rating:berg_balance"].latest_event.change < 0 < found["rating:tug_stopwatch_s"].latest_event.change
