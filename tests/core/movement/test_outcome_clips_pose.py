@@ -30,7 +30,10 @@ LEFT_HIP, RIGHT_HIP = 23, 24
 
 def _hip_px(pose) -> np.ndarray:
     """(n, 2) mean of both hips in pixels (NaN where nobody was found)."""
-    return np.nanmean(pose.pixels()[:, [LEFT_HIP, RIGHT_HIP], :], axis=1)
+    out = np.full((len(pose.times), 2), np.nan)
+    found = pose.detected
+    out[found] = pose.pixels()[found][:, [LEFT_HIP, RIGHT_HIP], :].mean(axis=1)
+    return out
 
 
 def _between(times: np.ndarray, a: float, b: float) -> np.ndarray:
