@@ -79,6 +79,19 @@ def test_sit_to_stand_script_has_five_slowing_repetitions_and_four_on_request():
         assert s.hip_height_m(down + 0.05) == pytest.approx(HIP_SEATED_M)
     four = outcome_script("sit_to_stand", stands=4)
     assert len(four.stand_times) == 4 and np.isnan(four.five_stands_s)
+    never = outcome_script("sit_to_stand", never_sits=True)
+    assert never.stand_times == [] and all(never.hip_height_m(t) == pytest.approx(HIP_STANDING_M)
+                                           for t in np.arange(0, never.duration_s, 0.5))
+    pushing = outcome_script("sit_to_stand", arms_used_in=(3,))
+    assert pushing.arms_used and not s.arms_used
+    assert pushing.pose_at(pushing.start_s + 0.1).arms == "folded"
+    assert pushing.pose_at(pushing.stand_times[2] - 0.2).arms == "push"
+
+
+def test_tug_turn_can_be_put_outside_the_picture():
+    assert TugScript().turn_in_view
+    far = outcome_script("tug", walk_m=4.5)
+    assert not far.turn_in_view and far.pose_at(np.mean(far.phases["turn"])).pelvis_x * far.px_per_m > far.width
 
 
 def test_gait_speed_script_marks_and_crossings():
