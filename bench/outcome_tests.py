@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -68,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     script = TugScript()
     # the default script is 15 s long; stretch the seated end if its phases are ever changed
     script = TugScript(seated_after_s=script.seated_after_s + SECONDS - script.duration_s)
@@ -108,7 +110,10 @@ def main() -> None:
         measured = first.measure("tug_time_s")
         result["tug_time_s"] = {"true": round(script.tug_time_s, 3),
                                 "measured": round(measured.value, 3) if measured else None}
-    result["machine"] = {"python": platform.python_version(), "processor": platform.machine()}
+    # other work on the machine slows MediaPipe (and so every figure) down: say how busy it was
+    result["machine"] = {"python": platform.python_version(), "processor": platform.machine(),
+                         "cpus": os.cpu_count(),
+                         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
     out = ROOT / "bench" / "results" / "outcome_tests.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
