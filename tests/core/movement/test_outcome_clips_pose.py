@@ -60,6 +60,10 @@ def test_tug_script_phases_are_contiguous_and_add_up_to_the_tug_time():
     assert s.hip_height_m(0.5) == pytest.approx(HIP_SEATED_M)
     assert s.hip_height_m(s.duration_s - 0.2) == pytest.approx(HIP_SEATED_M)
     assert s.hip_height_m(np.mean(s.phases["walk_out"])) == pytest.approx(HIP_STANDING_M)
+    rising = [s.hip_height_m(t) for t in np.linspace(*s.phases["sit_to_stand"], 20)]
+    assert np.all(np.diff(rising) >= 0) and rising[-1] == pytest.approx(HIP_STANDING_M, abs=0.01)
+    lean = max(s.pose_at(t).lean for t in np.linspace(*s.phases["sit_to_stand"], 20))
+    assert np.degrees(lean) > 30  # the trunk leans forward to rise
     turn = s.pose_at(np.mean(s.phases["turn"]))
     assert abs(turn.pelvis_x - s.line_x_m) < 0.2 and s.line_x_m - s.chair_front_x_m == pytest.approx(3.0)
     # every walking step lands inside a walking phase; cadence from the scripted steps
@@ -194,3 +198,15 @@ def test_walker_crosses_the_floor_marks_at_the_scripted_times(walk_pose):
     assert np.max(np.abs(np.array(crossings) - np.array(s.mark_crossing_s))) < 0.1
     speed = s.marks_distance_m / (crossings[1] - crossings[0])
     assert speed == pytest.approx(s.speed_m_s, rel=0.05)
+
+
+@pytest.mark.slow
+def test_a_turn_outside_the_picture_loses_the_person_only_while_turning(outcome_clips):
+    """The clip a tug pipeline must refuse ("the turn outside the picture"): tracked while
+    seated and walking in view, not while turning beyond the picture's edge."""
+    path, s = outcome_clips("tug", walk_m=4.5)
+    pose = _pose_of(path)
+    t = pose.times
+    assert not s.turn_in_view
+    assert pose.detected[_between(t, *s.phases["turn"])].mean() < 0.2
+    assert pose.detected[t < s.phases["walk_out"][0] + 1.0].mean() >= MIN_DETECTED
