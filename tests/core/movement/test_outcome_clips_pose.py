@@ -210,3 +210,25 @@ def test_a_turn_outside_the_picture_loses_the_person_only_while_turning(outcome_
     assert not s.turn_in_view
     assert pose.detected[_between(t, *s.phases["turn"])].mean() < 0.2
     assert pose.detected[t < s.phases["walk_out"][0] + 1.0].mean() >= MIN_DETECTED
+
+
+def _found_strikes(pose) -> np.ndarray:
+    from core.movement import gait
+
+    events = gait.events_from_pose(pose)
+    return np.sort(np.concatenate([events.heel_strikes[side] for side in events.heel_strikes]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", ["walk_pose", "tug_pose"])
+def test_the_gait_event_detector_finds_the_scripted_steps(clip, request):
+    """The scripted foot kinematics are what the existing pose event detector
+    (core.movement.gait.events_from_pose) sees: each heel strike it finds lies near a scripted
+    one, and it finds most of those taken in view."""
+    _, s, pose = request.getfixturevalue(clip)
+    found = _found_strikes(pose)
+    true = np.asarray(s.heel_strikes)
+    if isinstance(s, GaitSpeedScript):  # only the steps taken with the pelvis in the picture
+        true = true[[0.3 <= s.pelvis_x_m(t) <= s.view_m - 0.3 for t in true]]
+    assert len(found) >= 0.6 * len(true)
+    assert np.max(np.min(np.abs(found[:, None] - np.asarray(s.heel_strikes)[None, :]), axis=1)) < 0.12
