@@ -6,6 +6,7 @@ frames, as the browser would. The real WebRTC path is tested in tests/e2e/test_c
 Runs the real dashboard/app.py."""
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from datetime import date
@@ -127,6 +128,7 @@ def test_checklist_shows_each_task_status_from_the_visit_recordings(clinic, fake
     at = open_capture(clinic)
     assert not at.exception
     assert at.title[0].value == "Capture: visit of 2024-05-02"
+    # the seven standard tasks, then the three outcome tests (not recorded: to do, and not counted)
     assert badge_texts(at) == [":green-badge[Analysed]", ":gray-badge[To do]", ":orange-badge[Needs retake]",
                                ":gray-badge[To do]", ":gray-badge[To do]", ":gray-badge[To do]", ":blue-badge[Recorded]",
                                # the outcome tests, in their own section
@@ -146,6 +148,7 @@ def test_retake_opens_the_task_with_instructions_diagram_and_a_video_only_stream
     at.button(key=f"choose-{clinic.visit}-finger_tapping_left").click()
     at.run()
     assert not at.exception
+    # subheaders: "Tasks", "Outcome tests", then the chosen task
     assert at.subheader[2].value == "Finger tapping (3.4), left hand"
     page = "\n".join(m.value for m in at.markdown)
     assert escape_markdown("Tap the index finger against the thumb at least 10 times") in page
@@ -257,3 +260,25 @@ def test_a_clip_that_ended_while_the_page_was_left_or_a_stopped_stream_saves_not
     assert stopped.state == "idle" and stopped.take_clip() is None
     with transaction(open_store(clinic.url)) as s:
         assert s.scalars(select(Recording)).all() == []
+
+
+def test_outcome_tests_are_listed_apart_and_tug_shows_its_instructions_and_picture(clinic, fake_webrtc):
+    at = open_capture(clinic)
+    assert not at.exception
+    headings = [h.value for h in at.subheader]
+    assert headings[:2] == ["Tasks", "Outcome tests"]
+    outcome_labels = {b.key: b.label for b in at.button if b.key and b.key.startswith(f"choose-{clinic.visit}-")}
+    for task in ("tug", "sit_to_stand", "gait_speed"):
+        assert outcome_labels[f"choose-{clinic.visit}-{task}"] == "Record"
+    at.button(key=f"choose-{clinic.visit}-tug").click()
+    at.run()
+    assert not at.exception
+    assert "Timed Up and Go" in [h.value for h in at.subheader]
+    page = "\n".join(m.value for m in at.markdown)
+    assert escape_markdown("walk at a comfortable, safe pace to the line 3 m away") in page
+    # the picture shown is the task's own (dashboard/static/capture/tug.svg), not the fallback
+    url = at.get("image")[0].proto.imgs[0].url
+    assert url.startswith("data:image/svg+xml;base64,")
+    shown = base64.b64decode(url.split(",", 1)[1])
+    assert shown == (APP.parent / "static" / "capture" / "tug.svg").read_bytes()
+    assert b"3 m" in shown and b"45" in shown

@@ -45,3 +45,22 @@ def movement_clips(tmp_path_factory):
         return path
 
     return make
+
+
+@pytest.fixture(scope="session")
+def outcome_clips(tmp_path_factory):
+    """Clips of the outcome tests (tests/fixtures/movement/outcome_clips.py), encoded at most once
+    per session: outcome_clips(kind, **script) -> (path, script with its truth)."""
+    from tests.fixtures.movement.outcome_clips import write_outcome_clip
+
+    folder = tmp_path_factory.mktemp("outcome_clips")
+    made: dict[tuple, tuple] = {}
+
+    def make(kind: str, **script):
+        key = (kind, tuple(sorted(script.items())))
+        if key not in made:
+            path = folder / f"{kind}_{len(made)}.mp4"
+            made[key] = (path, write_outcome_clip(path, kind, **script))
+        return made[key]
+
+    return make
