@@ -99,7 +99,7 @@ class PublishedThreshold:
     worse comes from the measure vocabulary (core.vocabulary), not from here."""
 
     size: float
-    method: str  # "RCI" or "MDC95"
+    method: str  # "RCI", "MDC95" or "MCID"
     source: str
 
 
@@ -114,6 +114,11 @@ MEASURE_THRESHOLDS: dict[str, PublishedThreshold] = {
         12.2, "MDC95", f"minimal detectable change 12.2 steps/min ({_SENSORS_2020})"),
     "step_time_asymmetry_pct": PublishedThreshold(
         14.2, "MDC95", f"minimal detectable change 14.2 % ({_SENSORS_2020})"),
+    # the small change flags; moderate 0.14 and large 0.22 m/s are in the source text
+    "gait_speed_m_s": PublishedThreshold(
+        0.06, "MCID", "small clinically important difference 0.06 m/s in Parkinson's (moderate 0.14, "
+        "large 0.22 m/s; Hass et al., J Neurol Phys Ther 2014;38:233); minimal detectable change of the "
+        "comfortable 10 m walk in PD 0.09 m/s (Combs et al., Gait Posture 2014;39:784)"),
 }
 
 

@@ -31,6 +31,7 @@ A video has no metres, so the speed needs a scale, and the method is stated in t
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,8 @@ MIN_FEET_VISIBLE = 0.7
 _HASS = ("Hass et al. 2014, J Neurol Phys Ther 38(4):233 (PD: small 0.06, moderate 0.14, large "
          "0.22 m/s)")
 _BOHANNON = "Bohannon 1997, Age Ageing 26:15 (comfortable speed of healthy adults 20-79 y)"
+_STEP_MCID = ("MCIDs of spatiotemporal gait variables in Parkinson disease, Gait Posture "
+              "2024;108:257 (step length 3.6 cm)")
 _PAUL_LINDHOLM = ("Paul et al. 2013 3-step fall prediction model, validated by Lindholm et al. 2016, "
                   "J Neurol 263:2462")
 
@@ -96,19 +99,21 @@ MEASURES: tuple[MeasureInfo, ...] = (
            "patient's height) is stated with the result.",
            cutoff=1.1, cutoff_text=("below 1.1 m/s: one of the three steps of a fall-risk model in "
                                     f"Parkinson's ({_PAUL_LINDHOLM})")),
-    _speed("gait_speed_time_s", "Time over the timed distance", "s", None, True, "",
+    _speed("gait_speed_time_s", "Time over the timed distance", "s", None, True,
+           "as gait speed (the same walk: time = distance / speed)",
            "Time the walk took between the two floor marks (or over the steady part measured, "
            "without marks)."),
     _speed("gait_speed_distance_m", "Timed distance", "m", None, None, "",
            "Distance timed: between the floor marks, or as measured from the patient's height."),
-    _speed("gait_speed_step_length_m", "Step length (10 m walk)", "m", None, False, "",
+    _speed("gait_speed_step_length_m", "Step length (10 m walk)", "m", None, False, _STEP_MCID,
            "Speed divided by step frequency (cadence / 60) over the timed part: the mean length of "
-           "a step. Short in Parkinson's (shuffling)."),
+           "a step. Short in Parkinson's (shuffling); a clinically important change of mean step "
+           "length in PD is 3.6 cm (Gait Posture 2024;108:257, instrumented walkway)."),
     _speed("gait_speed_cadence_steps_per_min", "Cadence (10 m walk)", "steps/min", (100.0, 125.0), None,
            "Hollman 2011; Hausdorff 2009",
            "Steps per minute from the heel strikes inside the timed part. Healthy older adults about "
            "100-125 steps/min (as for the gait task's cadence)."),
-    _speed("gait_speed_uncertainty_pct", "Gait speed uncertainty", "%", None, True, "",
+    _speed("gait_speed_uncertainty_pct", "Gait speed uncertainty", "%", None, None, "",
            "Stated uncertainty of the speed from its scaling method: with floor marks, the frame "
            "timing of the two crossings and the clicking of the marks (about 1-2 %); with the "
            "patient's height, body proportions (the spread between the trunk, thigh and shank "
@@ -420,15 +425,12 @@ def _as_measures(values: dict[str, float], speed: dict) -> list:
         if value is None or not np.isfinite(value):
             continue
         info = MEASURES_BY_NAME[name]
-        if name == "gait_speed_m_s":
-            from core.pipeline import Measure
-
+        if name == "gait_speed_m_s":  # the entry's measure, its description led by how it was scaled
             how = (f"Timed between floor marks {speed['marks_distance_m']:g} m apart (pelvis crossing), "
                    f"{len(speed['passes'])} pass(es)." if speed["speed_method"] == "floor marks" else
                    f"Scaled from the patient's height ({100 * speed['height_m']:.0f} cm) and body "
                    f"proportions, +- {speed['uncertainty_pct']:.0f} %.")
-            out.append(Measure(info.name, float(value), info.unit, info.label, info.normal_range,
-                               f"{how} {info.description}"))
+            out.append(replace(info.measure(value), description=f"{how} {info.description}"))
         else:
             out.append(info.measure(value))
     return out

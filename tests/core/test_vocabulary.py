@@ -64,6 +64,17 @@ def _gait() -> list[Measure]:
 PIPELINES = {"vowel": _vowel, "reading": _reading, "finger_tapping": _tapping, "tremor": _tremor, "gait": _gait}
 
 
+def _gait_speed() -> list[Measure]:
+    from core.movement.gait_speed import analyze_pose
+    from tests.core.movement.test_gait_speed import _marks, synthetic_10m_walk
+
+    pose, project = synthetic_10m_walk()
+    return analyze_pose(pose, _marks(project, -3.0, 3.0)).measures
+
+
+PIPELINES["gait_speed"] = _gait_speed
+
+
 @pytest.fixture(scope="module")
 def emitted() -> dict[str, list[Measure]]:
     return {task: run() for task, run in PIPELINES.items()}
