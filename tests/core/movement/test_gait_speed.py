@@ -255,3 +255,40 @@ def test_walking_towards_the_camera_is_refused():
     pose, project = synthetic_10m_walk(angle_deg=85.0, depth=12.0, start=-4.0, walk_m=6.0)
     result = analyze_pose(pose, ClipSetup(height_m=1.70))
     assert "side_on" in _failed(result)
+
+
+# --------------------------------------------------------------------------- command line
+
+def _cli(tmp_path, *args):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ)
+    env.setdefault("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    env["PDLENS_DATA_DIR"] = str(tmp_path / "data")
+    root = Path(__file__).resolve().parents[3]
+    return subprocess.run([sys.executable, "-m", "core.cli", "analyze", *args], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_command_line_gait_speed_exit_codes(tmp_path):
+    """A real encoded clip of an empty SYNTHETIC walkway: quality failed (exit 3, nobody in view)
+    with marks; bad --marks are refused before analysis (exit 2)."""
+    import json
+
+    from tests.core.test_floor_marks import empty_walkway
+
+    clip = empty_walkway(tmp_path / "walkway.mp4")
+    run = _cli(tmp_path, "--movement", str(clip), "--task", "gait_speed", "--marks", "0.2,0.8,0.8,0.8",
+               "--marks-distance-m", "6", "--json")
+    assert run.returncode == 3, run.stderr
+    out = json.loads(run.stdout)
+    text = json.dumps(out)
+    assert "No person was found" in text and "gait_speed" in text
+    for marks in ("0.2,0.8,1.5,0.8", "0.2,0.8,0.8", "a,b,c,d"):
+        bad = _cli(tmp_path, "--movement", str(clip), "--task", "gait_speed", "--marks", marks,
+                   "--marks-distance-m", "6", "--json")
+        assert bad.returncode == 2, (marks, bad.stdout, bad.stderr)
+        assert "--marks" in bad.stdout + bad.stderr
