@@ -8,7 +8,7 @@
   clips that count; the score it replaces stays as history, marked superseded.
 * `counting_clips`, `choose_clip`, `exclude_clip`, `include_clip`, `relabel_clip`: per task and
   side one clip counts; the clinician can choose it, exclude a clip, or relabel its task/side.
-* `set_floor_marks`, `clear_floor_marks`: the two floor marks of a gait-speed clip, clicked on a
+* `set_floor_marks`, `clear_floor_marks`, `measure_clip_again`: the two floor marks of a gait-speed clip, clicked on a
   frame (`floor_marks_frame`), stored with the clip; the clip is analysed again with them.
 * `analyze_files`: the same analysis, explanation and fusion for files on disk, no database
   (python -m core.cli analyze ... --json).
@@ -643,8 +643,20 @@ def clear_floor_marks(sessions: sessionmaker[Session], actor: Any, recording_id:
     return _analyse_with_setup(sessions, actor, recording_id, {}, data_dir)
 
 
+def measure_clip_again(sessions: sessionmaker[Session], actor: Any, recording_id: int,
+                       data_dir: str | Path) -> RecordingOutcome:
+    """Analyse a gait-speed clip again with its stored floor marks and the patient's height as the
+    patient record has it now (a height entered after the clip was added scales it)."""
+    from core.store import transaction
+    from core.store import repository as repo
+
+    with transaction(sessions) as s:
+        stored = dict(repo.get_recording(s, recording_id).setup_json or {})
+    return _analyse_with_setup(sessions, actor, recording_id, stored, data_dir, measured_again=True)
+
+
 def _analyse_with_setup(sessions: sessionmaker[Session], actor: Any, recording_id: int, setup_json: dict[str, Any],
-                        data_dir: str | Path) -> RecordingOutcome:
+                        data_dir: str | Path, measured_again: bool = False) -> RecordingOutcome:
     from core.analysis import ClipSetup
     from core.store import ValidationError, transaction
     from core.store import repository as repo
@@ -672,7 +684,8 @@ def _analyse_with_setup(sessions: sessionmaker[Session], actor: Any, recording_i
         repo.set_recording_setup(
             s, who, recording_id, setup_json, quality_ok=quality.ok, quality_json=json_safe(quality.as_dict()),
             status="analysed" if quality.ok else "needs_retake",
-            duration_s=float(result.duration_s) if math.isfinite(result.duration_s) else None)
+            duration_s=float(result.duration_s) if math.isfinite(result.duration_s) else None,
+            measured_again=measured_again)
         assessment = repo.save_assessment(
             s, who, visit_id=visit_id, recording_id=recording_id, model_name=model_name,
             model_version=model_version, probability=probability, interval=tuple(interval) if interval else None,

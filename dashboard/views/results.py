@@ -46,7 +46,7 @@ for task_clips in tasks:
     if shown is not None:
         per_recording_lines += panels.recording_panel(shown, task_clips.assessments.get(shown.id), data_dir)
         if shown.task == "gait_speed":  # the walk's scale: floor marks clicked on a frame
-            floor_marks.floor_marks_panel(shown, data_dir)
+            floor_marks.floor_marks_panel(shown, data_dir, patient.height_cm)
     clips.other_clips(task_clips)
 
 panels.summary_panel(panels.visit_summary_lines(fused, per_recording_lines))

@@ -72,8 +72,9 @@ def _stored_marks(recording: Any) -> tuple[list[tuple[float, float] | None], flo
     return marks, float(setup.marks_distance_m or DEFAULT_DISTANCE_M)
 
 
-def floor_marks_panel(recording: Any, data_dir: Path) -> None:
-    """For one gait-speed clip: click the floor marks, give their distance, save (or clear)."""
+def floor_marks_panel(recording: Any, data_dir: Path, height_cm: float | None = None) -> None:
+    """For one gait-speed clip: click the floor marks, give their distance, save (or clear);
+    without marks, measure it again with the patient's height (`height_cm` from the record)."""
     from core.store.files import resolve_recording_path
     from core.visits import floor_marks_frame
 
@@ -82,6 +83,13 @@ def floor_marks_panel(recording: Any, data_dir: Path) -> None:
     title = ("Floor marks: set" if stored_marks[0] is not None else
              "Floor marks: click the two marks on the floor to time the walk")
     with st.expander(title, icon=":material/straighten:", expanded=stored_marks[0] is None):
+        if stored_marks[0] is None:
+            st.caption(f"Without marks the speed is scaled from the patient's height ({height_cm:g} cm on the "
+                       "patient record), less exactly." if height_cm else
+                       "No height on the patient record: without marks the speed cannot be measured.")
+            if height_cm and st.button("Measure again with the patient's height", icon=":material/height:",
+                                       key=f"{key}_height"):
+                _run(lambda sessions, actor_id: _again(sessions, actor_id, recording.id, data_dir))
         frame = floor_marks_frame(resolve_recording_path(data_dir, recording.stored_path))
         if frame is None:
             st.info("No frame of this clip could be shown, so floor marks cannot be clicked. "
@@ -134,6 +142,12 @@ def _set(sessions, actor_id, recording_id, marks, distance, data_dir):
     from core.visits import set_floor_marks
 
     return set_floor_marks(sessions, actor_id, recording_id, marks, distance, data_dir)
+
+
+def _again(sessions, actor_id, recording_id, data_dir):
+    from core.visits import measure_clip_again
+
+    return measure_clip_again(sessions, actor_id, recording_id, data_dir)
 
 
 def _clear(sessions, actor_id, recording_id, data_dir):

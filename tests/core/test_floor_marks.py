@@ -14,7 +14,7 @@ from core.store import Assessment, AuditEvent, Clinician, Recording, ValidationE
 from core.store.files import resolve_recording_path
 from core.synthetic.video import write_video
 from core.visits import (add_recording_and_analyze, clear_floor_marks, clip_setup, floor_marks_frame,
-                         landmark_cache_path, set_floor_marks)
+                         landmark_cache_path, measure_clip_again, set_floor_marks)
 from tests.core.movement.test_gait_speed import synthetic_10m_walk
 
 
@@ -75,15 +75,16 @@ def test_marks_are_stored_and_the_clip_is_measured_again(store, walk_clip):
     assert _audit(sessions, "clear_floor_marks") == [f"visit={visit_id} recording={added.recording_id}"]
 
 
-def test_the_patient_height_scales_the_clip_once_the_marks_are_cleared(store, walk_clip):
+def test_a_height_entered_later_scales_the_clip_measured_again(store, walk_clip):
     sessions, admin_id, visit_id, data_dir = store
     added, _, _ = walk_clip
     with transaction(sessions) as s:
         admin = s.get(Clinician, admin_id)
         patient_id = repository.get_visit(s, admin, visit_id).patient_id
         repository.update_patient(s, admin, patient_id, height_cm=170.0)
-    outcome = clear_floor_marks(sessions, admin_id, added.recording_id, data_dir)
+    outcome = measure_clip_again(sessions, admin_id, added.recording_id, data_dir)
     assert outcome.quality_ok, outcome.problems
+    assert _audit(sessions, "measure_clip_again") == [f"visit={visit_id} recording={added.recording_id}"]
     with transaction(sessions) as s:
         a = s.get(Assessment, outcome.assessment_id)
         values = {m.name: m.value for m in a.measures}

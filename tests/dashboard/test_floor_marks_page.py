@@ -48,6 +48,7 @@ def test_floor_marks_are_set_on_the_results_page_and_the_walk_is_measured(walk_v
     key = f"floor_marks_{recording_id}"
     assert any("Floor marks: click the two marks" in e.label for e in at.get("expander"))
     assert "Gait speed needs a scale" in texts(at)  # the failed check says what to do
+    assert "No height on the patient record" in texts(at)
     [figure] = [f for f in charts(at) if f["layout"].get("images")]
     assert figure["layout"]["images"][0]["source"].startswith("data:image")  # the clip's frame
     [save] = [b for b in at.button if b.key == f"{key}_save"]
@@ -108,3 +109,19 @@ def test_height_is_entered_on_the_patient_form_and_shown(app, admin_db):
     with transaction(open_store(admin_db)) as s:
         assert s.scalar(select(Patient.height_cm).where(Patient.mrn == "SYN-0099")) == 172.5
     assert escape_markdown("172.5 cm") in texts(at)  # on the patient page's facts
+
+
+def test_the_clip_is_measured_again_with_a_height_entered_later(walk_visit):
+    sessions, visit_id, recording_id, _ = walk_visit
+    with transaction(sessions) as s:
+        admin = s.scalar(select(Clinician))
+        repository.update_patient(s, admin, repository.get_visit(s, admin, visit_id).patient_id, height_cm=170)
+    at = open_page(signed_in_app(), "views/results.py", visit=visit_id)
+    assert "(170 cm on the patient record)" in texts(at)
+    [again] = [b for b in at.button if b.key == f"floor_marks_{recording_id}_height"]
+    again.click()
+    at.run()
+    assert not at.exception, at.exception
+    with transaction(sessions) as s:
+        assert s.get(Recording, recording_id).quality_ok
+    assert "Gait speed (10 m walk)" in set(at.dataframe[0].value["Measure"])
