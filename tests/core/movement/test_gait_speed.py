@@ -292,3 +292,32 @@ def test_command_line_gait_speed_exit_codes(tmp_path):
                    "--marks-distance-m", "6", "--json")
         assert bad.returncode == 2, (marks, bad.stdout, bad.stderr)
         assert "--marks" in bad.stdout + bad.stderr
+
+
+# --------------------------------------------------------------------------- real MediaPipe
+
+@pytest.mark.slow
+def test_real_mediapipe_on_a_composite_walker_times_it_between_the_marks(tmp_path):
+    """A clip of the composite walker (tests/fixtures/movement/walkers.py: a real public-domain
+    photo's head and shoulders on drawn, scripted legs; SYNTHETIC, no person recorded) crossing a
+    still side-on picture and coming back: real MediaPipe pose, then the speed between two marks
+    at 20% and 80% of the width (2.56 m apart at the script's 150 px/m), both passes timed."""
+    from core.movement.gait_speed import analyze
+    from tests.fixtures.movement.clips import write_video
+    from tests.fixtures.movement.walkers import WalkerScript, walking_frames
+
+    script = WalkerScript(stride_s=1.1, stride_length_m=1.0, passes=2)
+    clip = write_video(tmp_path / "walker.mp4", walking_frames(script), fps=script.fps)
+    distance = 0.6 * script.width / script.px_per_m
+    cache = tmp_path / "walker.npz"
+    result = analyze(clip, cache_path=cache,
+                     setup=ClipSetup(marks=((0.2, 0.85), (0.8, 0.85)), marks_distance_m=distance))
+    assert result.quality.ok, result.quality.problems
+    assert len(result.signal["passes"]) == 2  # there and back
+    truth = script.stride_length_m / script.stride_s
+    assert _value(result, "gait_speed_m_s") == pytest.approx(truth, rel=0.05)
+    assert _value(result, "gait_speed_cadence_steps_per_min") == pytest.approx(script.cadence, rel=0.05)
+    # the same clip again from its landmark cache (what saving floor marks does): same result
+    again = analyze(clip, cache_path=cache,
+                    setup=ClipSetup(marks=((0.2, 0.85), (0.8, 0.85)), marks_distance_m=distance))
+    assert _value(again, "gait_speed_m_s") == pytest.approx(_value(result, "gait_speed_m_s"))
