@@ -321,3 +321,18 @@ def test_real_mediapipe_on_a_composite_walker_times_it_between_the_marks(tmp_pat
     again = analyze(clip, cache_path=cache,
                     setup=ClipSetup(marks=((0.2, 0.85), (0.8, 0.85)), marks_distance_m=distance))
     assert _value(again, "gait_speed_m_s") == pytest.approx(_value(result, "gait_speed_m_s"))
+
+
+# --------------------------------------------------------------------------- vocabulary and trends
+
+def test_speed_change_and_fall_risk_cut_off_are_the_published_ones():
+    from core import vocabulary
+    from core.trends import change_rule
+
+    rule = change_rule("gait_speed_m_s")
+    assert rule.worse == "lower" and rule.threshold_worse == 0.06 and rule.published
+    assert "Hass" in rule.source and "0.14" in rule.source and "0.22" in rule.source
+    info = vocabulary.measure_info("gait_speed_m_s")
+    assert info.beyond_cutoff(1.0) is True and info.beyond_cutoff(1.2) is False
+    assert "1.1 m/s" in info.cutoff_text and "Lindholm" in info.cutoff_text
+    assert vocabulary.measure_tasks("gait_speed_m_s") == ("gait_speed",)
