@@ -79,8 +79,8 @@ _HASS = ("Hass et al. 2014, J Neurol Phys Ther 38(4):233 (PD: small 0.06, modera
 _BOHANNON = "Bohannon 1997, Age Ageing 26:15 (comfortable speed of healthy adults 20-79 y)"
 _STEP_MCID = ("MCIDs of spatiotemporal gait variables in Parkinson disease, Gait Posture "
               "2024;108:257 (step length 3.6 cm)")
-_PAUL_LINDHOLM = ("Paul et al. 2013 3-step fall prediction model, validated by Lindholm et al. 2016, "
-                  "J Neurol 263:2462")
+_PAUL_LINDHOLM = ("the 3-step fall prediction model of Paul et al., externally validated in mild PD by "
+                  "Lindholm et al., J Neurol 2016")
 
 
 def _speed(name: str, label: str, unit: str, normal_range, higher_is_worse, source: str, description: str,
