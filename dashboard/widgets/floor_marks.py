@@ -39,13 +39,23 @@ def marks_figure(image, marks: list[tuple[float, float] | None]):
             textfont={"color": "#e4572e", "size": 14}, showlegend=False, name="marks"))
         for _, m in set_marks:  # the vertical through each mark: where the pelvis is timed crossing it
             fig.add_shape(type="line", x0=m[0], x1=m[0], y0=0, y1=1, line={"color": "#e4572e", "dash": "dot"})
-    fig.add_layout_image(source=image, xref="x", yref="y", x=0, y=1, sizex=1, sizey=1, xanchor="left",
+    fig.add_layout_image(source=_jpeg_data_uri(image), xref="x", yref="y", x=0, y=1, sizex=1, sizey=1, xanchor="left",
                          yanchor="top", sizing="stretch", layer="below")
     fig.update_xaxes(range=[0, 1], visible=False, fixedrange=True)
     fig.update_yaxes(range=[0, 1], visible=False, fixedrange=True)
     fig.update_layout(width=FIGURE_WIDTH, height=int(FIGURE_WIDTH * h / w), margin={"l": 0, "r": 0, "t": 0, "b": 0},
                       clickmode="event+select", dragmode=False)
     return fig
+
+
+def _jpeg_data_uri(image) -> str:
+    """The frame as a JPEG data URI (plotly would embed a PIL image as a much larger PNG)."""
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def clicked_point(event: Any) -> tuple[float, float] | None:

@@ -50,7 +50,7 @@ def test_floor_marks_are_set_on_the_results_page_and_the_walk_is_measured(walk_v
     assert "Gait speed needs a scale" in texts(at)  # the failed check says what to do
     assert "No height on the patient record" in texts(at)
     [figure] = [f for f in charts(at) if f["layout"].get("images")]
-    assert figure["layout"]["images"][0]["source"].startswith("data:image")  # the clip's frame
+    assert figure["layout"]["images"][0]["source"].startswith("data:image/jpeg;base64,")  # the clip's frame
     [save] = [b for b in at.button if b.key == f"{key}_save"]
     assert save.disabled  # no marks yet
 
