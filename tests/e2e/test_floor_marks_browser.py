@@ -20,7 +20,7 @@ from tests.e2e.conftest import sign_in, start_dashboard, stop_dashboard, synthet
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_clicking_the_floor_marks_times_the_walk(tmp_path, page):
+def test_clicking_the_floor_marks_times_the_walk(tmp_path, page, screenshot_dir):
     data_dir = tmp_path / "data"
     clinic = synthetic_clinic(data_dir, mrn="SYN-0110", name="Synthetic Walker", visit_date=date(2024, 4, 1))
     sessions = open_store(clinic.database_url)
@@ -46,6 +46,7 @@ def test_clicking_the_floor_marks_times_the_walk(tmp_path, page):
             across = page.get_by_label(f"Mark {k + 1}: across (% of width)")
             value = float(across.input_value())
             assert value == pytest.approx(100 * x, abs=1.0), (k, value, 100 * x)
+        chart.screenshot(path=screenshot_dir / "floor-marks.png")
         page.get_by_role("button", name="Save the marks and measure again").click()
         wait_until_idle(page, 60_000)
         expect(page.get_by_text("Floor marks: set")).to_be_visible(timeout=30_000)
