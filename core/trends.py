@@ -130,7 +130,7 @@ class PublishedThreshold:
     worse comes from the measure vocabulary (core.vocabulary), not from here."""
 
     size: float
-    method: str  # "RCI", "MDC95" or "MDC" (minimal detectable change, confidence level not stated)
+    method: str  # "RCI", "MDC95", "MDC" (confidence level not stated) or "MCID"
     source: str
 
 
@@ -152,6 +152,11 @@ MEASURE_THRESHOLDS: dict[str, PublishedThreshold] = {
     "sts_time_s": PublishedThreshold(
         10.0, "MDC95", "minimal detectable change 10 s, Five Times Sit to Stand in Parkinson's (Petersen et al., "
         "J Geriatr Phys Ther 2017;40:223-6; 22 people, H&Y 1-3, ICC .74)"),
+    # the small change flags; moderate 0.14 and large 0.22 m/s are in the source text
+    "gait_speed_m_s": PublishedThreshold(
+        0.06, "MCID", "small clinically important difference 0.06 m/s in Parkinson's (moderate 0.14, "
+        "large 0.22 m/s; Hass et al., J Neurol Phys Ther 2014;38:233); minimal detectable change of the "
+        "comfortable 10 m walk in PD 0.09 m/s (Combs et al., Gait Posture 2014;39:784)"),
 }
 
 

@@ -8,6 +8,8 @@
   clips that count; the score it replaces stays as history, marked superseded.
 * `counting_clips`, `choose_clip`, `exclude_clip`, `include_clip`, `relabel_clip`: per task and
   side one clip counts; the clinician can choose it, exclude a clip, or relabel its task/side.
+* `set_floor_marks`, `clear_floor_marks`, `measure_clip_again`: the two floor marks of a gait-speed clip, clicked on a
+  frame (`floor_marks_frame`), stored with the clip; the clip is analysed again with them.
 * `analyze_files`: the same analysis, explanation and fusion for files on disk, no database
   (python -m core.cli analyze ... --json).
 * `model_versions_in_use`: which model version produced each stored score (Model page).
@@ -562,6 +564,139 @@ def relabel_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int,
         recording_id=recording_id, assessment_id=assessment_id, task=task, side=side, quality_ok=quality.ok,
         problems=list(quality.problems), score=score,
         message=_outcome_message(spec.label, side, quality.ok, quality.problems, score),
+        explanation=explanation, timings_s=timings)
+    outcome.fused = score_visit(sessions, actor, visit_id)
+    return outcome
+
+
+# ---------------------------------------------------------------- floor marks (gait speed)
+
+FLOOR_MARKS_TASK = "gait_speed"
+MARKS_DISTANCE_M = (1.0, 20.0)
+
+
+def floor_marks_frame(clip: Path, max_side: int = 960) -> Path | None:
+    """A frame of the clip on which the clinician clicks the floor marks: the explanation's key
+    frame if one was saved, else the clip's first frame (the walkway before the person is in the
+    way), saved next to the clip once. None when the file cannot be decoded."""
+    existing = key_frame_path(clip)
+    if existing.is_file():
+        return existing
+    out = clip.with_name(clip.name + ".marksframe.jpg")
+    if out.is_file():
+        return out
+    from core.explain import decode_key_frame
+
+    try:
+        image = decode_key_frame(clip, 0.0, max_side=max_side)
+    except Exception:  # a clip that no longer decodes: no frame, the page says so
+        log.exception("floor-marks frame could not be decoded")
+        return None
+    if image is None:
+        return None
+    from PIL import Image
+
+    Image.fromarray(image).save(out, format="JPEG", quality=90)
+    return out
+
+
+def _validated_marks(marks: Any, distance_m: Any) -> tuple[tuple[tuple[float, float], tuple[float, float]], float]:
+    from core.store import ValidationError
+
+    try:
+        points = tuple((float(x), float(y)) for x, y in marks)
+    except (TypeError, ValueError):
+        points = ()
+    if len(points) != 2 or not all(0.0 <= v <= 1.0 and math.isfinite(v) for p in points for v in p):
+        raise ValidationError("Click two floor marks inside the picture (each a point on the frame).")
+    if points[0] == points[1]:
+        raise ValidationError("The two floor marks are the same point: click the mark at each end of the timed distance.")
+    try:
+        distance = float(distance_m)
+    except (TypeError, ValueError):
+        distance = float("nan")
+    lo, hi = MARKS_DISTANCE_M
+    if not (math.isfinite(distance) and lo <= distance <= hi):
+        raise ValidationError(f"The distance between the marks must be {lo:g}-{hi:g} m (6 m for the middle "
+                              "part of a 10 m walk).")
+    return points, distance  # type: ignore[return-value]
+
+
+def set_floor_marks(sessions: sessionmaker[Session], actor: Any, recording_id: int, marks: Any, distance_m: Any,
+                    data_dir: str | Path) -> RecordingOutcome:
+    """Store the two floor marks the clinician clicked on a gait-speed clip (fractions of the
+    picture's width and height, `distance_m` apart on the floor) and analyse the clip again from
+    its landmark cache: the new assessment supersedes the old one, the visit is scored again.
+    Raises core.store.ValidationError (marks outside the picture, distance outside 1-20 m, not a
+    gait-speed clip) or UnusableInput (the stored file is gone); nothing changes then."""
+    from core.analysis import ClipSetup
+
+    points, distance = _validated_marks(marks, distance_m)
+    return _analyse_with_setup(sessions, actor, recording_id, ClipSetup(marks=points, marks_distance_m=distance).to_json(),
+                               data_dir)
+
+
+def clear_floor_marks(sessions: sessionmaker[Session], actor: Any, recording_id: int,
+                      data_dir: str | Path) -> RecordingOutcome:
+    """Remove a gait-speed clip's floor marks and analyse it again (scaled by the patient's height
+    if the patient record has one, refused for want of a scale otherwise)."""
+    return _analyse_with_setup(sessions, actor, recording_id, {}, data_dir)
+
+
+def measure_clip_again(sessions: sessionmaker[Session], actor: Any, recording_id: int,
+                       data_dir: str | Path) -> RecordingOutcome:
+    """Analyse a gait-speed clip again with its stored floor marks and the patient's height as the
+    patient record has it now (a height entered after the clip was added scales it)."""
+    from core.store import transaction
+    from core.store import repository as repo
+
+    with transaction(sessions) as s:
+        stored = dict(repo.get_recording(s, recording_id).setup_json or {})
+    return _analyse_with_setup(sessions, actor, recording_id, stored, data_dir, measured_again=True)
+
+
+def _analyse_with_setup(sessions: sessionmaker[Session], actor: Any, recording_id: int, setup_json: dict[str, Any],
+                        data_dir: str | Path, measured_again: bool = False) -> RecordingOutcome:
+    from core.analysis import ClipSetup
+    from core.store import ValidationError, transaction
+    from core.store import repository as repo
+    from core.store.files import resolve_recording_path
+
+    with transaction(sessions) as s:
+        recording = repo.get_recording(s, recording_id)
+        if recording.task != FLOOR_MARKS_TASK:
+            raise ValidationError(f"Floor marks belong to {task_spec(FLOOR_MARKS_TASK).label} clips; this clip is "
+                                  f"{task_spec(recording.task).label}.")
+        visit_id, relative, sha256, task = recording.visit_id, recording.stored_path, recording.sha256, recording.task
+        setup = ClipSetup.from_json(setup_json, height_m=clip_setup(s, visit_id).height_m)
+    stored = resolve_recording_path(data_dir, relative)
+    if not stored.exists():
+        raise UnusableInput("The stored file of this clip is missing, so it cannot be analysed again. "
+                            "Upload the clip again.")
+    result, explanation, timings = analyze_and_explain(stored, task, None, cache_path=landmark_cache_path(stored),
+                                                       setup=setup)
+    save_key_frame(stored, explanation, Path(data_dir))
+    quality, score = result.quality, result.score
+    measures = _finite_measures(result.measures)
+    model_name, model_version, probability, interval, severity, abstained = _score_fields(task, score, quality)
+    with transaction(sessions) as s:
+        who = _resolve_actor(s, actor)
+        repo.set_recording_setup(
+            s, who, recording_id, setup_json, quality_ok=quality.ok, quality_json=json_safe(quality.as_dict()),
+            status="analysed" if quality.ok else "needs_retake",
+            duration_s=float(result.duration_s) if math.isfinite(result.duration_s) else None,
+            measured_again=measured_again)
+        assessment = repo.save_assessment(
+            s, who, visit_id=visit_id, recording_id=recording_id, model_name=model_name,
+            model_version=model_version, probability=probability, interval=tuple(interval) if interval else None,
+            severity=severity, abstained_reason=abstained, inputs_sha256=sha256, explanation=explanation,
+            measures=measures)
+        assessment_id = assessment.id
+    label = task_spec(task).label
+    outcome = RecordingOutcome(
+        recording_id=recording_id, assessment_id=assessment_id, task=task, side=None, quality_ok=quality.ok,
+        problems=list(quality.problems), score=score,
+        message=_outcome_message(label, None, quality.ok, quality.problems, score),
         explanation=explanation, timings_s=timings)
     outcome.fused = score_visit(sessions, actor, visit_id)
     return outcome

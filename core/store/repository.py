@@ -734,6 +734,30 @@ def relabel_recording(s: Session, actor: Clinician, recording_id: int, *, task: 
     return recording
 
 
+def set_recording_setup(s: Session, actor: Clinician, recording_id: int, setup_json: dict | None, *,
+                        quality_ok: bool, quality_json: dict | None, status: str,
+                        duration_s: float | None, measured_again: bool = False) -> Recording:
+    """Store how a clip was filmed (Recording.setup_json: the floor marks of a gait-speed clip,
+    core.analysis.ClipSetup.to_json; empty: none), with the result of analysing it again with that
+    set-up (core.visits.set_floor_marks does the analysis). `measured_again`: the set-up is
+    unchanged, the clip was measured again (e.g. after the patient's height was entered). Audited
+    without free text."""
+    actor, recording, visit = _writable_recording(s, actor, recording_id)
+    setup_json = _json_or_none(setup_json or None, "Clip set-up")
+    recording.setup_json = setup_json
+    recording.quality_ok = bool(quality_ok)
+    recording.quality_json = _json_or_none(quality_json, "Quality")
+    recording.status = _choice(status, RECORDING_STATUSES, "Status")
+    recording.duration_s = _number(duration_s, "Duration", 0.0, 24 * 3600.0, optional=True)
+    refresh_counting_clips(s, visit.id)
+    distance = (setup_json or {}).get("marks_distance_m")
+    action = "measure_clip_again" if measured_again else ("set_floor_marks" if setup_json else "clear_floor_marks")
+    _audit(s, actor, action, visit.patient_id,
+           detail=f"visit={visit.id} recording={recording.id}"
+           + (f" distance_m={float(distance):g}" if distance is not None else ""))
+    return recording
+
+
 def get_recording(s: Session, recording_id: int) -> Recording:
     recording = s.get(Recording, recording_id)
     if recording is None:

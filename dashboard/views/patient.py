@@ -19,7 +19,7 @@ from dashboard.formatting import (
 )
 from dashboard.widgets import chrome
 from dashboard.widgets.facts import facts
-from dashboard.widgets.patient_form import patient_fields
+from dashboard.widgets.patient_form import height_text, patient_fields
 from dashboard.widgets.tables import table_opening
 from dashboard.widgets.visit_form import visit_fields
 
@@ -50,8 +50,9 @@ facts(
         ("Sex", label(SEX_LABELS, patient.sex)),
         ("Diagnosis", label(DIAGNOSIS_LABELS, patient.diagnosis)),
         ("More affected side", label(SIDE_LABELS, patient.more_affected_side)),
+        ("Height", f"{height_text(patient.height_cm)} cm" if patient.height_cm else "not recorded"),
     ],
-    per_row=5,
+    per_row=6,
 )
 trends_link, compare_link, reports_link = st.columns(3)
 trends_link.page_link(state.TRENDS_PAGE, label="Trends over visits", icon=":material/monitoring:",

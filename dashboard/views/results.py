@@ -7,7 +7,7 @@ import streamlit as st
 from core.visits import counting_clips, current_visit_score, score_visit
 from dashboard import state
 from dashboard.formatting import escape_markdown
-from dashboard.widgets import chrome, clips, visit_summary
+from dashboard.widgets import chrome, clips, floor_marks, visit_summary
 from dashboard.widgets import results as panels
 
 visit, patient = state.require_visit("Visit results")
@@ -46,6 +46,8 @@ for task_clips in tasks:
     shown = task_clips.counting or task_clips.latest_attempt  # nothing usable: the latest attempt
     if shown is not None:
         per_recording_lines += panels.recording_panel(shown, task_clips.assessments.get(shown.id), data_dir)
+        if shown.task == "gait_speed":  # the walk's scale: floor marks clicked on a frame
+            floor_marks.floor_marks_panel(shown, data_dir, patient.height_cm)
     clips.other_clips(task_clips)
 
 panels.summary_panel(panels.visit_summary_lines(fused, per_recording_lines))

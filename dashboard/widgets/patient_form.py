@@ -51,6 +51,12 @@ def patient_fields(key: str, patient: Patient | None = None) -> dict:
             index=_index(AFFECTED_SIDES, patient and patient.more_affected_side, "unknown"),
             format_func=SIDE_LABELS.get, key=f"{key}_side",
         )
+        height = st.text_input(
+            "Height (cm)", value=height_text(patient.height_cm if patient else None), max_chars=6,
+            key=f"{key}_height_cm", placeholder="optional, e.g. 172",
+            help="Scales gait speed from the video when no floor marks were clicked on the clip. "
+                 "Leave empty if not measured.",
+        )
     return {
         "mrn": mrn,
         "name": name,
@@ -58,5 +64,11 @@ def patient_fields(key: str, patient: Patient | None = None) -> dict:
         "sex": sex,
         "diagnosis": diagnosis,
         "more_affected_side": side,
+        "height_cm": height,  # text as typed: the repository checks it (50-250 cm, empty = not recorded)
     }
+
+
+def height_text(height_cm: float | None) -> str:
+    """172.0 -> "172", 172.5 -> "172.5", None -> "" (not recorded)."""
+    return "" if height_cm is None else f"{height_cm:g}"
 

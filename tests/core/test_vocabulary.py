@@ -77,8 +77,17 @@ def _sit_to_stand() -> list[Measure]:
     return sit_to_stand.analyze_pose(synthetic_sit_to_stand()[0]).measures
 
 
+def _gait_speed() -> list[Measure]:
+    """gait_speed.analyze_pose on a SYNTHETIC 10 m walk timed between two floor marks."""
+    from core.movement.gait_speed import analyze_pose
+    from tests.core.movement.test_gait_speed import _marks, synthetic_10m_walk
+
+    pose, project = synthetic_10m_walk()
+    return analyze_pose(pose, _marks(project, -3.0, 3.0)).measures
+
+
 PIPELINES = {"vowel": _vowel, "reading": _reading, "finger_tapping": _tapping, "tremor": _tremor, "gait": _gait,
-             "tug": _tug, "sit_to_stand": _sit_to_stand}
+             "tug": _tug, "sit_to_stand": _sit_to_stand, "gait_speed": _gait_speed}
 
 
 @pytest.fixture(scope="module")
