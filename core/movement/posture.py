@@ -63,13 +63,15 @@ MIN_LEVEL_RANGE = 0.2  # torso lengths
 THIGH_LEVEL = 0.33
 GROUND_WINDOW_S = 1.0  # rolling median of the lower ankle: the ground, without glitches of a few frames
 TRUNK_FLEXION_MIN_DEG = 8.0  # less forward lean than this before seat-off: rise dated from the hips
+TRUNK_JITTER_DEG = 2.0  # MediaPipe's trunk angle of a still, seated person varies this much
 
 
 @dataclass(frozen=True)
 class Transition:
     """One sit-to-stand ("rise") or stand-to-sit ("sit"), times in seconds. For a rise: start =
     trunk flexion begins (or the hips leave the seat), end = the hips reach the standing level;
-    for a sit: start = the hips leave the standing level, end = the hips reach the seated level."""
+    for a sit: start = the hips leave the standing level, end = the hips reach the seated level
+    and the trunk is upright again (whichever is later)."""
 
     kind: str  # "rise" or "sit"
     start: float
@@ -261,9 +263,11 @@ def _trunk_onset(t: np.ndarray, trunk: np.ndarray, lo: int, seat_off: int, stand
     before = trunk[w0:peak + 1]
     if not np.isfinite(before).all():
         return None
-    baseline = float(before.min())
-    # the last sample near the lowest angle before the peak (1 degree of jitter allowed)
-    first = w0 + int(np.flatnonzero(before <= baseline + 1.0)[-1])
+    # the seated lean: a low percentile, not the minimum (MediaPipe's trunk on a seated person
+    # jitters by a few degrees, with single frames far below the rest)
+    baseline = float(np.percentile(before, 25))
+    # the last sample near the seated lean before the peak (TRUNK_JITTER_DEG allowed)
+    first = w0 + int(np.flatnonzero(before <= baseline + TRUNK_JITTER_DEG)[-1])
     if trunk[peak] - baseline < TRUNK_FLEXION_MIN_DEG or peak - first < 2:
         return None
     start, _ = _movement_span(t, trunk, first, peak, baseline, float(trunk[peak]))
@@ -304,9 +308,19 @@ def find_posture(tracks: PoseTracks) -> Posture:
         start, end = _movement_span(t, p, a, b, low, high)
         hips_leave = start
         if rising:
-            onset = _trunk_onset(t, trunk, bounds[k], a + int(round((start - t[a]) * fs)), b, fs)
+            lo = bounds[k]
+            if transitions:  # not into the previous sit-down, whose lean is no part of this rise
+                lo = max(lo, min(int(np.searchsorted(t, transitions[-1].end)), a))
+            onset = _trunk_onset(t, trunk, lo, a + int(round((start - t[a]) * fs)), b, fs)
             if onset is not None and onset < start:
                 start = onset
+        else:
+            # seated once the hips are down AND the trunk is back upright (the mirror of a rise
+            # starting with the forward lean): the trunk onset of the time-reversed sit
+            land = min(int(np.searchsorted(t, end)), n - 1)
+            rev = _trunk_onset(-t[::-1], trunk[::-1], n - 1 - bounds[k + 2], n - 1 - land, n - 1 - a, fs)
+            if rev is not None and -rev > end:
+                end = -rev
         transitions.append(Transition("rise" if rising else "sit", start, end, hips_leave))
         lo_i = int(np.searchsorted(t, start))
         hi_i = int(np.searchsorted(t, end))
