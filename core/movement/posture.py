@@ -30,8 +30,8 @@ leave the seat. So:
   gone; the planted foot of a walk and a depth change at 45 degrees are followed);
 - whether the two levels ARE seated and standing is decided by the thigh, scale-free: the
   knee's drop below the hip as a share of the hip's height above the ground, (knee - hip) /
-  (ground - hip), is ~0 with the thigh horizontal on a seat (MediaPipe: 0.15-0.2) and about
-  half (thigh about as long as the shank) standing or walking (0.5-0.6). The levels must
+  (ground - hip), is ~0 with the thigh horizontal on a seat (MediaPipe: 0.15-0.25) and about
+  half (thigh about as long as the shank) standing or walking (0.5-0.55). The levels must
   straddle THIGH_LEVEL, and differ by more than landmark jitter (MIN_LEVEL_RANGE).
 """
 from __future__ import annotations
@@ -58,9 +58,10 @@ SEAT_LEVEL = 0.2  # and back below this: seated
 # decides whether the two levels are seated and standing.
 MIN_LEVEL_RANGE = 0.2  # torso lengths
 # The knee's drop below the hip over the hip's height above the ground: ~0 with the thigh level
-# on a seat (MediaPipe 0.15-0.2), ~0.5 standing (thigh ~ shank; MediaPipe 0.5-0.6). The seated
-# level lies below this, the standing level above it.
-THIGH_LEVEL = 0.33
+# on a seat (MediaPipe 0.15-0.25 with its raised seated hip; up to 0.3 with the feet far forward
+# or a high seat sloping the thigh down), ~0.5 standing (thigh ~ shank; MediaPipe 0.5-0.55).
+# The seated level lies below this, the standing level above it.
+THIGH_LEVEL = 0.4
 GROUND_WINDOW_S = 1.0  # rolling median of the lower ankle: the ground, without glitches of a few frames
 TRUNK_FLEXION_MIN_DEG = 8.0  # less forward lean than this before seat-off: rise dated from the hips
 TRUNK_JITTER_DEG = 2.0  # MediaPipe's trunk angle of a still, seated person varies this much
@@ -165,8 +166,9 @@ def posture_signals(tracks: PoseTracks) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _level_thigh(height: np.ndarray, thigh: np.ndarray, level: float, other: float) -> float:
-    """Median thigh drop over the samples nearer to `level` than to `other` (NaN if none)."""
-    ok = np.isfinite(height) & np.isfinite(thigh) & (np.abs(height - level) < np.abs(height - other))
+    """Median thigh drop over the samples within a quarter of the way from `level` to `other`
+    (the plateau: not the steep thighs half way through a rise or sit; NaN if too few)."""
+    ok = np.isfinite(height) & np.isfinite(thigh) & (np.abs(height - level) < 0.25 * np.abs(other - level))
     return float(np.median(thigh[ok])) if ok.sum() >= 3 else float("nan")
 
 
