@@ -15,35 +15,64 @@ are then dated by fitting a minimum-jerk movement (the usual model of a smooth h
 through the flank's 25% and 75% crossings: a threshold at 5% or 95% would be late or early by
 a fifth of the movement's duration, since a smooth movement starts and ends slowly, and the
 steep middle of the flank is not moved by landmark jitter on the plateaus.
+
+What real MediaPipe landmarks taught (tests/core/movement/test_outcome_end_to_end.py, composites
+of a real photo that MediaPipe tracks): the hip height above the ankles is a good TIMING signal
+but a poor ABSOLUTE one. MediaPipe puts a seated person's hip landmark higher than the hip joint
+and its torso (shoulder to hip) is longer than a drawn or anthropometric one, so a seated person
+was 1.07 torso lengths above the ankles and a standing one only 1.40-1.55 (not 0.8-1.0 and
+1.6-1.9): the range between them (0.35-0.45) and the seated/standing ratio (0.72-0.76) failed
+fixed thresholds in torso lengths although the two postures were unmistakable. And while the
+trunk leans forward to rise, MediaPipe loses the feet for a few frames (ankle visibility ~0.1)
+and guesses them half a shank too high, which made the hips look lower at the very moment they
+leave the seat. So:
+- the ground is the lower ankle's rolling median over a second (a glitch of a few frames is
+  gone; the planted foot of a walk and a depth change at 45 degrees are followed);
+- whether the two levels ARE seated and standing is decided by the thigh, scale-free: the
+  knee's drop below the hip as a share of the hip's height above the ground, (knee - hip) /
+  (ground - hip), is ~0 with the thigh horizontal on a seat (MediaPipe: 0.15-0.25) and about
+  half (thigh about as long as the shank) standing or walking (0.5-0.55). The levels must
+  straddle THIGH_LEVEL, and differ by more than landmark jitter (MIN_LEVEL_RANGE).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from numpy.lib.stride_tricks import sliding_window_view
+
 from core.movement.gait import ANKLE, HIP, SHOULDER, PoseTracks, _crossing_time
 
+KNEE = {"left": 25, "right": 26}
 SEATED, RISING, STANDING, SITTING_DOWN, UNKNOWN = 0, 1, 2, 3, -1
 STATE_NAMES = {SEATED: "seated", RISING: "rising", STANDING: "standing", SITTING_DOWN: "sitting down",
                UNKNOWN: "not seen"}
 
 STAND_LEVEL = 0.8  # share of the way from the own seated to the own standing level: standing
 SEAT_LEVEL = 0.2  # and back below this: seated
-# Hip above the ankles seated vs standing differs by about the thigh length (~0.9 torso lengths);
-# less than this between the lowest and highest posture of the clip is no sit-to-stand at all.
-MIN_LEVEL_RANGE = 0.4  # torso lengths
-# Seated at the start: the hips lower than this share of the standing hip height above the ankles
-# (seated about 0.5: chair seats are 43-48 cm, standing hips ~90 cm).
-SEATED_HEIGHT_RATIO = 0.7
+# Hip above the ground seated vs standing differs by about the thigh length less MediaPipe's
+# raised seated hip (real landmarks: 0.35-0.45 torso lengths); less than this between the lowest
+# and highest posture of the clip is landmark jitter (~0.05), no sit-to-stand. The thigh (below)
+# decides whether the two levels are seated and standing.
+MIN_LEVEL_RANGE = 0.2  # torso lengths
+# The knee's drop below the hip over the hip's height above the ground: ~0 with the thigh level
+# on a seat (MediaPipe 0.15-0.25 with its raised seated hip; up to 0.3 with the feet far forward
+# or a high seat sloping the thigh down), ~0.5 standing (thigh ~ shank; MediaPipe 0.5-0.55).
+# The seated level lies below this, the standing level above it.
+THIGH_LEVEL = 0.4
+GROUND_WINDOW_S = 1.0  # rolling median of the lower ankle: the ground, without glitches of a few frames
 TRUNK_FLEXION_MIN_DEG = 8.0  # less forward lean than this before seat-off: rise dated from the hips
+TRUNK_JITTER_DEG = 2.0  # MediaPipe's trunk angle of a still, seated person varies this much
 
 
 @dataclass(frozen=True)
 class Transition:
     """One sit-to-stand ("rise") or stand-to-sit ("sit"), times in seconds. For a rise: start =
     trunk flexion begins (or the hips leave the seat), end = the hips reach the standing level;
-    for a sit: start = the hips leave the standing level, end = the hips reach the seated level."""
+    for a sit: start = the hips leave the standing level, end = the hips reach the seated level
+    and the trunk is upright again (whichever is later)."""
 
     kind: str  # "rise" or "sit"
     start: float
@@ -65,6 +94,8 @@ class Posture:
     trunk_deg: np.ndarray  # trunk inclination from vertical, degrees
     seated_level: float
     standing_level: float
+    seated_thigh: float = float("nan")  # median thigh drop (see THIGH_LEVEL) at the seated level
+    standing_thigh: float = float("nan")  # and at the standing level
     transitions: list[Transition] = field(default_factory=list)
     state: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
 
@@ -85,26 +116,60 @@ class Posture:
     def has_range(self) -> bool:
         return bool(np.isfinite(self.standing_level) and np.isfinite(self.seated_level)
                     and self.standing_level - self.seated_level >= MIN_LEVEL_RANGE
-                    and self.seated_level <= SEATED_HEIGHT_RATIO * self.standing_level)
+                    and self.seated_thigh < THIGH_LEVEL < self.standing_thigh)
 
 
 def _mid(tracks: PoseTracks, part: dict[str, int]) -> np.ndarray:
     return 0.5 * (tracks.point(part["left"]) + tracks.point(part["right"]))
 
 
+def ground_y(tracks: PoseTracks) -> np.ndarray:
+    """Picture row of the ground under the person: the lower ankle (the one on the ground when a
+    foot is lifted), rolling median over GROUND_WINDOW_S (MediaPipe's guesses of feet it lost for
+    a few frames, e.g. under a forward-leaning trunk, are dropped). NaN where both ankles were
+    not tracked through most of the window."""
+    left, right = tracks.point(ANKLE["left"])[:, 1], tracks.point(ANKLE["right"])[:, 1]
+    ankle_y = np.where(np.isfinite(left) & np.isfinite(right), np.fmax(left, right), np.nan)
+    w = max(3, int(round(GROUND_WINDOW_S * tracks.fs)) | 1)
+    if len(ankle_y) < w:
+        return ankle_y
+    windows = sliding_window_view(np.pad(ankle_y, w // 2, mode="edge"), w)
+    enough = np.isfinite(windows).sum(axis=1) > w // 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
+        ground = np.nanmedian(windows, axis=1)
+    return np.where(enough & np.isfinite(ankle_y), ground, np.nan)
+
+
+def thigh_drop(tracks: PoseTracks, ground: np.ndarray | None = None) -> np.ndarray:
+    """(n,) the lower knee's drop below the mid-hip over the mid-hip's height above the ground:
+    ~0 seated (thigh level), ~0.5 standing (see THIGH_LEVEL). Scale- and view-free: a ratio of
+    two vertical picture distances."""
+    ground = ground_y(tracks) if ground is None else ground
+    hip_y = _mid(tracks, HIP)[:, 1]
+    knee_y = np.fmax(tracks.point(KNEE["left"])[:, 1], tracks.point(KNEE["right"])[:, 1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (knee_y - hip_y) / (ground - hip_y)
+    return np.where(ground - hip_y > 0, r, np.nan)
+
+
 def posture_signals(tracks: PoseTracks) -> tuple[np.ndarray, np.ndarray]:
-    """(hip height above the ankles in torso lengths, trunk inclination in degrees) per sample.
-    Image y grows downwards; the lower ankle is the one on the ground when a foot is lifted."""
+    """(hip height above the ground in torso lengths, trunk inclination in degrees) per sample.
+    Image y grows downwards; the ground is ground_y."""
     hip = _mid(tracks, HIP)
     shoulder = _mid(tracks, SHOULDER)
-    ankle_y = np.fmax(tracks.point(ANKLE["left"])[:, 1], tracks.point(ANKLE["right"])[:, 1])
-    both = np.isfinite(tracks.point(ANKLE["left"])[:, 1]) & np.isfinite(tracks.point(ANKLE["right"])[:, 1])
-    ankle_y = np.where(both, ankle_y, np.nan)
-    height = (ankle_y - hip[:, 1]) / tracks.torso
+    height = (ground_y(tracks) - hip[:, 1]) / tracks.torso
     trunk = shoulder - hip
     with np.errstate(invalid="ignore"):
         trunk_deg = np.degrees(np.arctan2(np.abs(trunk[:, 0]), -trunk[:, 1]))
     return height, trunk_deg
+
+
+def _level_thigh(height: np.ndarray, thigh: np.ndarray, level: float, other: float) -> float:
+    """Median thigh drop over the samples within a quarter of the way from `level` to `other`
+    (the plateau: not the steep thighs half way through a rise or sit; NaN if too few)."""
+    ok = np.isfinite(height) & np.isfinite(thigh) & (np.abs(height - level) < 0.25 * np.abs(other - level))
+    return float(np.median(thigh[ok])) if ok.sum() >= 3 else float("nan")
 
 
 def _levels(height: np.ndarray) -> tuple[float, float]:
@@ -200,9 +265,11 @@ def _trunk_onset(t: np.ndarray, trunk: np.ndarray, lo: int, seat_off: int, stand
     before = trunk[w0:peak + 1]
     if not np.isfinite(before).all():
         return None
-    baseline = float(before.min())
-    # the last sample near the lowest angle before the peak (1 degree of jitter allowed)
-    first = w0 + int(np.flatnonzero(before <= baseline + 1.0)[-1])
+    # the seated lean: a low percentile, not the minimum (MediaPipe's trunk on a seated person
+    # jitters by a few degrees, with single frames far below the rest)
+    baseline = float(np.percentile(before, 25))
+    # the last sample near the seated lean before the peak (TRUNK_JITTER_DEG allowed)
+    first = w0 + int(np.flatnonzero(before <= baseline + TRUNK_JITTER_DEG)[-1])
     if trunk[peak] - baseline < TRUNK_FLEXION_MIN_DEG or peak - first < 2:
         return None
     start, _ = _movement_span(t, trunk, first, peak, baseline, float(trunk[peak]))
@@ -215,15 +282,16 @@ def find_posture(tracks: PoseTracks) -> Posture:
     t, fs = tracks.t, tracks.fs
     height, trunk = posture_signals(tracks)
     seated, standing = _levels(height)
+    thigh = thigh_drop(tracks)
     n = len(t)
     posture = Posture(t, height, np.full(n, np.nan), trunk, seated, standing,
+                      _level_thigh(height, thigh, seated, standing), _level_thigh(height, thigh, standing, seated),
                       state=np.full(n, UNKNOWN, np.int8))
     if not posture.has_range():
-        # one posture throughout: standing if the hips are high above the ankles, else seated
-        if np.isfinite(standing):
-            tall = np.nanmedian(height) if np.isfinite(height).any() else np.nan
-            seen = np.isfinite(height)
-            posture.state[seen] = STANDING if tall >= 1.3 else SEATED
+        # one posture throughout: standing if the thighs are steep (see THIGH_LEVEL), else seated
+        seen = np.isfinite(height) & np.isfinite(thigh)
+        if seen.sum() >= 3:
+            posture.state[seen] = STANDING if np.median(thigh[seen]) >= THIGH_LEVEL else SEATED
         return posture
     p = (height - seated) / (standing - seated)
     posture.p = p
@@ -242,9 +310,19 @@ def find_posture(tracks: PoseTracks) -> Posture:
         start, end = _movement_span(t, p, a, b, low, high)
         hips_leave = start
         if rising:
-            onset = _trunk_onset(t, trunk, bounds[k], a + int(round((start - t[a]) * fs)), b, fs)
+            lo = bounds[k]
+            if transitions:  # not into the previous sit-down, whose lean is no part of this rise
+                lo = max(lo, min(int(np.searchsorted(t, transitions[-1].end)), a))
+            onset = _trunk_onset(t, trunk, lo, a + int(round((start - t[a]) * fs)), b, fs)
             if onset is not None and onset < start:
                 start = onset
+        else:
+            # seated once the hips are down AND the trunk is back upright (the mirror of a rise
+            # starting with the forward lean): the trunk onset of the time-reversed sit
+            land = min(int(np.searchsorted(t, end)), n - 1)
+            rev = _trunk_onset(-t[::-1], trunk[::-1], n - 1 - bounds[k + 2], n - 1 - land, n - 1 - a, fs)
+            if rev is not None and -rev > end:
+                end = -rev
         transitions.append(Transition("rise" if rising else "sit", start, end, hips_leave))
         lo_i = int(np.searchsorted(t, start))
         hi_i = int(np.searchsorted(t, end))

@@ -130,7 +130,28 @@ def progression(tracks: PoseTracks, start: float, end: float) -> np.ndarray:
     vel = np.gradient(pelvis, axis=0) * tracks.fs / tracks.torso[:, None]
     out = vel @ axis
     out[~np.isfinite(tracks.torso)] = np.nan
-    return out
+    return _step_average(out, tracks.fs)
+
+
+PROGRESSION_WINDOW_S = 0.5  # about one step: the pelvis surges and stalls within each step
+
+
+def _step_average(v: np.ndarray, fs: float) -> np.ndarray:
+    """Centred moving average over PROGRESSION_WINDOW_S (NaN stays NaN). Real MediaPipe pelvis
+    velocity dips to a fraction of the walking speed within single steps (the pelvis stalls at
+    each heel strike, and the hip landmarks swap between the legs seen side-on), which passed for
+    the start of the turn; averaged over a step only the turn slows the progression for long.
+    A centred average does not move the crossings of a ramp."""
+    w = max(1, int(round(PROGRESSION_WINDOW_S * fs)) | 1)
+    if len(v) < w:
+        return v
+    ok = np.isfinite(v)
+    kernel = np.ones(w)
+    num = np.convolve(np.where(ok, v, 0.0), kernel, mode="same")
+    den = np.convolve(ok.astype(float), kernel, mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    return np.where(ok, out, np.nan)
 
 
 def _first_crossing(t, x, i0, i1, level, downwards: bool) -> tuple[int, float] | None:
@@ -195,7 +216,28 @@ REASONS = {
 }
 
 
-def tug_measures(tracks: PoseTracks, phases: dict[str, float]) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+def walking_strikes(pose_series, tracks: PoseTracks, start: float, end: float) -> np.ndarray | None:
+    """Heel strikes of either foot between start and end from core.movement.gait's event
+    detector (Zeni's coordinate method side-on, foot speed end-on), sorted; None if it found
+    none. On real MediaPipe landmarks a planted heel jitters by more than HEEL_STILL, so the
+    heel-speed detector above misses most walking steps, while gait's detector finds the
+    scripted ones within 0.12 s (tests/core/movement/test_outcome_clips_pose.py). It finds no
+    steps while turning on the spot: the turn's steps stay with heel_strikes."""
+    from core.movement.gait import events_from_pose
+
+    try:
+        events = events_from_pose(pose_series, tracks)
+    except ValueError:
+        return None
+    found = np.sort(np.concatenate([np.asarray(events.heel_strikes[k], float) for k in events.heel_strikes]))
+    found = found[(found >= start) & (found <= end)]
+    return found if len(found) else None
+
+
+def tug_measures(tracks: PoseTracks, phases: dict[str, float],
+                 pose_series=None) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Phase times, steps in the turn (heel_strikes) and the cadence of the walks out and back
+    (walking_strikes when the pose series is given, else heel_strikes)."""
     p = phases
     values = {
         "tug_time_s": p["seated"] - p["rise_start"],
@@ -208,6 +250,9 @@ def tug_measures(tracks: PoseTracks, phases: dict[str, float]) -> tuple[dict[str
     strikes = heel_strikes(tracks, p["standing"], p["sit_start"])
     merged = np.sort(np.concatenate([strikes[s] for s in SIDES]))
     values["tug_turn_steps"] = float(np.sum((merged >= p["turn_start"]) & (merged <= p["turn_end"])))
+    walking = walking_strikes(pose_series, tracks, p["standing"], p["sit_start"]) if pose_series is not None else None
+    if walking is not None:
+        merged = walking
     intervals = []
     for a, b in ((p["standing"], p["turn_start"]), (p["turn_end"], p["walk_back_end"])):
         inside = merged[(merged >= a) & (merged <= b)]
@@ -296,7 +341,7 @@ def analyze_pose(pose_series, key_frame=None):
         passed.append(QualityCheck("seated_at_start", True, None, "", "Seated in the chair at the start."))
         passed.append(QualityCheck("in_view", True, phases["lost_s"], "s",
                                    "The person stayed in the picture through the test."))
-        values, strikes = tug_measures(tracks, phases)
+        values, strikes = tug_measures(tracks, phases, pose_series)
         passed.append(QualityCheck("turn", True, values["tug_turn_s"], "s",
                                    f"Turn at the line found ({values['tug_turn_s']:.1f} s)."))
     quality = outcome_quality(pose_series, TASK, failure, passed)

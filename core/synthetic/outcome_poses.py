@@ -2,7 +2,8 @@
 to Stand) with known phase times, for the tests and the bench. Nobody was recorded: a scripted
 body in metres (hips, trunk, head, arms, legs and stepping feet) is projected through a pinhole
 camera at hip height, side-on to the walkway or at 45 degrees, to normalised image coordinates
-as MediaPipe BlazePose reports them, with landmark jitter.
+as MediaPipe BlazePose reports them, with landmark jitter and the artefacts real MediaPipe shows
+(MP_* below: a raised seated hip landmark, ankles misplaced under a deep forward lean).
 
 World axes: X along the walkway away from the chair (the chair seat is at X = 0), Y to the left
 of a person walking out, Z up. Each generator returns (PoseSeries, truth), truth a dict of the
@@ -23,6 +24,15 @@ FOOT = 0.22
 IMAGE = (1280, 720)
 FOCAL = 1000.0  # px
 CAMERA_HEIGHT = 0.9
+# What real MediaPipe does that a clean projection does not (measured on the outcome composites,
+# tests/core/movement/test_outcome_end_to_end.py; core/movement/posture.py's module doc): the hip
+# landmark sits above the hip joint, by about twice as much on a seated person, so the seated hips
+# look higher and the seated torso shorter; and under the deepest forward lean of a rise or a sit
+# the feet are lost for a few frames and the ankles guessed far too high.
+MP_HIP_RAISE = 0.02  # m, standing
+MP_SEATED_HIP_RAISE = 0.05  # m, more when seated
+MP_LOST_FEET_LEAN = np.radians(36.0)  # near the peak lean of a rise: the ankles misplaced (a few frames)
+MP_LOST_ANKLE_RAISE = 0.3  # m
 TURN_SPEED_FRACTION = 0.3  # the pipelines' turn boundary: pelvis progression below 30% of walking speed
 
 
@@ -56,6 +66,7 @@ def _body(t, pelvis_xy, heading, hip_h, lean, feet, arms):
     left = np.c_[-np.sin(heading), np.cos(heading), np.zeros(n)]
     up = np.array([0.0, 0.0, 1.0])
     mid_hip = np.c_[pelvis_xy, hip_h]
+    share = np.clip((np.asarray(hip_h, float) - SEATED_HIP) / (STANDING_HIP - SEATED_HIP), 0.0, 1.0)
     axis = np.sin(lean)[:, None] * f + np.cos(lean)[:, None] * up
     mid_sh = mid_hip + TORSO * axis
     head = mid_sh + 0.25 * axis + 0.05 * f
@@ -81,8 +92,12 @@ def _body(t, pelvis_xy, heading, hip_h, lean, feet, arms):
         wrist_push = chair + np.c_[np.zeros(n), np.full(n, sign * 0.24), np.zeros(n)]  # beside the hips
         wrist = chest[:, None] * wrist_chest + hang[:, None] * wrist_hang + push[:, None] * wrist_push
         elbow = 0.5 * (shoulder + wrist) - 0.06 * f - 0.05 * up
-        world[:, sh], world[:, el], world[:, wr], world[:, hp] = shoulder, elbow, wrist, hip
-        world[:, kn], world[:, an], world[:, he], world[:, to] = knee, ankle, heel, toe
+        # MediaPipe's artefacts (see the module doc): the hip landmark above the hip joint, more
+        # so seated; the ankles guessed too high under the deepest forward lean
+        hip_landmark = hip + (MP_HIP_RAISE + MP_SEATED_HIP_RAISE * (1.0 - share))[:, None] * up
+        ankle_landmark = ankle + np.where(lean > MP_LOST_FEET_LEAN, MP_LOST_ANKLE_RAISE, 0.0)[:, None] * up
+        world[:, sh], world[:, el], world[:, wr], world[:, hp] = shoulder, elbow, wrist, hip_landmark
+        world[:, kn], world[:, an], world[:, he], world[:, to] = knee, ankle_landmark, heel, toe
         for j in ((17, 19, 21) if side == "left" else (18, 20, 22)):
             world[:, j] = wrist
     return world
