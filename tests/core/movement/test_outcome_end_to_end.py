@@ -133,3 +133,20 @@ def test_cli_times_the_tug_composite(outcome_clips):
     assert "tug_time_s" in done.stdout
     out = done.stdout[done.stdout.index("{"):]
     json.loads(out)
+
+
+def test_cli_times_the_gait_speed_composite_between_its_drawn_floor_marks(outcome_clips):
+    """The walk past two drawn floor marks, their picture positions given as the clinician would
+    click them: speed within 5 % of the script, step length and cadence too."""
+    path, s = outcome_clips("gait_speed")
+    (x1, y1), (x2, y2) = s.marks
+    done = subprocess.run([sys.executable, "-m", "core.cli", "analyze", "--movement", str(path), "--task", "gait_speed",
+                           "--marks", f"{x1},{y1},{x2},{y2}", "--marks-distance-m", str(s.marks_distance_m), "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout[done.stdout.index("{"):])
+    values = {m["name"]: m["value"] for m in out["measures"]}
+    assert values["gait_speed_m_s"] == pytest.approx(s.speed_m_s, rel=0.05)
+    assert values["gait_speed_step_length_m"] == pytest.approx(s.step_length_m, rel=0.05)
+    assert values["gait_speed_cadence_steps_per_min"] == pytest.approx(s.cadence_steps_per_min, rel=0.05)
+    assert out["score"] is None or out["score"].get("probability") is None  # no model: measures only
