@@ -14,6 +14,30 @@ import numpy as np
 from core.movement.landmarks import INDEX_TIP, THUMB_TIP, WRIST, HandSeries
 
 
+# The outcome tests (TUG, 5xSTS, gait speed) time whole-body movements lasting seconds: 15 frames
+# a second time them within a few hundredths of a second (bench/outcome_accuracy.py), and pose
+# tracking of two people costs about as much per frame as the clip lasts at 30 fps. Their
+# pipelines analyse frames at most this far apart, skipping frames in between.
+OUTCOME_FRAME_GAP_S = 1.0 / 15.0
+
+
+def thinned(frames: Iterable[tuple[float, np.ndarray]], max_gap_s: float) -> Iterator[tuple[float, np.ndarray]]:
+    """Pass on as few (t, rgb) frames as keep consecutive passed frames at most `max_gap_s`
+    apart (or the source's own gap, where it is longer): a frame is skipped only when the next
+    one still arrives in time. 30 fps -> 15 fps, 60 -> 15, 50 -> 16.7; 25 fps and slower pass
+    unchanged. Looks one frame ahead; the first and last frames always pass."""
+    last_t: float | None = None
+    pending: tuple[float, np.ndarray] | None = None
+    for frame in frames:
+        if pending is not None:
+            if last_t is None or frame[0] - last_t > max_gap_s + 1e-3:
+                yield pending
+                last_t = pending[0]
+        pending = frame
+    if pending is not None:
+        yield pending
+
+
 class FrameSampler:
     """Passes (t, rgb) frames through unchanged and keeps at most `keep` of them, spread over the
     clip (the stride doubles when full), for the blur check and the key frame: bounded memory

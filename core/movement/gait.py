@@ -457,10 +457,10 @@ def _bridge_short_gaps(values: np.ndarray, max_samples: int) -> np.ndarray:
     return out
 
 
-def pose_tracks(pose_series, cutoff_hz: float = POSE_CUTOFF_HZ) -> PoseTracks:
+def pose_tracks(pose_series, cutoff_hz: float = POSE_CUTOFF_HZ, min_rate: float = 10.0) -> PoseTracks:
     """Resample a PoseSeries (variable frame rate, NaN gaps) to a uniform grid at about the
-    clip's own frame rate and low-pass it. Tracking gaps up to 0.25 s are bridged linearly;
-    longer ones stay NaN."""
+    clip's own frame rate (at least `min_rate`) and low-pass it. Tracking gaps up to 0.25 s are
+    bridged linearly; longer ones stay NaN."""
     times = np.asarray(pose_series.times, dtype=float)
     xy_raw = np.asarray(pose_series.landmarks, dtype=float)[:, :, :2] * np.asarray(pose_series.image_size, float)
     valid = np.all(np.isfinite(xy_raw), axis=(1, 2))
@@ -468,7 +468,7 @@ def pose_tracks(pose_series, cutoff_hz: float = POSE_CUTOFF_HZ) -> PoseTracks:
         n = max(len(times), 1)
         return PoseTracks(times[:n] if len(times) else np.zeros(1), np.full((n, 33, 2), np.nan),
                           np.full(n, np.nan), 30.0, np.zeros(n, bool))
-    fs = float(np.clip(np.round(1.0 / np.median(np.diff(times[valid]))), 10, 120))
+    fs = float(np.clip(np.round(1.0 / np.median(np.diff(times[valid]))), max(10.0, min_rate), 120))
     xy_raw[~valid] = np.nan
     t, grid = resample_uniform(times, xy_raw, fs)
     grid = _bridge_short_gaps(grid.reshape(len(t), -1), int(POSE_MAX_GAP_S * fs))

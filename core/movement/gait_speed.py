@@ -474,7 +474,7 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
     re-analyses from it without decoding). Raises UnusableInput for files that are not a usable
     video."""
     from core.media.video import VideoReader
-    from core.movement.frames import FrameSampler
+    from core.movement.frames import OUTCOME_FRAME_GAP_S, FrameSampler, thinned
     from core.movement.landmarks import PoseSeries, extract_pose_landmarks, load_series
 
     pose, key_frame = None, None
@@ -483,7 +483,7 @@ def analyze(path: str | Path, side: str | None = None, cache_path: str | Path | 
         pose = cached if isinstance(cached, PoseSeries) else None
     if pose is None:
         with VideoReader(path) as reader:
-            sampler = FrameSampler(reader.frames(), keep=8)
+            sampler = FrameSampler(thinned(reader.frames(), OUTCOME_FRAME_GAP_S), keep=8)
             pose = extract_pose_landmarks(sampler, num_poses=NUM_POSES, choose=choose_walker)
         key_frame = _pose_key_frame(sampler.samples, pose)
         if cache_path is not None:

@@ -47,6 +47,10 @@ from core.movement.gait import ANKLE, HIP, SHOULDER, PoseTracks, _crossing_time
 
 KNEE = {"left": 25, "right": 26}
 SEATED, RISING, STANDING, SITTING_DOWN, UNKNOWN = 0, 1, 2, 3, -1
+# The posture is read on a grid of at least this rate whatever the clip's (the pipelines analyse
+# at most 15 frames a second, core.movement.frames.thinned): the flank, plateau and lean searches
+# step sample by sample, and on a 15 Hz grid they dated a rise's end 0.2 s off the 30 Hz result.
+ANALYSIS_RATE_HZ = 30.0
 STATE_NAMES = {SEATED: "seated", RISING: "rising", STANDING: "standing", SITTING_DOWN: "sitting down",
                UNKNOWN: "not seen"}
 

@@ -150,7 +150,7 @@ def analyze_pose(pose_series, key_frame=None):
     if not pose_series.detected.any():
         return TaskResult(TASK, None, duration, outcome_quality(pose_series, TASK, None, []), [], None,
                           {"times": times})
-    tracks = pose_tracks(pose_series)
+    tracks = pose_tracks(pose_series, min_rate=pst.ANALYSIS_RATE_HZ)
     posture = pst.find_posture(tracks)
     failure = _failure(tracks, posture)
     values = sts_measures(tracks, posture) if posture.has_range() else {"sts_repetitions": 0.0}

@@ -250,17 +250,27 @@ def tug_measures(tracks: PoseTracks, phases: dict[str, float],
     strikes = heel_strikes(tracks, p["standing"], p["sit_start"])
     merged = np.sort(np.concatenate([strikes[s] for s in SIDES]))
     values["tug_turn_steps"] = float(np.sum((merged >= p["turn_start"]) & (merged <= p["turn_end"])))
+    # Both step detectors miss steps rather than invent them (strikes closer than 0.25 s are one
+    # step seen twice, dropped): gait's validated detector misses steps when the walk is not seen
+    # side-on (at 45 degrees), the heel-speed one where a planted heel jitters. The one that finds
+    # more steps in the walking phases counts.
+    candidates = [_walking_intervals(merged, p)]
     walking = walking_strikes(pose_series, tracks, p["standing"], p["sit_start"]) if pose_series is not None else None
     if walking is not None:
-        merged = walking
-    intervals = []
-    for a, b in ((p["standing"], p["turn_start"]), (p["turn_end"], p["walk_back_end"])):
-        inside = merged[(merged >= a) & (merged <= b)]
-        intervals.extend(np.diff(inside))
-    intervals = np.asarray(intervals, float)
-    intervals = intervals[intervals >= 0.25]  # closer heel strikes are one step seen twice
+        candidates.append(_walking_intervals(walking, p))
+    intervals = max(candidates, key=len)
     values["tug_cadence_steps_per_min"] = float(60.0 / np.median(intervals)) if len(intervals) >= 3 else float("nan")
     return values, strikes
+
+
+def _walking_intervals(strikes: np.ndarray, p: dict[str, float]) -> np.ndarray:
+    """Step intervals (s) in the walks out and back, from the merged heel strikes of both feet."""
+    intervals = []
+    for a, b in ((p["standing"], p["turn_start"]), (p["turn_end"], p["walk_back_end"])):
+        inside = strikes[(strikes >= a) & (strikes <= b)]
+        intervals.extend(np.diff(inside))
+    intervals = np.asarray(intervals, float)
+    return intervals[intervals >= 0.25]  # closer heel strikes are one step seen twice
 
 
 # --------------------------------------------------------------------------- quality and analysis
@@ -331,7 +341,7 @@ def analyze_pose(pose_series, key_frame=None):
     if not pose_series.detected.any():
         quality = outcome_quality(pose_series, TASK, None, [])
         return TaskResult(TASK, None, duration, quality, [], None, {"times": times})
-    tracks = pose_tracks(pose_series)
+    tracks = pose_tracks(pose_series, min_rate=pst.ANALYSIS_RATE_HZ)
     posture = pst.find_posture(tracks)
     phases = find_phases(tracks, posture)
     passed, failure, values, strikes = [], None, {}, None
@@ -356,7 +366,7 @@ def decode_pose(path: str | Path, cache_path: str | Path | None = None, choose=N
     `choose` picks the tested person among those tracked (default: gait's walker, the one who
     travels farthest). Raises UnusableInput for files that are not a usable video."""
     from core.media.video import VideoReader
-    from core.movement.frames import FrameSampler
+    from core.movement.frames import OUTCOME_FRAME_GAP_S, FrameSampler, thinned
     from core.movement.gait import NUM_POSES, _pose_key_frame, choose_walker
     from core.movement.landmarks import PoseSeries, extract_pose_landmarks, load_series
 
@@ -365,7 +375,7 @@ def decode_pose(path: str | Path, cache_path: str | Path | None = None, choose=N
         if isinstance(cached, PoseSeries):
             return cached, None
     with VideoReader(path) as reader:
-        sampler = FrameSampler(reader.frames(), keep=8)
+        sampler = FrameSampler(thinned(reader.frames(), OUTCOME_FRAME_GAP_S), keep=8)
         pose = extract_pose_landmarks(sampler, num_poses=NUM_POSES, choose=choose or choose_walker)
     key_frame = _pose_key_frame(sampler.samples, pose)
     if cache_path is not None:

@@ -152,3 +152,16 @@ def test_messages_do_not_quote_the_stored_file_name(tmp_path):
     with pytest.raises(UnusableInput) as exc:
         probe_video(text)
     assert "3f9a1c0d" not in str(exc.value) and str(exc.value).startswith("The file")
+
+
+@pytest.mark.parametrize("fps, expected_fps", [(30.0, 15.0), (29.97, 14.985), (60.0, 15.0), (50.0, 16.667),
+                                               (25.0, 25.0), (15.0, 15.0)])
+def test_outcome_tests_analyse_frames_at_most_a_fifteenth_of_a_second_apart(fps, expected_fps):
+    from core.movement.frames import OUTCOME_FRAME_GAP_S, thinned
+
+    times = np.arange(0, 3.0, 1 / fps)
+    kept = np.array([t for t, _ in thinned(((t, None) for t in times), OUTCOME_FRAME_GAP_S)])
+    assert kept[0] == times[0] and kept[-1] == times[-1]
+    gaps = np.diff(kept)
+    assert gaps.max() <= OUTCOME_FRAME_GAP_S + 1e-3 or gaps.max() <= 1 / fps + 1e-9
+    assert 1 / np.median(gaps) == pytest.approx(expected_fps, rel=0.01)
