@@ -61,7 +61,8 @@ MEASURES: tuple[MeasureInfo, ...] = (
     _sts("sts_arms_used", "5xSTS: arms used", "", None, True,
          "the test is done without the arms, crossed over the chest (Duncan 2011; standard 5xSTS instructions)",
          "1 = the hands left the chest and thighs during a rise (pushed on the seat or armrests); "
-         "the standard test is done with the arms crossed over the chest."),
+         "the standard test is done with the arms crossed over the chest. Checked on synthetic poses "
+         "only: confirm on the video before relying on it."),
 )
 MEASURES_BY_NAME = {m.name: m for m in MEASURES}
 

@@ -67,11 +67,13 @@ MEASURES: tuple[MeasureInfo, ...] = (
          "The final turn in front of the chair and sitting down, until seated."),
     _tug("tug_turn_steps", "TUG: steps in the turn", "steps", None, True,
          "direction only: turning in more steps is slower, more cautious turning; no reference value used",
-         "Heel strikes of either foot during the turn at the line."),
+         "Heel strikes of either foot during the turn at the line. Not reported when fewer than two "
+         "were found (a turn takes at least two: the feet were not followed well enough to count)."),
     _tug("tug_cadence_steps_per_min", "TUG: cadence while walking", "steps/min", None, None, "",
          "Steps per minute in the walk out and back (median step time), turns excluded."),
 )
 MEASURES_BY_NAME = {m.name: m for m in MEASURES}
+MIN_TURN_STEPS = 2  # a 180-degree turn takes at least two steps
 
 
 def measure_infos() -> tuple[MeasureInfo, ...]:
@@ -249,7 +251,10 @@ def tug_measures(tracks: PoseTracks, phases: dict[str, float],
     }
     strikes = heel_strikes(tracks, p["standing"], p["sit_start"])
     merged = np.sort(np.concatenate([strikes[s] for s in SIDES]))
-    values["tug_turn_steps"] = float(np.sum((merged >= p["turn_start"]) & (merged <= p["turn_end"])))
+    turn_steps = int(np.sum((merged >= p["turn_start"]) & (merged <= p["turn_end"])))
+    # Nobody turns round in fewer than MIN_TURN_STEPS steps: fewer found means the feet were not
+    # followed well enough to count them (not measured, rather than a wrong count).
+    values["tug_turn_steps"] = float(turn_steps) if turn_steps >= MIN_TURN_STEPS else float("nan")
     # Both step detectors miss steps rather than invent them (strikes closer than 0.25 s are one
     # step seen twice, dropped): gait's validated detector misses steps when the walk is not seen
     # side-on (at 45 degrees), the heel-speed one where a planted heel jitters. The one that finds

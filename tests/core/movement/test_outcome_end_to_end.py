@@ -86,7 +86,9 @@ def test_tug_composite_is_timed_phase_by_phase(analysed):
     assert sum(v[k] for k in parts) == pytest.approx(v["tug_time_s"], abs=1e-6)
     # cadence of the walks from the scripted steps (14 steps in 7.2 s: 117 steps/min), within 10%
     assert abs(v["tug_cadence_steps_per_min"] - s.cadence_steps_per_min) <= 0.1 * s.cadence_steps_per_min
-    assert 0 <= v["tug_turn_steps"] <= 8
+    # steps on the spot are poorly followed on the composite: a count, if any, is plausible; none
+    # found is "not measured", never a turn in 0 or 1 steps
+    assert "tug_turn_steps" not in v or 2 <= v["tug_turn_steps"] <= 8
 
 
 def test_tug_turn_outside_the_picture_is_refused(analysed):
