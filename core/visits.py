@@ -178,6 +178,16 @@ def _resolve_actor(s: Session, actor: Any):
     return s.get(Clinician, actor_id) if actor_id is not None else None
 
 
+def require_role(sessions: sessionmaker[Session], actor: Any, action: str) -> None:
+    """PermissionDenied before any file is stored or analysed when the actor's role may not do
+    `action` (core.permissions; e.g. a reviewer recording). The repository checks again on write."""
+    from core.store import transaction
+    from core.store.repository import _may
+
+    with transaction(sessions) as s:
+        _may(s, _resolve_actor(s, actor), action)
+
+
 def _side_files(path: Path) -> list[Path]:
     """Files the pipelines write next to a clip (landmark cache, key frame): <clip>.*"""
     return [p for p in path.parent.glob(path.name + ".*") if p != path]
@@ -196,6 +206,7 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
     from core.store.files import delete_recording_file, resolve_recording_path, store_recording_file
     from core.store.models import Recording
 
+    require_role(sessions, actor, "record")
     spec = task_spec(task)
     if source_kind not in SOURCE_KINDS:
         raise ValidationError(f"Unknown source '{source_kind}': use one of {', '.join(SOURCE_KINDS)}.")
@@ -514,6 +525,7 @@ def relabel_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int,
     from core.store import repository as repo
     from core.store.files import resolve_recording_path
 
+    require_role(sessions, actor, "record")
     spec = task_spec(task)
     if spec.sided and side not in ("left", "right"):
         raise ValidationError(f"{spec.label} is recorded per hand: say which side (left or right) was tested.")
@@ -662,6 +674,7 @@ def _analyse_with_setup(sessions: sessionmaker[Session], actor: Any, recording_i
     from core.store import repository as repo
     from core.store.files import resolve_recording_path
 
+    require_role(sessions, actor, "record")
     with transaction(sessions) as s:
         recording = repo.get_recording(s, recording_id)
         if recording.task != FLOOR_MARKS_TASK:
