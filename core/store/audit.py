@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import event
+from sqlalchemy import TextClause, event
 from sqlalchemy.orm import Session
 
 from core.store.models import AuditEvent
@@ -45,7 +45,7 @@ def _refuse_bulk_change(state) -> None:
         table = getattr(getattr(state.statement, "table", None), "name", None)
         if table == TABLE or TABLE in tables:
             raise AuditTrailIsAppendOnly(MESSAGE)
-    elif _WRITE_TO_AUDIT.match(str(state.statement)):
+    elif isinstance(state.statement, TextClause) and _WRITE_TO_AUDIT.match(state.statement.text):
         raise AuditTrailIsAppendOnly(MESSAGE)
 
 

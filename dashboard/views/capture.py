@@ -26,6 +26,7 @@ def diagram_path(name: str):
 BADGES = {"todo": "gray", "recorded": "blue", "analysed": "green", "needs_retake": "orange"}
 CHOSEN_KEY = "capture-chosen-slot"
 
+state.require_permission("record", "Capture")
 visit, patient = state.require_visit("Capture")
 
 with state.session() as s:

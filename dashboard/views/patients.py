@@ -72,12 +72,15 @@ else:
                 st.session_state["patient_list_page"] = page_number + 1
                 st.rerun()
 
-with st.expander("New patient", expanded=not has_any_patient, icon=":material/person_add:"):
-    with st.form("new_patient"):
-        fields = patient_fields("new_patient")
-        submitted = st.form_submit_button("Create patient", type="primary")
-    if submitted:
-        patient = state.write(lambda s, actor: repository.create_patient(s, actor, **fields))
-        if patient is not None:
-            state.flash(f"Patient {escape_markdown(patient.mrn)} created.")
-            st.switch_page(state.PATIENT_PAGE, query_params={"patient": str(patient.id)})
+if state.may("edit_record"):
+    with st.expander("New patient", expanded=not has_any_patient, icon=":material/person_add:"):
+        with st.form("new_patient"):
+            fields = patient_fields("new_patient")
+            submitted = st.form_submit_button("Create patient", type="primary")
+        if submitted:
+            patient = state.write(lambda s, actor: repository.create_patient(s, actor, **fields))
+            if patient is not None:
+                state.flash(f"Patient {escape_markdown(patient.mrn)} created.")
+                st.switch_page(state.PATIENT_PAGE, query_params={"patient": str(patient.id)})
+else:
+    st.caption(state.cannot("edit_record"))
