@@ -302,7 +302,7 @@ def add_clip(sessions, actor: Any, visit_id: int, source: str | Path | BinaryIO 
     temporary file that is always removed; only complete, valid clips reach the store."""
     from sqlalchemy import select
 
-    from core.store import ValidationError, transaction
+    from core.store import PermissionDenied, ValidationError, transaction
     from core.store.models import Recording
     from core.visits import add_recording_and_analyze
 
@@ -343,7 +343,7 @@ def add_clip(sessions, actor: Any, visit_id: int, source: str | Path | BinaryIO 
             stored_name = shown if re.fullmatch(r"\.[a-z0-9]{1,8}", Path(shown).suffix.lower()) else f"{shown}.{fmt}"
             outcome = add_recording_and_analyze(sessions, actor, visit_id, path, stored_name,
                                                 task, side, source_kind, data_dir, rescore=False)
-        except (UnusableInput, ValidationError) as exc:
+        except (UnusableInput, ValidationError, PermissionDenied) as exc:  # (a reviewer: core.permissions)
             return ClipOutcome(shown, task, side, "failed", f"{shown}: {exc}")
         except Exception:  # a bug must not lose the other files of a batch: say so, keep going
             log.exception("adding a clip failed")

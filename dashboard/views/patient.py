@@ -93,9 +93,10 @@ if state.may("edit_record"):
             if visit is not None:
                 state.flash(f"Visit of {visit.visit_date.isoformat()} created.")
                 st.switch_page(state.VISIT_PAGE, query_params={"visit": str(visit.id)})
-
 else:
     st.caption(state.cannot("edit_record"))
+    st.stop()  # nor the corrections and archiving below
+
 # --- edit and archive -------------------------------------------------------------------------
 with st.expander("Correct patient details", icon=":material/edit:"):
     with st.form(f"edit_patient_{patient.id}"):
