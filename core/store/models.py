@@ -38,9 +38,11 @@ RECORDING_SIDES = ("left", "right")
 RECORDING_SOURCES = ("upload", "browser", "import")
 RECORDING_STATUSES = ("recorded", "analysed", "needs_retake", "failed")
 TASK_KEYS = tuple(TASKS)
-# An audit row's detail: space-separated `key=value` tokens (or bare lower-case flags) of ids,
-# codes, numbers and field lists; no spaces inside a value, so no sentence, name or note fits.
-AUDIT_DETAIL_PATTERN = re.compile(r"(?:[a-z_][a-z0-9_]*(?:=[A-Za-z0-9_.,:/+\-]*)?)(?: [a-z_][a-z0-9_]*(?:=[A-Za-z0-9_.,:/+\-]*)?)*")
+# An audit row's detail: space-separated `key=value` tokens of ids, codes, numbers and field
+# lists (no spaces inside a value), and the few flags below; so no sentence, name or note fits.
+AUDIT_FLAGS = ("computed",)
+_AUDIT_TOKEN = rf"(?:[a-z_][a-z0-9_]*=[A-Za-z0-9_.,:/+\-]*|{'|'.join(AUDIT_FLAGS)})"
+AUDIT_DETAIL_PATTERN = re.compile(rf"{_AUDIT_TOKEN}(?: {_AUDIT_TOKEN})*")
 AUDIT_ACTION_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 # Named constraints, so that migrations can drop them on every backend.

@@ -1138,7 +1138,7 @@ def audit_csv(s: Session, actor: Clinician, *, clinician_id: int | None = None, 
 
     actor = _admin(s, actor, "export the audit trail")
     query = _audit_query(clinician_id=clinician_id, action=action, patient_id=patient_id, since=since, until=until)
-    usernames = dict(s.execute(select(Clinician.id, Clinician.username)).tuples())
+    usernames = {cid: name for cid, name in s.execute(select(Clinician.id, Clinician.username))}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(AUDIT_CSV_COLUMNS)

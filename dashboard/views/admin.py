@@ -111,18 +111,15 @@ st.subheader("Audit trail")
 st.caption("Who did what to which record, and when: every sign-in (and failed attempt), view, change and "
            "export. Ids and codes only, never names or notes; rows are never changed or deleted.")
 ANY = "any"
-filters = st.columns(4)
+filters = st.columns(5)
 who_filter = filters[0].selectbox("Who", [ANY, *usernames], format_func=lambda cid: "anyone" if cid == ANY else usernames[cid],
                                   key="audit_who")
 action_filter = filters[1].selectbox("Action", [ANY, *actions], key="audit_action",
                                      format_func=lambda a: "any action" if a == ANY else a)
 patient_filter = filters[2].number_input("Patient id", min_value=0, value=None, step=1, key="audit_patient",
                                          placeholder="any patient")
-period = filters[3].date_input("Period (UTC days)", value=(), key="audit_period", format="YYYY-MM-DD")
-since = until = None
-if isinstance(period, (tuple, list)):
-    since = period[0] if len(period) >= 1 else None
-    until = period[1] if len(period) >= 2 else since
+since = filters[3].date_input("From (UTC day)", value=None, key="audit_since", format="YYYY-MM-DD")
+until = filters[4].date_input("To (UTC day)", value=None, key="audit_until", format="YYYY-MM-DD")
 query = dict(clinician_id=None if who_filter == ANY else who_filter,
              action=None if action_filter == ANY else action_filter,
              patient_id=None if patient_filter is None else int(patient_filter), since=since, until=until)
