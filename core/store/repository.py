@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -299,6 +299,10 @@ def attempt_sign_in(s: Session, username: str, password: str, now: datetime | No
     username = (username or "").strip().lower()[:NAME_MAX]
     password = password if isinstance(password, str) else ""
     clinician = s.scalar(select(Clinician).where(Clinician.username == username)) if username else None
+    stale = now - window - timedelta(days=1)  # counters that can no longer lock anyone: cleared
+    s.execute(delete(SignInThrottle).where(
+        or_(SignInThrottle.locked_until.is_(None), SignInThrottle.locked_until < stale),
+        or_(SignInThrottle.first_failure_at.is_(None), SignInThrottle.first_failure_at < stale)))
     throttle = _throttle(s, username)
     locked_until = _aware(throttle.locked_until)
     if locked_until is not None and now < locked_until:

@@ -123,6 +123,9 @@ until = filters[4].date_input("To (UTC day)", value=None, key="audit_until", for
 query = dict(clinician_id=None if who_filter == ANY else who_filter,
              action=None if action_filter == ANY else action_filter,
              patient_id=None if patient_filter is None else int(patient_filter), since=since, until=until)
+if since is not None and until is not None and until < since:
+    st.error("The period ends before it starts: swap the two dates.")
+    st.stop()
 audit = state.read(lambda s, actor: repository.list_audit(s, actor, AUDIT_ROWS, **query)) or []
 st.caption(f"The latest {AUDIT_ROWS} matching events; the CSV holds every matching event.")
 if not audit:
@@ -145,6 +148,9 @@ if st.button("Prepare CSV of the matching events", icon=":material/table:", key=
     csv_text = state.write(lambda s, actor: repository.audit_csv(s, actor, **query))
     if csv_text is not None:
         st.session_state["audit_csv"] = csv_text.encode()
+        st.session_state["audit_csv_query"] = repr(query)
+if st.session_state.get("audit_csv_query") != repr(query):  # the filters changed since: prepare again
+    st.session_state.pop("audit_csv", None)
 if (prepared := st.session_state.get("audit_csv")) is not None:
     st.download_button(f"Download audit CSV ({len(prepared) / 1024:.0f} kB)", prepared,
                        file_name="pdlens-audit.csv", mime="text/csv", key="audit_download_csv",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core.auth import COMMON_PASSWORDS_FILE, common_passwords, is_common_password, password_problem
@@ -129,3 +129,17 @@ def test_accounts_refuse_a_common_password_and_write_nothing(db):
             repository.change_password(s, admin, admin.id, "trustno1")
     with transaction(factory) as s:
         assert s.scalar(select(repository.Clinician).where(repository.Clinician.username == "newbie")) is None
+
+
+def test_counters_that_can_no_longer_lock_anyone_are_cleared(db):
+    """Usernames typed once (a typo, a spray of guesses) do not pile up for ever."""
+    factory, _ = db
+    for name in ("typo-one", "typo-two"):
+        attempt(factory, name, "x-x-x-x-x", T0)
+    fail_until_locked(factory, "clin", T0)
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(SignInThrottle)) == 3
+    later = T0 + timedelta(days=2)
+    attempt(factory, "someone-else", "x-x-x-x-x", later)
+    with transaction(factory) as s:
+        assert s.scalar(select(func.count()).select_from(SignInThrottle)) == 1
