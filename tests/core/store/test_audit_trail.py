@@ -141,3 +141,19 @@ def test_the_csv_export_holds_every_matching_row_and_is_itself_audited(sessions,
     with transaction(sessions) as s:
         last = repo.list_audit(s, admin, 1)[0]
     assert last.action == "export" and f"kind=audit_csv rows={total}" in last.detail and f"patient={patient.id}" in last.detail
+
+
+def test_migration_0006_admits_the_reviewer_role_and_its_downgrade_deactivates_reviewers(engine, sessions, admin):
+    with transaction(sessions) as s:
+        reviewer = repo.create_clinician(s, admin, username="rev", display_name="Synthetic Reviewer",
+                                         password="reviewer-pass-1", role="reviewer")
+    downgrade(engine, "0005")
+    try:
+        with engine.begin() as connection:
+            row = connection.exec_driver_sql(f"SELECT role, active FROM clinicians WHERE id = {reviewer.id}").one()
+            assert (row[0], bool(row[1])) == ("clinician", False)
+            with pytest.raises(DBAPIError):  # the old constraint is back
+                with connection.begin_nested():
+                    connection.exec_driver_sql(f"UPDATE clinicians SET role = 'reviewer' WHERE id = {reviewer.id}")
+    finally:
+        migrate(engine)
