@@ -565,6 +565,30 @@ def search_patients(
     return rows
 
 
+LIST_VIEW_PAGES = ("patients", "overview")
+
+
+def audit_list_view(s: Session, actor: Clinician, page: str, patient_ids: Iterable[int]) -> None:
+    """A list that shows patients' names (the patient list, the clinic overview) is a view too:
+    one audit row with the page and the ids shown (as many as fit, then how many more)."""
+    actor = _may(s, actor, "view")
+    page = _choice(page, LIST_VIEW_PAGES, "List page")
+    ids = sorted({int(i) for i in patient_ids})
+    detail = f"page={page} rows={len(ids)}"
+    shown: list[str] = []
+    for n, pid in enumerate(ids):
+        candidate = ",".join([*shown, str(pid)])
+        rest = len(ids) - n - 1
+        if len(detail) + len(" ids=") + len(candidate) + len(f" more={rest}") > 500:
+            break
+        shown.append(str(pid))
+    if shown:
+        detail += f" ids={','.join(shown)}"
+    if len(shown) < len(ids):
+        detail += f" more={len(ids) - len(shown)}"
+    _audit(s, actor, "view_patient_list", detail=detail)
+
+
 def count_patients(s: Session, query: str = "", include_archived: bool = False) -> int:
     return s.scalar(select(func.count(Patient.id)).where(_search_filter(query, include_archived))) or 0
 

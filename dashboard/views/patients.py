@@ -36,6 +36,8 @@ with state.session() as s:
         s, query, include_archived=include_archived, limit=PAGE_SIZE, offset=page_number * PAGE_SIZE
     )
     has_any_patient = total > 0 or repository.count_patients(s, "", True) > 0
+    if rows:
+        repository.audit_list_view(s, state.actor(s), "patients", [row.id for row in rows])
 
 if not has_any_patient:
     st.info("No patients yet - create the first one below.", icon=":material/person_add:")

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from core.store import AuditEvent, PermissionDenied, downgrade, migrate, repository as repo, transaction
+from core.store import AuditEvent, PermissionDenied, ValidationError, downgrade, migrate, repository as repo, transaction
 from core.store.audit import AuditTrailIsAppendOnly
 
 REFUSED_BY_DATABASE = (DBAPIError,)
@@ -157,3 +157,17 @@ def test_migration_0006_admits_the_reviewer_role_and_its_downgrade_deactivates_r
                     connection.exec_driver_sql(f"UPDATE clinicians SET role = 'reviewer' WHERE id = {reviewer.id}")
     finally:
         migrate(engine)
+
+
+def test_a_list_of_patients_shown_is_audited_with_their_ids(sessions, admin, patient):
+    with transaction(sessions) as s:
+        repo.audit_list_view(s, admin, "patients", [patient.id, patient.id])
+        repo.audit_list_view(s, admin, "overview", range(1, 400))
+        with pytest.raises(ValidationError):
+            repo.audit_list_view(s, admin, "somewhere", [1])
+    with transaction(sessions) as s:
+        short, long = repo.list_audit(s, admin, 2, action="view_patient_list")[::-1]
+    assert short.detail == f"page=patients rows=1 ids={patient.id}"
+    assert long.detail.startswith("page=overview rows=399 ids=1,2,3,") and len(long.detail) <= 500
+    shown = len(long.detail.split(" ids=")[1].split(" ")[0].split(","))
+    assert long.detail.endswith(f" more={399 - shown}")
