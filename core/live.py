@@ -458,12 +458,13 @@ class LiveVideoTracker:
             self._done.set()
 
     # -- results
-    def readout(self) -> LiveReadout:
-        """The task's running measures over the frames tracked so far."""
+    def readout(self, upto: int | None = None) -> LiveReadout:
+        """The task's running measures over the frames tracked so far (at most the first
+        `upto`)."""
         from core.movement.landmarks import pose_series_from_people
 
         p = self._progress
-        n = self.tracked
+        n = self.tracked if upto is None else min(self.tracked, int(upto))
         size = p.get("image_size")
         if self.task == "gait":
             if n < 2 or size is None:
