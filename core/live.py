@@ -239,12 +239,13 @@ def voice_readout(task: str, samples: np.ndarray, sample_rate: int | None) -> Li
 _END = object()
 
 
-def _nal_units(data: bytes) -> list[bytes]:
+def _nal_units(data: bytes, annex_b: bool) -> list[bytes]:
     """The NAL units of one H.264 packet, in Annex B form (start codes, as the encoder writes
-    them) or length-prefixed (as mp4 stores them); trailing zero bytes dropped."""
+    them) or length-prefixed (as mp4 stores them; a 4-byte length may itself look like a start
+    code, so the caller says which); trailing zero bytes dropped."""
     import re
 
-    if data[:3] == b"\x00\x00\x01" or data[:4] == b"\x00\x00\x00\x01":
+    if annex_b:
         units = re.split(b"\x00\x00\x01", data)
     else:
         units, i = [], 0
@@ -255,9 +256,9 @@ def _nal_units(data: bytes) -> list[bytes]:
     return [u.rstrip(b"\x00") for u in units if u.rstrip(b"\x00")]
 
 
-def _nal_digest(data: bytes) -> str:
+def _nal_digest(data: bytes, annex_b: bool) -> str:
     h = hashlib.sha1()
-    for unit in _nal_units(data):
+    for unit in _nal_units(data, annex_b):
         h.update(len(unit).to_bytes(4, "big"))
         h.update(unit)
     return h.hexdigest()
@@ -379,7 +380,7 @@ class LiveVideoTracker:
             return
         if self.started_at is None:
             self.started_at = time.monotonic()
-        self._packets.append((int(pts_ms), _nal_digest(data)))
+        self._packets.append((int(pts_ms), _nal_digest(data, annex_b=True)))
         self._queue.put((data, int(pts_ms), extradata))
 
     def end(self) -> None:
@@ -506,7 +507,7 @@ class LiveVideoTracker:
                     ms = packet.pts * packet.time_base * 1000 if packet.pts is not None else None
                     if ms is None or ms.denominator != 1:
                         return False
-                    found.append((int(ms), _nal_digest(bytes(packet))))
+                    found.append((int(ms), _nal_digest(bytes(packet), annex_b=False)))
         except (av.error.FFmpegError, IndexError, OSError):
             return False
         if len(found) != len(self._packets):

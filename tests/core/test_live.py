@@ -57,16 +57,16 @@ def record_through_live_path(frames, task: str, side: str | None, checkpoints=()
 
 
 def _tapping_frames():
-    from core.synthetic.hand import tapping_frames
+    from core.synthetic.hand import irregular_tapping_frames
 
-    frames = list(tapping_frames(10.0))
+    frames = list(irregular_tapping_frames(10.0))  # scored by the model (the regular clip is not)
     return frames + [(10.0 + 1 / 30, frames[-1][1])]  # one frame past the 10 s: the clip completes
 
 
 @pytest.fixture(scope="module")
 def tapping_recording(tmp_path_factory):
     frames = _tapping_frames()
-    clip, tracker, readouts = record_through_live_path(frames, "finger_tapping", "right", checkpoints=(45, 120, 210))
+    clip, tracker, readouts = record_through_live_path(frames, "finger_tapping", "left", checkpoints=(45, 120, 210))
     path = tmp_path_factory.mktemp("live") / "tap.mp4"
     path.write_bytes(clip)
     assert tracker.series(120) is not None
@@ -80,7 +80,7 @@ def test_live_tapping_measures_equal_the_offline_measures_of_the_same_frames(tap
     from core.movement.hand_crop import hand_series_for_clip
 
     path, tracker, readouts = tapping_recording
-    offline = hand_series_for_clip(path, "right")  # from scratch: decode + MediaPipe
+    offline = hand_series_for_clip(path, "left")  # from scratch: decode + MediaPipe
     live = tracker.series()
     assert np.array_equal(live.times, offline.times)
     assert np.array_equal(live.landmarks, offline.landmarks, equal_nan=True)
@@ -103,7 +103,7 @@ def test_live_tapping_measures_equal_the_offline_measures_of_the_same_frames(tap
     assert taps_seen == sorted(taps_seen) and taps_seen[-1] > taps_seen[0]  # the readout moves on
 
     final = tracker.readout()
-    stored = {m.name: m.value for m in finger_tapping.analyze(path, "right").measures}
+    stored = {m.name: m.value for m in finger_tapping.analyze(path, "left").measures}
     assert final.value("taps") == stored["tap_count"]
     assert _close(final.value("tap_frequency"), stored["tap_frequency"])
     assert _close(final.value("amplitude_decrement_pct"), stored["amplitude_decrement_pct"])
@@ -132,8 +132,8 @@ def test_result_at_stop_uses_the_live_landmarks_and_runs_no_mediapipe(tapping_re
     with monkeypatch.context() as m:
         m.setattr(hand_crop, "track_hand", no_tracking)
         t0 = time.perf_counter()
-        out = add_clip(sessions, admin_id, visit_id, path.read_bytes(), "browser-finger_tapping_right.mp4",
-                       "finger_tapping", "right", "browser", data_dir, rescore=False, live_landmarks=tracker)
+        out = add_clip(sessions, admin_id, visit_id, path.read_bytes(), "browser-finger_tapping_left.mp4",
+                       "finger_tapping", "left", "browser", data_dir, rescore=False, live_landmarks=tracker)
         elapsed = time.perf_counter() - t0
     assert out.status == "stored", out.message
     with transaction(sessions) as s:
@@ -142,7 +142,7 @@ def test_result_at_stop_uses_the_live_landmarks_and_runs_no_mediapipe(tapping_re
         assessment = s.scalars(select(Assessment).where(Assessment.recording_id == rec.id)).one()
         measures = {mv.name: mv.value for mv in assessment.measures}
     assert landmark_cache_path(stored_path).is_file()
-    fresh = {m.name: m.value for m in finger_tapping.analyze(stored_path, "right").measures}  # no cache
+    fresh = {m.name: m.value for m in finger_tapping.analyze(stored_path, "left").measures}  # no cache
     assert set(measures) == set(fresh)
     for name, value in fresh.items():
         assert _close(measures[name], value), name
@@ -227,3 +227,17 @@ def test_live_reading_measures_equal_reading_measures_of_the_same_audio(tmp_path
     assert _close(full.value("pause_ratio"), 100 * expected["pause_ratio"])
     assert vowel_or_reading.values  # plain values with units
     assert all(v.unit for v in full.values)
+
+
+def test_mp4_length_prefixes_that_look_like_start_codes_are_read_as_lengths():
+    """A 479-byte NAL unit's mp4 length prefix is 00 00 01 DF: an Annex B start code to a sniffer."""
+    from core.live import _nal_digest, _nal_units
+
+    unit = b"\x41" + bytes(range(1, 256)) + bytes(range(1, 224))
+    assert len(unit) == 479
+    mp4 = len(unit).to_bytes(4, "big") + unit
+    annex_b = b"\x00\x00\x00\x01" + unit
+    assert _nal_units(mp4, annex_b=False) == [unit]
+    assert _nal_units(annex_b, annex_b=True) == [unit]
+    assert _nal_digest(mp4, annex_b=False) == _nal_digest(annex_b, annex_b=True)
+    assert _nal_digest(mp4, annex_b=False) != _nal_digest(mp4[:-1] + b"\x42", annex_b=False)
