@@ -303,7 +303,7 @@ class _LiveFrames:
         out_size = None
         while True:
             item = tracker._queue.get()
-            if item is _END:
+            if item is _END or tracker.cancelled:
                 break
             data, pts_ms, extradata = item
             if codec is None:
@@ -482,6 +482,18 @@ class LiveVideoTracker:
         landmarks = np.stack(p["landmarks"][:n])
         fn = tapping_readout if self.task == "finger_tapping" else tremor_readout
         return fn(times, landmarks, size)
+
+    def latest_people(self) -> list[np.ndarray] | None:
+        """The newest tracked frame's landmarks ((n, 2) normalised x, y per hand or person), for
+        the live drawing; None before the first frame."""
+        p = self._progress
+        n = self.tracked
+        if not n:
+            return None
+        if self.task == "gait":
+            return [pose[0][:, :2] for pose in p["people"][n - 1]]
+        hand = p["landmarks"][n - 1]
+        return [] if np.isnan(hand[0, 0]) else [hand[:, :2]]
 
     def series(self, timeout: float | None = None):
         """The tracked series of the whole clip once the backlog is done (None if it failed,

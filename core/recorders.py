@@ -349,12 +349,14 @@ class LandmarkOverlay:
         found = result.hand_landmarks if self.kind == "hand" else result.pose_landmarks
         return [np.array([[p.x, p.y] for p in person], dtype=np.float32) for person in found]
 
-    def process(self, rgb: np.ndarray, t: float) -> np.ndarray:
-        """The frame with the landmarks drawn on it (a new array) and a tracking banner."""
+    def process(self, rgb: np.ndarray, t: float, people: list[np.ndarray] | None = None) -> np.ndarray:
+        """The frame with the landmarks drawn on it (a new array) and a tracking banner.
+        `people`: landmarks already found (by the live tracker of a recording), drawn instead of
+        detecting them again."""
         import cv2
         from mediapipe.tasks.python import vision
 
-        people = self.detect(rgb, t)
+        people = self.detect(rgb, t) if people is None else people
         self.detected = len(people)
         out = rgb.copy()
         h, w = out.shape[:2]
