@@ -311,6 +311,7 @@ class LandmarkOverlay:
         self._last_ms = -1
         self._lock = threading.Lock()  # frames arrive on a WebRTC thread; close() may come from another
         self.detected = 0  # hands or people found in the last processed frame
+        self.tracker = None  # a live tracker whose landmarks the recorder draws while it runs
 
     def __enter__(self) -> LandmarkOverlay:
         return self

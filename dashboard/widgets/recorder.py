@@ -28,6 +28,7 @@ from core.live import LIVE_TASKS, tracker_for, voice_readout
 from core.recorders import AudioClipRecorder, ClipRecorder, LandmarkOverlay, VideoClipRecorder
 from core.config import settings
 from core.tasks import TASKS
+from core.words import plural
 
 POLL_S = 0.1
 IDLE_PREVIEW_S = 600.0  # the live meter of an idle preview stops updating after this (spares the CPU)
@@ -69,6 +70,7 @@ def _start_tracker(visit_id: int, slot: Slot, rec: ClipRecorder) -> None:
     if tracker is not None:
         st.session_state.setdefault(_TRACKERS, {})[(visit_id, slot.key)] = tracker
         rec.listener = tracker
+        _overlay(visit_id, slot).tracker = tracker
 
 
 def _drop_tracker(visit_id: int, key: str, rec: ClipRecorder | None, keep: bool = False):
@@ -140,9 +142,10 @@ def _stream(visit_id: int, slot: Slot, rec: ClipRecorder):
             rec.add_frame(frame)
         latest = frames[-1]  # the overlay only on the newest: it keeps up with the camera
         t = float(latest.pts * latest.time_base) if latest.pts is not None and latest.time_base else time.monotonic()
-        tracker = getattr(rec, "listener", None)
-        # while a clip is tracked live, draw the tracker's newest landmarks: no second MediaPipe
-        people = tracker.latest_people() if tracker is not None and rec.state == "recording" else None
+        tracker = getattr(overlay, "tracker", None)
+        # while a clip is tracked live (and its last frames after the clip ended), draw the
+        # tracker's newest landmarks: no second MediaPipe competing with it for the CPU
+        people = tracker.latest_people() if tracker is not None and not tracker.done else None
         drawn = overlay.process(latest.to_ndarray(format="rgb24"), t, people=people)
         return [av.VideoFrame.from_ndarray(drawn, format="rgb24")]
 
@@ -218,6 +221,15 @@ def browser_recorder(visit_id: int, slot: Slot, save_clip: SaveClip) -> ClipOutc
             tracker = _drop_tracker(visit_id, slot.key, rec, keep=True)
             if clip is None:
                 return None
+            if tracker is not None:  # frames still queued: the readout goes on while they are tracked
+                until = time.monotonic() + 120
+                while not tracker.done and time.monotonic() < until:
+                    try:
+                        live.markdown(f"**Live:** {tracker.readout().text()} (finishing the last "
+                                      f"{plural(tracker.backlog, 'frame')} of the clip)")
+                    except Exception:
+                        pass
+                    time.sleep(LIVE_EVERY_S / 2)
             with st.spinner("Saving and analysing the clip..."):
                 return save_clip(clip, rec.suffix, tracker)
         elif state == "aborted":
