@@ -241,3 +241,62 @@ def test_mp4_length_prefixes_that_look_like_start_codes_are_read_as_lengths():
     assert _nal_units(annex_b, annex_b=True) == [unit]
     assert _nal_digest(mp4, annex_b=False) == _nal_digest(annex_b, annex_b=True)
     assert _nal_digest(mp4, annex_b=False) != _nal_digest(mp4[:-1] + b"\x42", annex_b=False)
+
+
+@pytest.mark.slow
+def test_live_tremor_measures_equal_the_offline_measures_of_the_same_frames(tmp_path):
+    from core.movement import tremor
+    from core.movement.hand_crop import hand_series_for_clip
+    from core.synthetic.hand import shaking_frames
+
+    frames = list(shaking_frames(6.0, freq_hz=5.0))
+    clip, tracker, readouts = record_through_live_path(frames, "tremor", "left", checkpoints=(30, 120),
+                                                       seconds=frames[-1][0] - 0.01)
+    path = tmp_path / "tremor.mp4"
+    path.write_bytes(clip)
+    assert tracker.series(120) is not None
+    offline = hand_series_for_clip(path, "left")
+    assert np.array_equal(tracker.series().landmarks, offline.landmarks, equal_nan=True)
+    assert readouts[30].value("tremor_frequency") is None  # 1 s: "after 2 s of the hand in view"
+    expected = {m.name: m.value for m in tremor.tremor_measures(
+        tremor.tremor_features(offline.times[:120], offline.landmarks[:120], offline.image_size))}
+    for name in ("tremor_frequency", "tremor_amplitude_rms"):
+        assert _close(readouts[120].value(name), expected[name]), name
+    final = tracker.readout()
+    stored = {m.name: m.value for m in tremor.analyze(path, "left").measures}
+    for name in ("tremor_frequency", "tremor_amplitude_rms"):
+        assert _close(final.value(name), stored[name]), name
+    assert final.value("tremor_frequency") == pytest.approx(5.0, abs=0.3)
+
+
+@pytest.mark.slow
+def test_live_gait_steps_and_cadence_equal_the_offline_ones_of_the_same_frames(tmp_path):
+    """A synthetic walker crossing the picture (two people tracked per frame, as gait does)."""
+    from itertools import islice
+
+    from core.media.video import VideoReader
+    from core.movement import gait
+    from core.movement.landmarks import extract_pose_landmarks
+    from core.live import gait_readout
+    from tests.fixtures.movement.walkers import WalkerScript, walking_frames
+
+    script = WalkerScript(stride_s=1.1, swing=0.38, passes=1, absent_s=0.3)
+    frames = [(i / script.fps, rgb) for i, rgb in enumerate(walking_frames(script))]
+    k = int(0.7 * len(frames))
+    clip, tracker, readouts = record_through_live_path(frames, "gait", None, checkpoints=(k,),
+                                                       seconds=frames[-1][0] - 0.01)
+    path = tmp_path / "walk.mp4"
+    path.write_bytes(clip)
+    assert tracker.series(180) is not None
+    with VideoReader(path) as reader:  # the first k frames, analysed offline as gait.analyze does
+        partial = extract_pose_landmarks(islice(reader.frames(), k), num_poses=gait.NUM_POSES,
+                                         choose=gait.choose_walker)
+    expected = gait_readout(partial)
+    assert readouts[k].value("steps") == expected.value("steps")
+    assert readouts[k].value("cadence") == expected.value("cadence") or _close(
+        readouts[k].value("cadence"), expected.value("cadence"))
+    final = tracker.readout()
+    result = gait.analyze(path)
+    stored_steps = sum(len(v) for v in result.signal["heel_strikes"].values())
+    assert final.value("steps") == stored_steps > readouts[k].value("steps")
+    assert _close(final.value("cadence"), result.signal["measure_values"]["cadence_steps_per_min"])
