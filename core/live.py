@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 LIVE_TASKS = ("finger_tapping", "tremor", "gait", "vowel", "reading")
 TRACKED_TASKS = ("finger_tapping", "tremor", "gait")
 MS = Fraction(1, 1000)  # VideoClipRecorder's encoder time base
+IDLE_GIVE_UP_S = 120.0  # a tracker that receives nothing this long (its page was closed) ends
 
 
 # ---------------------------------------------------------------- live values
@@ -302,7 +303,11 @@ class _LiveFrames:
         count = 0
         out_size = None
         while True:
-            item = tracker._queue.get()
+            try:
+                item = tracker._queue.get(timeout=IDLE_GIVE_UP_S)
+            except queue.Empty:  # nothing for a long while: a recording abandoned with its page
+                tracker.cancelled = True
+                break
             if item is _END or tracker.cancelled:
                 break
             data, pts_ms, extradata = item
