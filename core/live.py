@@ -552,3 +552,52 @@ class LiveVideoTracker:
 def tracker_for(task: str, side: str | None) -> LiveVideoTracker | None:
     """A live tracker for a movement task that has one (tapping, tremor, gait), else None."""
     return LiveVideoTracker(task, side) if task in TRACKED_TASKS else None
+
+
+# ---------------------------------------------------------------- warm-up while recording
+
+_warmed: set[str] = set()
+_warm_lock = threading.Lock()
+
+
+def _warm_up(task: str) -> None:
+    import core.analysis  # noqa: F401  (the analysis stack: torch, the pipelines)
+    import core.explain  # noqa: F401
+    import core.visits  # noqa: F401
+    from models.fused import BRANCHES
+    from models.registry import load_model
+
+    for name in {b.model for b in BRANCHES if b.task == task} | {"fused"}:
+        try:
+            load_model(name)
+        except Exception:  # a model that is not shipped (withheld) scores nothing anyway
+            pass
+    try:
+        import captum.attr  # noqa: F401  (explanations)
+    except ImportError:
+        pass
+    if task in ("vowel", "reading"):  # Praat and the nonlinear measures' first call (numba compiles)
+        from core.voice import reading, vowel
+
+        sr = 16000
+        t = np.arange(int(1.5 * sr)) / sr
+        tone = (0.3 * np.sin(2 * np.pi * 150 * t) + 0.1 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+        (vowel if task == "vowel" else reading).analyze_samples(tone, sr)
+
+
+def warm_up(task: str) -> None:
+    """Load what the analysis of a `task` clip needs (imports, the task's model, the first call
+    of the voice measures) on a background thread, once per process, while the clip records: the
+    first clip a server analyses otherwise spends seconds on it after Stop."""
+    with _warm_lock:
+        if task in _warmed:
+            return
+        _warmed.add(task)
+
+    def run() -> None:
+        try:
+            _warm_up(task)
+        except Exception:  # only a head start: the analysis loads what it needs anyway
+            log.exception("warm-up for %s failed", task)
+
+    threading.Thread(target=run, name=f"pdlens-warm-{task}", daemon=True).start()

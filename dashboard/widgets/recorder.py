@@ -24,7 +24,7 @@ import streamlit as st
 import streamlit_webrtc as webrtc  # module attribute calls: AppTest tests replace webrtc_streamer
 
 from core.capture import ClipOutcome, Slot
-from core.live import LIVE_TASKS, tracker_for, voice_readout
+from core.live import LIVE_TASKS, tracker_for, voice_readout, warm_up
 from core.recorders import AudioClipRecorder, ClipRecorder, LandmarkOverlay, VideoClipRecorder
 from core.config import settings
 from core.tasks import TASKS
@@ -183,6 +183,7 @@ def browser_recorder(visit_id: int, slot: Slot, save_clip: SaveClip) -> ClipOutc
                    f"and starts after a {rec.countdown_s:.0f} s countdown.")
         return None
 
+    warm_up(slot.task)  # the analysis stack loads while the patient gets ready, not after Stop
     if rec.state == "aborted":
         st.warning(rec.acknowledge())
     record_label = "Record" if spec.ends_when_stopped else f"Record {spec.target_seconds:.0f} s"

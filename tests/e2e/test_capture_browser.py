@@ -169,13 +169,16 @@ def write_fake_media(folder: Path) -> tuple[Path, Path]:
     return wav, y4m
 
 
-def live_readouts_until(page, done, label: str, timeout_s: float = 180.0) -> list[str]:
+def live_readouts_until(page, done, label: str, timeout_s: float = 180.0) -> tuple[list[str], float | None]:
     """While recording: the distinct texts of the live readout line (the one with `label`), read
-    every 0.25 s until `done` (a locator) is visible."""
+    every 0.25 s until `done` (a locator) is visible; and the seconds from the end of the
+    recording (the last readout before the page says the clip is being finished or saved) to
+    `done` (informational: the Stop-to-result a therapist sees, within about 0.5 s)."""
     import time
 
     line = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text=re.compile(f"Live:.*{label}"))
     seen: list[str] = []
+    recording_seen_at = None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if done.count() and done.first.is_visible():
@@ -185,10 +188,12 @@ def live_readouts_until(page, done, label: str, timeout_s: float = 180.0) -> lis
                 text = line.first.inner_text(timeout=1000).strip()
                 if text and (not seen or seen[-1] != text):
                     seen.append(text)
+                if text and "finishing the last" not in text and page.get_by_text("Recording 00:").count():
+                    recording_seen_at = time.monotonic()
         except Exception:  # the line is replaced between count and read: read again
             pass
         page.wait_for_timeout(250)
-    return seen
+    return seen, (time.monotonic() - recording_seen_at) if recording_seen_at else None
 
 
 def record_task(page, visit_id: int, slot_key: str, what: str, seconds: int, shots: Path,
@@ -207,12 +212,12 @@ def record_task(page, visit_id: int, slot_key: str, what: str, seconds: int, sho
     expect(page.get_by_text("Recording 00:0")).to_be_visible(timeout=30_000)  # the timer runs
     message = page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]')
     saved = message.filter(has_text="analys").or_(message.filter(has_text="quality check"))
-    live = live_readouts_until(page, saved, live_label) if live_label else []
+    live, stop_to_result = live_readouts_until(page, saved, live_label) if live_label else ([], None)
     expect(saved).to_be_visible(timeout=180_000)
     page.screenshot(path=shots / f"{slot_key}-saved.png", full_page=True)
     component.get_by_role("button", name=f"Stop {what}").click()  # the live preview ends, the run too
     wait_until_idle(page, timeout_ms=60_000)
-    return {"live": live}
+    return {"live": live, "stop_to_result_s": stop_to_result}
 
 
 def back_to_visit(page, attempts: int = 3) -> None:
@@ -302,6 +307,9 @@ def test_voice_and_movement_recorded_in_the_browser_are_stored_analysed_and_show
     # and the vowel's pitch so far while the fake microphone played the vowel
     assert any(re.search(r"Pitch: \d+(\.\d+)? Hz", text) for text in result["vowel"]["live"]), result["vowel"]["live"]
     print("live readouts:", result["tapping"]["live"], result["vowel"]["live"])
+    print("server log, live:", [line for line in result["server_log_tail"].splitlines() if "live" in line.lower()])
+    print("Stop -> result on screen (about):", result["tapping"]["stop_to_result_s"], "s (tapping),",
+          result["vowel"]["stop_to_result_s"], "s (vowel)")
     assert "live landmarks not used" not in result["server_log_tail"]
     cells = result["visit_cells"]  # the Visit page's recordings table
     assert "Sustained vowel /a/" in cells and "Finger tapping (3.4)" in cells, cells
