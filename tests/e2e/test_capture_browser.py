@@ -306,7 +306,7 @@ def test_voice_and_movement_recorded_in_the_browser_are_stored_analysed_and_show
     assert any(re.search(r"Rate: \d+\.\d+ Hz", text) for text in result["tapping"]["live"]), result["tapping"]["live"]
     # and the vowel's pitch so far while the fake microphone played the vowel
     assert any(re.search(r"Pitch: \d+(\.\d+)? Hz", text) for text in result["vowel"]["live"]), result["vowel"]["live"]
-    print("live readouts:", result["tapping"]["live"], result["vowel"]["live"])
+    print("live readouts (last):", result["tapping"]["live"][-4:], result["vowel"]["live"][-2:])
     print("server log, live:", [line for line in result["server_log_tail"].splitlines() if "live" in line.lower()])
     print("Stop -> result on screen (about):", result["tapping"]["stop_to_result_s"], "s (tapping),",
           result["vowel"]["stop_to_result_s"], "s (vowel)")
