@@ -298,10 +298,6 @@ class _LiveFrames:
 
         tracker = self.tracker
         codec = None
-        first_time = None
-        last_time = -np.inf
-        count = 0
-        out_size = None
         while True:
             try:
                 item = tracker._queue.get(timeout=IDLE_GIVE_UP_S)
