@@ -296,10 +296,12 @@ def _copy_to_temp(stream: BinaryIO, folder: Path, suffix: str) -> Path:
 
 def add_clip(sessions, actor: Any, visit_id: int, source: str | Path | BinaryIO | bytes, name: str,
              task: str | None, side: str | None, source_kind: str, data_dir: str | Path,
-             size: int | None = None, rescore: bool = True) -> ClipOutcome:
+             size: int | None = None, rescore: bool = True, live_landmarks: Any = None) -> ClipOutcome:
     """Validate one clip and add it to a visit (stored, analysed, explained, one transaction).
     Never raises for bad input: returns a ClipOutcome. A binary stream (an upload) is copied to a
-    temporary file that is always removed; only complete, valid clips reach the store."""
+    temporary file that is always removed; only complete, valid clips reach the store.
+    live_landmarks: the browser recorder's live tracker, passed on to
+    core.visits.add_recording_and_analyze (the clip's landmarks from the recording)."""
     from sqlalchemy import select
 
     from core.store import PermissionDenied, ValidationError, transaction
@@ -342,7 +344,8 @@ def add_clip(sessions, actor: Any, visit_id: int, source: str | Path | BinaryIO 
             # the stored file keeps a clean extension: the name's, else the sniffed format's
             stored_name = shown if re.fullmatch(r"\.[a-z0-9]{1,8}", Path(shown).suffix.lower()) else f"{shown}.{fmt}"
             outcome = add_recording_and_analyze(sessions, actor, visit_id, path, stored_name,
-                                                task, side, source_kind, data_dir, rescore=False)
+                                                task, side, source_kind, data_dir, rescore=False,
+                                                live_landmarks=live_landmarks)
         except (UnusableInput, ValidationError, PermissionDenied) as exc:  # (a reviewer: core.permissions)
             return ClipOutcome(shown, task, side, "failed", f"{shown}: {exc}")
         except Exception:  # a bug must not lose the other files of a batch: say so, keep going

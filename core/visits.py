@@ -196,8 +196,12 @@ def _side_files(path: Path) -> list[Path]:
 def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit_id: int,
                               source: str | Path | bytes, original_name: str, task: str,
                               side: str | None, source_kind: str, data_dir: str | Path,
-                              rescore: bool = True) -> RecordingOutcome:
+                              rescore: bool = True, live_landmarks: Any = None) -> RecordingOutcome:
     """Store, analyse, explain and record one clip of a visit (see module docstring).
+
+    live_landmarks: a browser recording's live tracker (core.live.LiveVideoTracker): it writes
+    the stored clip's landmark cache from the landmarks it tracked during the recording when
+    the stored file is the one it tracked, so the analysis runs no MediaPipe.
 
     Raises UnusableInput (file cannot be analysed) or core.store.ValidationError (duplicate,
     wrong side, unknown visit...) with a one-line message; nothing is stored then."""
@@ -236,6 +240,11 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
                 p.unlink(missing_ok=True)
 
     try:
+        if live_landmarks is not None and spec.modality == "movement" and not landmark_cache_path(stored).is_file():
+            try:
+                live_landmarks.write_cache(stored, landmark_cache_path(stored))
+            except Exception:  # the analysis then tracks the clip itself
+                log.exception("live landmarks could not be used")
         result, explanation, timings = analyze_and_explain(stored, task, side, cache_path=landmark_cache_path(stored),
                                                            setup=setup)
         t = time.perf_counter()
