@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                       target="ratio <= 1", met=v["ratio"] <= 1.0)]
     for name, label in (("voice", "vowel"), ("finger_tapping", "10 s tapping clip")):
         r = result[name]
-        if "not_explained" in r:
+        if "not_explained" in r or len(explained) < 2:  # one explained recording: the visit figure is it
             continue
         figures.append(Figure(f"explanation of a {label} / its analysis", r["explanation_s"], "s",
                               baseline="analysis of the same recording", baseline_value=r["analysis_s"],
