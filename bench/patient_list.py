@@ -112,7 +112,7 @@ def main() -> int:
                 return 2
         fill_s = fill(sessions, args.patients, args.visits)
         some_patient = args.patients // 2 + 1
-        last_offset = max(0, args.patients - 600)  # 9,400 of 10,000 (about the archived 5% before it)
+        last_offset = max(0, args.patients - 600)  # 9,400 with the default 10,000 patients
         calls = {
             "baseline: SELECT 1": lambda s: s.execute(text("SELECT 1")).scalar(),
             "baseline: patient by primary key": lambda s: s.get(Patient, some_patient),
@@ -142,7 +142,7 @@ def main() -> int:
     worst = max(ms for name, ms in results.items() if not name.startswith("baseline"))
     print(f"slowest list/search call: {worst:.1f} ms ({'well under' if worst < 250 else 'NOT under'} a second)")
 
-    name = "patient_list" if backend == "sqlite" else f"patient_list_{backend}"
+    result_name = "patient_list" if backend == "sqlite" else f"patient_list_{backend}"
     data = {
         "benchmark": "patient_list",
         "data": "synthetic",
@@ -161,7 +161,7 @@ def main() -> int:
         Figure(f"{backend}: patient list, first page", round(first, 3), "ms",
                baseline="SELECT 1 round trip", baseline_value=round(baseline, 3)),
     ]
-    results_file = write_result(name, data, figures, short=args.short)
+    results_file = write_result(result_name, data, figures, short=args.short)
     print(f"wrote {results_file.relative_to(ROOT)}")
     return 0
 

@@ -109,8 +109,11 @@ def render(folder: Path, short: bool = False) -> str:
     loaded = load_results(folder)
     current = [data for _, data, _ in loaded if data is not None and "figures" in data]
     header = ["script", "figure", "value", "baseline (same run)", "ratio", "target", "met"]
+    newest = max((str(d["when"])[:10] for d in current if d.get("when")), default=None)
     rows = []
     for name, data, problem in loaded:
+        if data is not None and "figures" in data and data.get("when") and str(data["when"])[:10] != newest:
+            name = f"{name} (run {str(data['when'])[:10]})"  # older than the rest: its script did not run since
         if data is None:
             rows.append([name, f"*{problem}*", "", "", "", "", ""])
         elif "figures" not in data:

@@ -59,6 +59,15 @@ def test_table_has_every_figure_with_its_same_run_baseline(results):
     assert all(len(r) == 7 for rs in by_script.values() for r in rs)
 
 
+def test_a_result_older_than_the_rest_says_when_it_ran(results):
+    common.write_result("trends", {}, [common.Figure("export", 1.0, "s")])
+    stale = json.loads((results / "trends.json").read_text())
+    stale["when"] = "2020-01-02T03:04:05+00:00"
+    (results / "trends.json").write_text(json.dumps(stale))
+    by_script = rows(report.render(results))
+    assert "trends (run 2020-01-02)" in by_script and "landmarks" in by_script
+
+
 def test_old_and_unreadable_results_are_listed_not_fatal(results):
     by_script = rows(report.render(results))
     assert by_script["explain"][0][1] == f"*{report.OLD_FORMAT}*"
