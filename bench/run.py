@@ -90,7 +90,8 @@ def tail(path: Path, lines: int = 25) -> str:
     return "\n".join(kept[-lines:])
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, bench_dir: Path = BENCH_DIR, readme: Path | None = None) -> int:
+    """bench_dir / readme: another folder of scripts (results in its results/) and README (tests)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", action="store_true", help="every script's reduced form (CI); results in bench/results/short/")
     parser.add_argument("--timeout", type=float, default=None,
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     timeout = args.timeout if args.timeout is not None else (600.0 if args.short else None)
 
-    scripts = discover()
+    scripts = discover(bench_dir)
     if args.names:
         unknown = sorted(set(args.names) - {s.stem for s in scripts})
         if unknown:
@@ -109,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     env.setdefault("NUMBA_CACHE_DIR", str(ROOT / "var" / "numba_cache"))
     todo, skipped = jobs(scripts, env)
-    results = BENCH_DIR / "results" / ("short" if args.short else "")
+    results = bench_dir / "results" / ("short" if args.short else "")
     log_dir = results / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
 
     form = "short form" if args.short else "full form"
-    print(f"bench: {len(todo)} runs ({form}), logs in {log_dir.relative_to(ROOT)}/", flush=True)
+    print(f"bench: {len(todo)} runs ({form}), logs in {log_dir}/", flush=True)
     for line in skipped:
         print(f"  skipped {line}", flush=True)
     failed, started = [], time.perf_counter()
@@ -126,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join("       | " + line for line in tail(log_path(job, log_dir)).splitlines()), flush=True)
     print(f"bench: {len(todo) - len(failed)} of {len(todo)} runs passed in {time.perf_counter() - started:.0f} s", flush=True)
 
-    report = subprocess.run([sys.executable, str(BENCH_DIR / "report.py"), *(["--short"] if args.short else [])], cwd=ROOT)
+    report_cmd = [sys.executable, str(BENCH_DIR / "report.py"), "--results", str(results)]
+    report_cmd += ["--short"] if args.short else []
+    report_cmd += ["--readme", str(readme)] if readme else []
+    report = subprocess.run(report_cmd, cwd=ROOT)
     if report.returncode:
         failed.append("report.py")
     if failed:

@@ -132,3 +132,29 @@ def test_a_failing_script_is_reported_with_its_log(tmp_path):
     good.write_text("import sys\nassert sys.argv[1:] == ['--short']\n")
     assert run.run_job(run.Job(good), short=True, log_dir=tmp_path, timeout=60, env={})[0]
     assert not run.run_job(run.Job(good), short=False, log_dir=tmp_path, timeout=60, env={})[0]
+
+
+GOOD = """import json, sys
+from pathlib import Path
+folder = Path(__file__).parent / "results" / ("short" if "--short" in sys.argv else "")
+folder.mkdir(parents=True, exist_ok=True)
+figure = {"name": "good figure", "value": 2.0, "unit": "s", "baseline": "base", "baseline_value": 4.0,
+          "ratio": 0.5, "target": "ratio <= 1", "met": True}
+(folder / "good.json").write_text(json.dumps({"figures": [figure], "when": "2026-01-01T00:00:00+00:00"}))
+"""
+
+
+def test_run_goes_on_past_a_failing_script_names_it_and_generates_the_table(tmp_path, capsys):
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "a_bad.py").write_text("raise SystemExit('a_bad broke')\n")
+    (bench / "good.py").write_text(GOOD)
+    (bench / "common.py").write_text("raise SystemExit('common.py is not a script')\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    assert run.main([], bench_dir=bench, readme=readme) == 1  # a_bad ran first, good still ran
+    out = capsys.readouterr()
+    assert "FAILED: a_bad" in out.err and "common" not in out.err
+    assert "a_bad broke" in out.out  # the tail of its log is shown
+    assert "| good | good figure | 2 s | base: 4 s | 0.5 | ratio <= 1 | yes |" in readme.read_text()
+    assert (bench / "results" / "TABLE.md").is_file() and (bench / "results" / "logs" / "a_bad.log").is_file()
