@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8501
 export NUMBA_CACHE_DIR ?= $(CURDIR)/var/numba_cache
 
-.PHONY: run test test-quick bench demo train clean-venv
+.PHONY: run test test-quick bench bench-short demo train clean-venv
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,14 @@ test: $(VENV)/.installed-test
 test-quick: $(VENV)/.installed-test
 	$(PY) -m pytest -q -m "not slow and not browser and not postgres"
 
-bench: $(VENV)/.installed
-	for script in bench/*.py; do $(PY) $$script || exit 1; done
+## Every bench script, then the table in bench/results/TABLE.md and README.md (bench/run.py).
+## With DATABASE_URL_PG set (an empty database) patient_list also runs on PostgreSQL.
+bench: $(VENV)/.installed-test
+	$(PY) bench/run.py
+
+## The reduced form CI runs after the tests (results in bench/results/short/, README untouched).
+bench-short: $(VENV)/.installed-test
+	$(PY) bench/run.py --short
 
 demo: $(VENV)/.installed
 	$(PY) -m core.demo

@@ -5,35 +5,34 @@ bench/patient_list.py), signs in through streamlit's AppTest and times complete 
 the real dashboard (app.py: session check, sidebar, page, table building) for the patient list,
 searches, paging and one patient page. The baseline is the same patients page on an EMPTY
 database, measured in the same run: the ratio says what the data adds to streamlit's own cost.
-Browser rendering is not included. Writes bench/results/dashboard_patients.json.
+Browser rendering is not included. Writes bench/results/dashboard_patients.json (--short: 2,000
+patients, 20,000 visits, 3 repeats; bench/results/short/).
 
-    NUMBA_CACHE_DIR=/tmp/numba_cache .venv/bin/python bench/dashboard_patients.py [--repeat 10]
+    NUMBA_CACHE_DIR=/tmp/numba_cache .venv/bin/python bench/dashboard_patients.py [--repeat 10] [--short]
 """
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from patient_list import fill  # noqa: E402  (bench/patient_list.py: bulk synthetic rows)
+from bench.common import Figure, add_short_flag, write_result  # noqa: E402
+from bench.patient_list import fill  # noqa: E402  (bulk synthetic rows)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from core.config import settings  # noqa: E402
 from core.store import open_store, repository, transaction  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results" / "dashboard_patients.json"
+SLOWEST_TARGET_MS = 1000  # a patient page answers in under a second
 APP = ROOT / "dashboard" / "app.py"
 PASSWORD = "bench-password"
 
@@ -81,7 +80,10 @@ def main() -> int:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--visits", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=10)
+    add_short_flag(parser)
     args = parser.parse_args()
+    if args.short:
+        args.patients, args.visits, args.repeat = 2_000, 20_000, 3
     logging.getLogger("streamlit").setLevel(logging.ERROR)
 
     results: dict[str, float] = {}
@@ -119,19 +121,26 @@ def main() -> int:
     worst = max(ms for name, ms in results.items() if not name.startswith("baseline"))
     print(f"slowest page run: {worst:.0f} ms ({'well under' if worst < 500 else 'NOT under'} a second)")
 
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    data = {
         "benchmark": "dashboard_patients",
         "data": "synthetic",
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
         "patients": args.patients,
         "visits": args.visits,
         "repeat": args.repeat,
         "rows_shown": rows_shown,
         "median_ms": {name: round(ms, 1) for name, ms in results.items()},
         "ratio_to_empty_database": {name: round(ms / baseline, 2) for name, ms in results.items()},
-    }, indent=2) + "\n")
+    }
+    first = results["patients page, first 25 of all"]
+    figures = [
+        Figure(f"slowest patients or patient page run, {args.patients:,} patients", round(worst, 1), "ms",
+               baseline="patients page, empty database", baseline_value=round(baseline, 1),
+               target=f"< {SLOWEST_TARGET_MS} ms", met=worst < SLOWEST_TARGET_MS),
+        Figure(f"patients page, first 25 of {args.patients:,}", round(first, 1), "ms",
+               baseline="patients page, empty database", baseline_value=round(baseline, 1)),
+    ]
+    out = write_result("dashboard_patients", data, figures, short=args.short)
+    print(f"wrote {out.relative_to(ROOT)}")
     return 0
 
 

@@ -5,14 +5,13 @@ warped tapping thumb and small camera motion. Measures, in the same run:
   decode only (PyAV -> RGB frames), MediaPipe hand landmarks only (on pre-decoded frames),
   and the whole finger_tapping.analyze() (decode + landmarks + quality + features + model).
 Prints fps, real-time factors and the ratio of total time to MediaPipe-only time; writes
-bench/results/landmarks.json.
+bench/results/landmarks.json (--short: a 5 s clip; bench/results/short/).
 
-    .venv/bin/python bench/landmarks.py [--model full|lite] [--repeat 2]
+    .venv/bin/python bench/landmarks.py [--model full|lite] [--repeat 2] [--short]
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -21,12 +20,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import Figure, add_short_flag, write_result  # noqa: E402
 from core.media.video import iter_frames  # noqa: E402
 from core.movement import finger_tapping  # noqa: E402
 from core.movement.landmarks import extract_hand_landmarks  # noqa: E402
 from tests.fixtures.movement.clips import frames_only, tapping_frames, write_video  # noqa: E402
 
 SECONDS, FPS = 10.0, 30.0
+SHORT_SECONDS = 5.0
+TARGET_RATIO = 1.2  # issue 13: analysis / MediaPipe-only on the same frames, at most 1.2
 
 
 def best_of(repeat, fn):
@@ -42,17 +44,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="full", choices=("full", "lite"))
     parser.add_argument("--repeat", type=int, default=2)
+    add_short_flag(parser)
     args = parser.parse_args()
+    seconds = SHORT_SECONDS if args.short else SECONDS
+    repeat = args.repeat  # best of 2 even in the short form: the first run loads the models
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = write_video(Path(tmp) / "tapping_640x480_30fps.mp4",
-                           frames_only(tapping_frames(seconds=SECONDS, fps=FPS)), fps=FPS)
-        decode_s, frames = best_of(args.repeat, lambda: list(iter_frames(clip)))
+                           frames_only(tapping_frames(seconds=seconds, fps=FPS)), fps=FPS)
+        decode_s, frames = best_of(repeat, lambda: list(iter_frames(clip)))
         n = len(frames)
-        mediapipe_s, series = best_of(args.repeat, lambda: extract_hand_landmarks(frames, "left", args.model))
-        total_s, result = best_of(args.repeat, lambda: finger_tapping.analyze(clip, "left", model=args.model))
+        mediapipe_s, series = best_of(repeat, lambda: extract_hand_landmarks(frames, "left", args.model))
+        total_s, result = best_of(repeat, lambda: finger_tapping.analyze(clip, "left", model=args.model))
 
-    duration = SECONDS
+    duration = seconds
     report = {
         "clip": {"seconds": duration, "fps": FPS, "size": [640, 480], "frames": n, "codec": "h264"},
         "model": args.model,
@@ -71,8 +76,16 @@ def main() -> None:
         r = report[key]
         print(f"{key:15s} {r['seconds']:7.2f} s  {r['fps']:7.1f} fps  {r['realtime_factor']:5.2f}x real time")
     print(f"total / MediaPipe-only = {report['total_over_mediapipe']:.2f}")
-    out = ROOT / "bench" / "results" / "landmarks.json"
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    ratio = total_s / mediapipe_s
+    figures = [
+        Figure(f"finger tapping analysis of a {duration:g} s clip / MediaPipe-only on the same frames",
+               round(total_s, 3), "s", baseline="MediaPipe hand landmarks only, same decoded frames",
+               baseline_value=round(mediapipe_s, 3), ratio=round(ratio, 3), target=f"ratio <= {TARGET_RATIO}",
+               met=ratio <= TARGET_RATIO),
+        Figure(f"finger tapping analysis of a {duration:g} s clip / the clip's duration", round(total_s, 3), "s",
+               baseline="clip duration", baseline_value=duration, ratio=round(total_s / duration, 3)),
+    ]
+    out = write_result("landmarks", report, figures, short=args.short)
     print(f"wrote {out.relative_to(ROOT)}")
 
 

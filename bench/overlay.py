@@ -9,16 +9,14 @@ movement/clips.py), encoded once to H.264 mp4 in a temporary folder. Measured in
   pose       decode + pose overlay (pose full, the gait task; no lite pose bundle exists)
 Each overlay fps is reported as a ratio to the baseline; a webcam delivers 30 fps, and the
 recorder records every frame but overlays only the newest one, so the overlay keeps up when it
-sustains about 15 fps or more (every second frame drawn). Writes bench/results/overlay.json.
+sustains about 15 fps or more (every second frame drawn). Writes bench/results/overlay.json
+(--short: a 3 s clip, one repeat; bench/results/short/).
 
-    .venv/bin/python bench/overlay.py [--seconds 6] [--repeats 3]
+    .venv/bin/python bench/overlay.py [--seconds 6] [--repeats 3] [--short]
 """
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -28,11 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import Figure, add_short_flag, write_result  # noqa: E402
 from core.recorders import LandmarkOverlay  # noqa: E402
 from core.media.video import iter_frames  # noqa: E402
 from tests.fixtures.movement.clips import frames_only, tapping_frames, write_video  # noqa: E402
 
 WEBCAM_FPS = 30.0
+KEEPS_UP_FPS = WEBCAM_FPS / 2  # the newest of every two webcam frames overlaid
 
 
 def fps_of(path: Path, overlay_kind: str | None, max_side: int = 320) -> float:
@@ -58,7 +58,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--repeats", type=int, default=3)
+    add_short_flag(parser)
     args = parser.parse_args()
+    if args.short:
+        args.seconds, args.repeats = 3.0, 1
     with tempfile.TemporaryDirectory() as tmp:
         clip = write_video(Path(tmp) / "tapping.mp4", frames_only(tapping_frames(seconds=args.seconds)), fps=30)
         variants = {"baseline_decode": (None, 320), "hand_lite_320": ("hand", 320),
@@ -79,12 +82,15 @@ def main() -> None:
         "share_of_webcam_frames_overlaid": {k: round(min(1.0, v / WEBCAM_FPS), 2) for k, v in fps.items()
                                             if k != "baseline_decode"},
         "all_runs_fps": {k: [round(x, 1) for x in v] for k, v in runs.items()},
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "command": ".venv/bin/python bench/overlay.py --seconds %g --repeats %d" % (args.seconds, args.repeats),
     }
-    out = ROOT / "bench" / "results" / "overlay.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    figures = [
+        Figure(f"live overlay, {label}, frames per second", round(fps[key], 1), "fps",
+               baseline="decode only, same clip", baseline_value=round(base, 1), ratio=round(fps[key] / base, 3),
+               target=f">= {KEEPS_UP_FPS:g} fps (half a 30 fps webcam)", met=fps[key] >= KEEPS_UP_FPS)
+        for key, label in (("hand_lite_320", "hand lite at 320 px"), ("pose_full_320", "pose full at 320 px"))
+    ]
+    out = write_result("overlay", result, figures, short=args.short)
     for k, v in fps.items():
         print(f"{k:<18} {v:7.1f} fps   x{v / base:.3f} of decode")
     print(f"wrote {out.relative_to(ROOT)}")

@@ -4,18 +4,19 @@ Fills a fresh SQLite database in a temporary folder with SYNTHETIC patients and 
 inserts; no real data), then times the repository calls the patient list page makes, each
 inside its own transaction as the page does. Prints the median of repeated runs and the ratio
 against a baseline measured in the same run (a `SELECT 1` round trip through the same session
-machinery), and writes bench/results/patient_list.json.
+machinery), and writes bench/results/patient_list.json (--short: 2,000 patients, 20,000 visits,
+5 repeats; bench/results/short/).
 
-    .venv/bin/python bench/patient_list.py [--patients 10000] [--visits 100000] [--repeat 30]
+    .venv/bin/python bench/patient_list.py [--patients 10000] [--visits 100000] [--repeat 30] [--short]
     .venv/bin/python bench/patient_list.py --url postgresql+psycopg://...   (an EMPTY scratch
-        database, e.g. from scripts/pg-test-server.sh; its tables are dropped afterwards;
+        database, e.g. from `scripts/pg-test-server.sh scratch`; its tables are dropped afterwards;
         results go to bench/results/patient_list_postgresql.json)
+
+bench/run.py runs the --url form too when DATABASE_URL_PG is set (BENCH_VARIANTS below).
 """
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import random
 import statistics
 import sys
@@ -29,11 +30,15 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select, text  # noqa: E402
 
+from bench.common import Figure, add_short_flag, write_result  # noqa: E402
+
 from core.store import (  # noqa: E402
     Patient, Visit, downgrade, make_engine, migrate, repository as repo, session_factory, transaction,
 )
 
-RESULTS = ROOT / "bench" / "results" / "patient_list.json"
+# bench/run.py: also run this script with `--url $DATABASE_URL_PG` when that variable is set
+BENCH_VARIANTS = {"postgresql": {"env": "DATABASE_URL_PG", "flag": "--url"}}
+SLOWEST_TARGET_MS = 1000  # the patient list and search answer in under a second
 FIRST = ["Ada", "Ben", "Carla", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Keiko", "Luis",
          "Maria", "Nils", "Olga", "Pedro", "Quinn", "Rosa", "Sven", "Tamar", "Ugo", "Vera", "Wen", "Ximena"]
 LAST = ["Martin", "Novak", "Okafor", "Petrov", "Quispe", "Rossi", "Schmidt", "Tanaka", "Umarov", "Varga",
@@ -90,7 +95,10 @@ def main() -> int:
     parser.add_argument("--visits", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--url", help="an empty scratch database instead of a temporary SQLite file")
+    add_short_flag(parser)
     args = parser.parse_args()
+    if args.short:
+        args.patients, args.visits, args.repeat = 2_000, 20_000, 5
 
     with tempfile.TemporaryDirectory(prefix="pdlens-bench-") as folder:
         url = args.url or f"sqlite:///{Path(folder) / 'bench.sqlite'}"
@@ -104,11 +112,12 @@ def main() -> int:
                 return 2
         fill_s = fill(sessions, args.patients, args.visits)
         some_patient = args.patients // 2 + 1
+        last_offset = max(0, args.patients - 600)  # 9,400 with the default 10,000 patients
         calls = {
             "baseline: SELECT 1": lambda s: s.execute(text("SELECT 1")).scalar(),
             "baseline: patient by primary key": lambda s: s.get(Patient, some_patient),
             "list, first page (empty query)": lambda s: repo.search_patients(s, ""),
-            "list, last page (offset 9,400)": lambda s: repo.search_patients(s, "", offset=9_400),
+            f"list, last page (offset {last_offset:,})": lambda s: repo.search_patients(s, "", offset=last_offset),
             "search name substring 'mar'": lambda s: repo.search_patients(s, "mar"),
             "search two words 'grace weber'": lambda s: repo.search_patients(s, "grace weber"),
             "search MRN prefix 'syn-00421'": lambda s: repo.search_patients(s, "syn-00421"),
@@ -133,19 +142,26 @@ def main() -> int:
     worst = max(ms for name, ms in results.items() if not name.startswith("baseline"))
     print(f"slowest list/search call: {worst:.1f} ms ({'well under' if worst < 250 else 'NOT under'} a second)")
 
-    results_file = RESULTS if backend == "sqlite" else RESULTS.with_name(f"patient_list_{backend}.json")
-    results_file.parent.mkdir(parents=True, exist_ok=True)
-    results_file.write_text(json.dumps({
+    result_name = "patient_list" if backend == "sqlite" else f"patient_list_{backend}"
+    data = {
         "benchmark": "patient_list",
         "data": "synthetic",
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "backend": backend},
+        "backend": backend,
         "patients": args.patients, "visits": args.visits, "repeat": args.repeat, "fill_seconds": round(fill_s, 2),
         "first_page_rows": first_page_rows,
         "median_ms": {name: round(ms, 3) for name, ms in results.items()},
         "ratio_to_select_1": {name: round(ms / baseline, 2) for name, ms in results.items()},
         "slowest_list_or_search_ms": round(worst, 3),
-    }, indent=2) + "\n")
+    }
+    first = results["list, first page (empty query)"]
+    figures = [
+        Figure(f"{backend}: slowest patient list or search call, {args.patients:,} patients", round(worst, 3), "ms",
+               baseline="SELECT 1 round trip", baseline_value=round(baseline, 3),
+               target=f"< {SLOWEST_TARGET_MS} ms", met=worst < SLOWEST_TARGET_MS),
+        Figure(f"{backend}: patient list, first page", round(first, 3), "ms",
+               baseline="SELECT 1 round trip", baseline_value=round(baseline, 3)),
+    ]
+    results_file = write_result(result_name, data, figures, short=args.short)
     print(f"wrote {results_file.relative_to(ROOT)}")
     return 0
 

@@ -8,15 +8,13 @@ export takes. All data is SYNTHETIC (bulk inserts into a fresh SQLite file in a 
    CSV and Parquet export streamed in chunks of 500 patients; time and peak Python memory
    (tracemalloc), against the same export done in one chunk of all patients (unbounded).
 
-    .venv/bin/python bench/trends.py [--visits 500] [--measures 50] [--patients 10000] [--repeat 7]
+    .venv/bin/python bench/trends.py [--visits 500] [--measures 50] [--patients 10000] [--repeat 7] [--short]
 
-Writes bench/results/trends.json.
+Writes bench/results/trends.json (--short: 100 visits, 1,000 patients, 3 repeats; bench/results/short/).
 """
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -31,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
+from bench.common import Figure, add_short_flag, write_result  # noqa: E402
 from core.reports import export_chunks, write_csv, write_parquet  # noqa: E402
 from core.store import (  # noqa: E402
     Assessment, Clinician, ClinicianRating, MeasureValue, Patient, Visit, make_engine, migrate, session_factory,
@@ -38,7 +37,6 @@ from core.store import (  # noqa: E402
 )
 from core.trends import analyse_patient, load_patient_series, load_visits  # noqa: E402
 
-RESULTS = ROOT / "bench" / "results" / "trends.json"
 MODELS = ("voice", "finger_tapping", "gait", "fused")
 
 
@@ -162,7 +160,10 @@ def main(argv=None) -> int:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--chunk", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=7)
+    add_short_flag(parser)
     args = parser.parse_args(argv)
+    if args.short:
+        args.visits, args.patients, args.chunk, args.repeat = 100, 1_000, 100, 3
     with tempfile.TemporaryDirectory(prefix="pdlens-bench-trends-") as tmp:
         folder = Path(tmp)
         patient = bench_patient(folder, args.visits, args.measures, args.repeat)
@@ -174,12 +175,20 @@ def main(argv=None) -> int:
         for key in ("csv_chunked", "parquet_chunked", "csv_deidentified_chunked", "csv_one_chunk_baseline"):
             r = export[key]
             print(f"export {key}: {r['rows']:,} rows in {r['seconds']} s, peak {r['peak_mb']} MB, file {r['file_mb']} MB")
-    result = {"synthetic": True, "python": platform.python_version(), "machine": platform.machine(),
-              "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "trends_page_data": patient,
-              "clinic_export": export}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    result = {"synthetic": True, "trends_page_data": patient, "clinic_export": export}
+    chunked, whole = export["csv_chunked"], export["csv_one_chunk_baseline"]
+    figures = [
+        Figure(f"trends page data, {args.visits} visits x {args.measures} measures", patient["load_and_analyse_s"],
+               "s", baseline="loading the visit list alone", baseline_value=patient["baseline_visit_list_s"],
+               ratio=patient["load_and_analyse_vs_baseline"]),
+        Figure(f"clinic CSV export of {args.patients:,} patients in chunks of {args.chunk}: peak memory",
+               chunked["peak_mb"], "MB", baseline="the same export in one chunk", baseline_value=whole["peak_mb"],
+               ratio=export["csv_peak_memory_vs_one_chunk"]),
+        Figure(f"clinic CSV export of {args.patients:,} patients in chunks of {args.chunk}: time",
+               chunked["seconds"], "s", baseline="the same export in one chunk", baseline_value=whole["seconds"]),
+    ]
+    out = write_result("trends", result, figures, short=args.short)
+    print(f"wrote {out.relative_to(ROOT)}")
     return 0
 
 

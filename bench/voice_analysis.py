@@ -3,15 +3,14 @@
 Uses a real recording of the test fixtures (looped/trimmed to exactly 5 s, written as 16-bit
 wav), runs the vowel pipeline stage by stage N times and prints the median seconds of each stage,
 its share of the total, and the total as a ratio to the decode time of the same file (the
-baseline measured in the same run). Writes bench/results/voice_analysis.json.
+baseline measured in the same run). Writes bench/results/voice_analysis.json (--short: 3 repeats;
+bench/results/short/).
 
-    NUMBA_CACHE_DIR=/tmp/numba_cache .venv/bin/python bench/voice_analysis.py [--repeats 15]
+    NUMBA_CACHE_DIR=/tmp/numba_cache .venv/bin/python bench/voice_analysis.py [--repeats 15] [--short]
 """
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import soundfile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import Figure, add_short_flag, write_result  # noqa: E402
 from core.media.audio import load_audio  # noqa: E402
 from core.voice import nonlinear, quality, vowel  # noqa: E402
 from core.voice.praat import pitch_cc, to_sound, voiced_intervals  # noqa: E402
@@ -76,15 +76,17 @@ def run_once(path: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=15)
+    add_short_flag(parser)
     args = parser.parse_args()
+    repeats = 3 if args.short else args.repeats
     with tempfile.TemporaryDirectory() as tmp:
         path = five_second_vowel(Path(tmp))
         for _ in range(2):  # warm-up: imports, Praat, torch model load
             run_once(path)
-        runs = [run_once(path) for _ in range(args.repeats)]
+        runs = [run_once(path) for _ in range(repeats)]
         # the whole public entry point too, to check the staged timing adds up
         t_full = []
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             t0 = time.perf_counter()
             vowel.analyze(path)
             t_full.append(time.perf_counter() - t0)
@@ -93,7 +95,7 @@ def main() -> None:
     total = sum(median.values())
     result = {
         "clip": f"{FIXTURE.name} looped to {SECONDS:.0f} s, 16 kHz PCM wav",
-        "repeats": args.repeats,
+        "repeats": repeats,
         "median_s": {s: round(v, 4) for s, v in median.items()},
         "share": {s: round(v / total, 3) for s, v in median.items()},
         "total_median_s": round(total, 4),
@@ -101,15 +103,21 @@ def main() -> None:
         "baseline": "decode time of the same file",
         "total_over_decode": round(total / median["decode"], 1),
         "model_scored": bool(runs[-1]["_scored"]),
-        "machine": {"python": platform.python_version(), "processor": platform.machine()},
     }
-    print(f"5 s vowel, median of {args.repeats} runs after warm-up (scored by the model: {result['model_scored']})")
+    print(f"5 s vowel, median of {repeats} runs after warm-up (scored by the model: {result['model_scored']})")
     for s in stages:
         print(f"  {s:<20} {median[s]:.4f} s  {100 * median[s] / total:5.1f}%")
     print(f"  {'total':<20} {total:.4f} s  = {result['total_over_decode']}x decode; vowel.analyze() {result['analyze_median_s']:.4f} s")
-    out = ROOT / "bench" / "results" / "voice_analysis.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    analyze_s = result["analyze_median_s"]
+    figures = [
+        Figure(f"{SECONDS:.0f} s vowel, decode to score / decode alone", result["total_median_s"], "s",
+               baseline="decoding the same file", baseline_value=result["median_s"]["decode"],
+               ratio=result["total_over_decode"]),
+        Figure(f"{SECONDS:.0f} s vowel, vowel.analyze() / the clip's duration", analyze_s, "s",
+               baseline="clip duration", baseline_value=SECONDS, ratio=round(analyze_s / SECONDS, 4)),
+    ]
+    out = write_result("voice_analysis", result, figures, short=args.short)
+    print(f"wrote {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

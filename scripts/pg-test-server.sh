@@ -4,6 +4,9 @@
 #                                        print the SQLAlchemy URL as the LAST line of output
 #   scripts/pg-test-server.sh stop    -> stop it (the data stays in $PDLENS_PG_DIR for next time)
 #   scripts/pg-test-server.sh url     -> print the URL
+#   scripts/pg-test-server.sh scratch [NAME]  -> start if needed, (re)create an EMPTY database NAME
+#                                        (default pdlens_bench) owned by the same role, print its URL
+#                                        last (bench/patient_list.py --url needs an empty one)
 # Needs the Debian package `postgresql` (any version: the newest under /usr/lib/postgresql is used).
 # As root the server runs as the `postgres` user, as PostgreSQL refuses to run as root.
 # Settings: PDLENS_PG_DIR (default /tmp/pdlens-pg-test), PDLENS_PG_PORT (default 5433).
@@ -64,9 +67,21 @@ stop() {
   fi
 }
 
+scratch() {
+  local name="${1:-pdlens_bench}"
+  case "$name" in
+    *[!a-z0-9_]*|"") echo "scratch database name: lower-case letters, digits and _ only" >&2; exit 2 ;;
+  esac
+  start >/dev/null
+  psql_admin -c "DROP DATABASE IF EXISTS $name"
+  psql_admin -c "CREATE DATABASE $name OWNER $ROLE"
+  echo "postgresql+psycopg://$ROLE:$PASSWORD@127.0.0.1:$PORT/$name"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   url) echo "$URL" ;;
-  *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+  scratch) scratch "${2:-}" ;;
+  *) echo "usage: $0 start|stop|url|scratch [NAME]" >&2; exit 2 ;;
 esac
