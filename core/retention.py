@@ -130,6 +130,15 @@ def apply_retention(sessions: sessionmaker[Session], data_dir: str | Path, days:
     return report
 
 
+def patient_id_for_mrn(sessions: sessionmaker[Session], mrn: str) -> int:
+    """The id of the patient with this MRN (exact), or ValidationError."""
+    with transaction(sessions) as s:
+        patient_id = s.scalar(select(Patient.id).where(Patient.mrn == (mrn or "").strip()))
+    if patient_id is None:
+        raise ValidationError("No patient has this MRN: nothing was deleted.")
+    return patient_id
+
+
 def delete_patient(sessions: sessionmaker[Session], actor: Any, patient_id: int, data_dir: str | Path,
                    confirm_mrn: str | None = None) -> dict[str, int]:
     """Remove a patient and everything recorded of them (administrators only). `confirm_mrn`,
