@@ -109,6 +109,27 @@ def _revision(url: str) -> str | None:
         engine.dispose()
 
 
+def _pg_dump(database_url: str, out: Path) -> tuple[dict[str, int], str | None]:
+    """pg_dump of one snapshot, and the row counts and schema revision of that same snapshot:
+    a REPEATABLE READ transaction exports its snapshot and pg_dump --snapshot reads it."""
+    from core.store.db import make_engine
+
+    uri, env = _libpq(database_url)
+    tool = _tool("pg_dump")
+    engine = make_engine(database_url)
+    try:
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as c, c.begin():
+            snapshot = c.execute(text("SELECT pg_export_snapshot()")).scalar()
+            tables = sorted(t for t in inspect(c).get_table_names() if t != "alembic_version")
+            counts = {t: int(c.execute(text(f'SELECT count(*) FROM "{t}"')).scalar()) for t in tables}
+            revision = c.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            _run([tool, "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
+                  f"--file={out}", f"--dbname={uri}"], env)
+        return counts, revision
+    finally:
+        engine.dispose()
+
+
 def _copy_recordings(source: Path, dest: Path) -> dict[str, dict]:
     files: dict[str, dict] = {}
     if not source.is_dir():
@@ -150,11 +171,8 @@ def backup(database_url: str, data_dir: str | Path, dest: str | Path) -> dict:
             counts = table_counts(f"sqlite:///{work / SQLITE_FILE}")
             revision = _revision(f"sqlite:///{work / SQLITE_FILE}")
         else:
-            uri, env = _libpq(database_url)
-            _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-                  f"--file={work / PG_FILE}", f"--dbname={uri}"], env)
+            counts, revision = _pg_dump(database_url, work / PG_FILE)
             database_file = PG_FILE
-            counts, revision = table_counts(database_url), _revision(database_url)  # same schema, near-time
         files = _copy_recordings(Path(data_dir) / RECORDINGS, work / RECORDINGS)
         manifest = {
             "format": FORMAT,

@@ -174,3 +174,46 @@ def test_sqlite_backup_is_consistent_while_the_app_writes(tmp_path, key):
         assert c.execute(text("PRAGMA integrity_check")).scalar() == "ok"
     engine.dispose()
     assert created == counts["patients"]
+
+
+@pytest.mark.postgres
+def test_postgres_backup_is_one_snapshot_while_the_app_writes(tmp_path, key):
+    if not PG_URL:
+        pytest.skip(NO_PG_REASON)
+    _wipe_postgres(PG_URL)
+    try:
+        _clinic(PG_URL, tmp_path / "data")
+        sessions = open_store(PG_URL)
+        stop = threading.Event()
+
+        def writer():
+            with transaction(sessions) as s:
+                admin = repo.authenticate(s, "admin", "correct-horse-battery")
+            n = 0
+            while not stop.is_set():
+                with transaction(sessions) as s:
+                    repo.create_patient(s, admin, mrn=f"LOAD-{n}", name="Load Synthetic",
+                                        birth_date=date(1950, 1, 1), sex="unknown", diagnosis="unknown",
+                                        more_affected_side="unknown")
+                n += 1
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            manifest = backup(PG_URL, tmp_path / "data", tmp_path / "backup")
+        finally:
+            stop.set()
+            thread.join()
+            close_store(PG_URL)
+        assert table_counts(PG_URL)["patients"] >= manifest["row_counts"]["patients"]
+        _wipe_postgres(PG_URL)
+        restore(PG_URL, tmp_path / "restored-data", tmp_path / "backup")
+        counts = table_counts(PG_URL)
+        assert counts == manifest["row_counts"]
+        engine = make_engine(PG_URL)
+        with engine.connect() as c:
+            created = c.execute(text("SELECT count(*) FROM audit_events WHERE action = 'create_patient'")).scalar()
+        engine.dispose()
+        assert created == counts["patients"]
+    finally:
+        _wipe_postgres(PG_URL)
