@@ -209,3 +209,25 @@ def test_deleting_a_patient_removes_rows_and_files_and_keeps_an_anonymous_audit_
         assert "Synthetic" not in event.detail and "SYN-001" not in event.detail
         # the audit rows about this patient from before stay, with the id only
         assert s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.patient_id == patient_id)) > 1
+
+
+def test_encrypted_unusable_upload_leaves_nothing_and_the_private_copy_is_removed_on_error(store, key):
+    import glob
+    import tempfile
+
+    sessions, admin_id, visit_id, data_dir = store
+    pattern = os.path.join("/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir(), "pdlens-clip-*")
+    before = set(glob.glob(pattern))
+    with pytest.raises(UnusableInput):
+        add_recording_and_analyze(sessions, admin_id, visit_id, b"this is not audio at all" * 50, "notes.wav",
+                                  "vowel", None, "upload", data_dir)
+    assert _files(data_dir) == []
+    with transaction(sessions) as s:
+        assert s.scalar(select(func.count()).select_from(Recording)) == 0
+    relative, _ = store_recording_file(data_dir, PD_VOWEL, ".wav")
+    with pytest.raises(RuntimeError):
+        with open_recording(data_dir, relative) as work:
+            (work.parent / (work.name + ".landmarks.npz")).write_bytes(b"half-made cache")
+            raise RuntimeError("analysis died")
+    assert set(glob.glob(pattern)) == before  # no plaintext copy left behind
+    assert side_files(resolve_recording_path(data_dir, relative)) == []  # a failed block writes nothing back
