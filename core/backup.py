@@ -178,6 +178,7 @@ def backup(database_url: str, data_dir: str | Path, dest: str | Path) -> dict:
             "format": FORMAT,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "pdlens_version": _pdlens_version(),
+            "versions": _versions(database_url, sqlite is not None),
             "schema_revision": revision,
             "backend": "sqlite" if sqlite is not None else "postgresql",
             "database_file": database_file,
@@ -211,6 +212,28 @@ def _pdlens_version() -> str:
         import core
 
         return str(getattr(core, "__version__", "unknown"))
+
+
+def _versions(database_url: str, sqlite: bool) -> dict[str, str]:
+    import platform
+
+    import sqlalchemy
+
+    found = {"python": platform.python_version(), "sqlalchemy": sqlalchemy.__version__}
+    if sqlite:
+        found["sqlite"] = sqlite3.sqlite_version
+    else:
+        from core.store.db import make_engine
+
+        engine = make_engine(database_url)
+        try:
+            with engine.connect() as c:
+                found["postgresql"] = str(c.execute(text("SHOW server_version")).scalar())
+        finally:
+            engine.dispose()
+        found["pg_dump"] = subprocess.run([_tool("pg_dump"), "--version"], capture_output=True,
+                                          text=True).stdout.strip()
+    return found
 
 
 def read_manifest(src: str | Path) -> dict:

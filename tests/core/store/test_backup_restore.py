@@ -67,7 +67,7 @@ def _round_trip(source_url: str, target_url: str, tmp_path: Path, wipe=None) -> 
     assert main(["backup", "--database-url", source_url, "--data-dir", str(src_data), str(dest)]) == 0
     manifest = json.loads((dest / MANIFEST).read_text())
     assert manifest["row_counts"]["patients"] == 2 and manifest["row_counts"]["recordings"] == 1
-    assert manifest["schema_revision"] and manifest["encrypted_files"] == 2
+    assert manifest["schema_revision"] and manifest["encrypted_files"] == 2 and manifest["versions"]["python"]
     assert set(manifest["recording_files"]) == {made["relative"].split("/", 1)[1],
                                                 made["relative"].split("/", 1)[1] + ".keyframe.jpg"}
     if wipe:
