@@ -142,6 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         from core.export import main as export_main
 
         return export_main(argv[1:])
+    if argv and argv[0] in ("backup", "restore"):  # core/backup.py
+        from core.backup import main as backup_main
+
+        return backup_main(argv[1:], command=argv[0])
+    if argv and argv[0] == "retention":  # core/retention.py
+        from core.retention import main as retention_main
+
+        return retention_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m core.cli", description="pdlens command line")
     sub = parser.add_subparsers(dest="command", required=True)
     analyze = sub.add_parser("analyze", help="analyse one voice and/or one movement recording")
@@ -158,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     analyze.add_argument("--json", action="store_true", help="print JSON")
     sub.add_parser("batch", help="import a folder or manifest of clinic recordings (see: batch --help)")
     sub.add_parser("export", help="export measures, scores and ratings as csv, parquet or fhir (see: export --help)")
+    sub.add_parser("backup", help="copy the database and recordings into a backup folder (see: backup --help)")
+    sub.add_parser("restore", help="restore a backup folder (see: restore --help)")
+    sub.add_parser("retention", help="delete raw clips older than PDLENS_RETENTION_DAYS (see: retention --help)")
     args = parser.parse_args(argv)
     if args.command == "analyze":
         # --task applies to the single recording given; with both, --task is the movement task.

@@ -21,6 +21,7 @@ EXPORT_IDENTIFIED = "export_identified"  # PDF reports, FHIR and tables with nam
 EXPORT_DEIDENTIFIED = "export_deidentified"  # research tables: pseudonyms, no name/MRN/dates
 MANAGE_ACCOUNTS = "manage_accounts"
 READ_AUDIT = "read_audit"
+DELETE_PATIENT = "delete_patient"  # erase a patient's record and files (core.retention.delete_patient)
 
 # action -> the roles allowed it, and the one line shown to everyone else.
 PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -35,6 +36,7 @@ PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
     EXPORT_DEIDENTIFIED: (frozenset({"admin", "clinician", "reviewer"}), "Sign in to export."),
     MANAGE_ACCOUNTS: (frozenset({"admin"}), "Only an administrator can manage clinician accounts."),
     READ_AUDIT: (frozenset({"admin"}), "Only an administrator can read the audit trail."),
+    DELETE_PATIENT: (frozenset({"admin"}), "Only an administrator can delete a patient's record."),
 }
 
 assert all(roles <= set(ROLES) for roles, _ in PERMISSIONS.values())

@@ -144,9 +144,12 @@ def analyze_and_explain(path: str | Path, task: str, side: str | None = None, ex
     return result, explanation, {"analysis": t1 - t0, "explanation": t2 - t1}
 
 
-def save_key_frame(clip: Path, explanation: dict[str, Any] | None, data_dir: Path) -> Path | None:
+def save_key_frame(clip: Path, explanation: dict[str, Any] | None, data_dir: Path,
+                   clip_relative: str | None = None) -> Path | None:
     """Decode the key frame of a movement clip at the explanation's key-frame time, save it as a
-    JPEG next to the clip and record its relative path in the explanation."""
+    JPEG next to the clip and record its relative path in the explanation. clip_relative: the
+    stored clip's path relative to the data dir, when `clip` is a decrypted working copy
+    (core.store.files.open_recording) outside it."""
     from core.explain import decode_key_frame
 
     kf = (explanation or {}).get("key_frame")
@@ -159,7 +162,8 @@ def save_key_frame(clip: Path, explanation: dict[str, Any] | None, data_dir: Pat
 
     out = key_frame_path(clip)
     Image.fromarray(image).save(out, format="JPEG", quality=85)
-    kf["file"] = out.resolve().relative_to(Path(data_dir).resolve()).as_posix()
+    kf["file"] = ((Path(clip_relative).parent / out.name).as_posix() if clip_relative
+                  else out.resolve().relative_to(Path(data_dir).resolve()).as_posix())
     return out
 
 
@@ -207,7 +211,7 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
     wrong side, unknown visit...) with a one-line message; nothing is stored then."""
     from core.store import ValidationError, transaction
     from core.store import repository as repo
-    from core.store.files import delete_recording_file, resolve_recording_path, store_recording_file
+    from core.store.files import delete_recording_file, open_recording, resolve_recording_path, store_recording_file
     from core.store.models import Recording
 
     require_role(sessions, actor, "record")
@@ -240,16 +244,17 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
                 p.unlink(missing_ok=True)
 
     try:
-        if live_landmarks is not None and spec.modality == "movement" and not landmark_cache_path(stored).is_file():
-            try:
-                live_landmarks.write_cache(stored, landmark_cache_path(stored))
-            except Exception:  # the analysis then tracks the clip itself
-                log.exception("live landmarks could not be used")
-        result, explanation, timings = analyze_and_explain(stored, task, side, cache_path=landmark_cache_path(stored),
-                                                           setup=setup)
-        t = time.perf_counter()
-        save_key_frame(stored, explanation, Path(data_dir))
-        timings["key_frame"] = time.perf_counter() - t
+        with open_recording(data_dir, relative) as work:  # decrypted in a private temp dir if encrypted
+            if live_landmarks is not None and spec.modality == "movement" and not landmark_cache_path(work).is_file():
+                try:
+                    live_landmarks.write_cache(work, landmark_cache_path(work))
+                except Exception:  # the analysis then tracks the clip itself
+                    log.exception("live landmarks could not be used")
+            result, explanation, timings = analyze_and_explain(work, task, side, cache_path=landmark_cache_path(work),
+                                                               setup=setup)
+            t = time.perf_counter()
+            save_key_frame(work, explanation, Path(data_dir), clip_relative=relative)
+            timings["key_frame"] = time.perf_counter() - t
         score = result.score
         quality = result.quality
         measures = _finite_measures(result.measures)
@@ -532,7 +537,7 @@ def relabel_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int,
     file cannot be analysed as the new task); nothing changes then."""
     from core.store import ValidationError, transaction
     from core.store import repository as repo
-    from core.store.files import resolve_recording_path
+    from core.store.files import open_recording, resolve_recording_path
 
     require_role(sessions, actor, "record")
     spec = task_spec(task)
@@ -557,9 +562,10 @@ def relabel_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int,
     for p, old in set_aside:
         p.replace(old)
     try:
-        result, explanation, timings = analyze_and_explain(stored, task, side, cache_path=landmark_cache_path(stored),
-                                                           setup=setup)
-        save_key_frame(stored, explanation, Path(data_dir))
+        with open_recording(data_dir, relative) as work:
+            result, explanation, timings = analyze_and_explain(work, task, side, cache_path=landmark_cache_path(work),
+                                                               setup=setup)
+            save_key_frame(work, explanation, Path(data_dir), clip_relative=relative)
     except BaseException:
         for p, old in set_aside:
             old.replace(p)
@@ -681,7 +687,7 @@ def _analyse_with_setup(sessions: sessionmaker[Session], actor: Any, recording_i
     from core.analysis import ClipSetup
     from core.store import ValidationError, transaction
     from core.store import repository as repo
-    from core.store.files import resolve_recording_path
+    from core.store.files import open_recording, resolve_recording_path
 
     require_role(sessions, actor, "record")
     with transaction(sessions) as s:
@@ -695,9 +701,10 @@ def _analyse_with_setup(sessions: sessionmaker[Session], actor: Any, recording_i
     if not stored.exists():
         raise UnusableInput("The stored file of this clip is missing, so it cannot be analysed again. "
                             "Upload the clip again.")
-    result, explanation, timings = analyze_and_explain(stored, task, None, cache_path=landmark_cache_path(stored),
-                                                       setup=setup)
-    save_key_frame(stored, explanation, Path(data_dir))
+    with open_recording(data_dir, relative) as work:
+        result, explanation, timings = analyze_and_explain(work, task, None, cache_path=landmark_cache_path(work),
+                                                           setup=setup)
+        save_key_frame(work, explanation, Path(data_dir), clip_relative=relative)
     quality, score = result.quality, result.score
     measures = _finite_measures(result.measures)
     model_name, model_version, probability, interval, severity, abstained = _score_fields(task, score, quality)

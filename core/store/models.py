@@ -179,6 +179,9 @@ class Recording(Base):
     # floor marks a clinician clicked on a frame of a gait speed clip and their distance apart.
     setup_json: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the retention policy (core.retention) deleted the raw clip and its side files;
+    # the measures, scores and explanation of the clip are kept.
+    clip_removed_at: Mapped[datetime | None] = mapped_column(default=None)
 
     @property
     def excluded(self) -> bool:
@@ -270,9 +273,11 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id"))
+    # Plain ids, not foreign keys (migration 0007): a deleted patient's audit rows stay, with
+    # the id only (core.retention.delete_patient).
+    clinician_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(64))
-    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(Integer, index=True)
     detail: Mapped[str] = mapped_column(String(500), default="")
 
     @validates("detail")

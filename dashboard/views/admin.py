@@ -86,6 +86,32 @@ if others:
                 state.flash(f"{escape_markdown(usernames[sign_out_id])} signed out everywhere: {_sign_ins(ended)} ended.")
                 st.rerun()
 
+with st.expander("Delete a patient's record", icon=":material/delete_forever:"):
+    st.caption("Removes the patient, their visits, clips, scores, measures and ratings and the recording files, "
+               "for good. The audit trail keeps one row with the patient's id only. Archive a patient instead "
+               "to hide them from lists.")
+    with st.form("delete_patient", clear_on_submit=True):
+        delete_mrn = st.text_input("MRN of the patient", max_chars=32, key="delete_patient_mrn")
+        delete_mrn_again = st.text_input("MRN again, to confirm", max_chars=32, key="delete_patient_mrn_again")
+        sure = st.checkbox("I understand that this cannot be undone", key="delete_patient_sure")
+        if st.form_submit_button("Delete patient", type="primary"):
+            from core.retention import delete_patient, patient_id_for_mrn
+            from core.store import ValidationError
+            from core.store.errors import PermissionDenied
+
+            if not sure or not delete_mrn.strip() or delete_mrn.strip() != delete_mrn_again.strip():
+                st.error("Type the same MRN twice and tick the box to delete a patient.")
+            else:
+                try:
+                    deleted = delete_patient(state.store(), who.clinician_id, patient_id_for_mrn(state.store(), delete_mrn),
+                                             state.data_dir(), confirm_mrn=delete_mrn_again)
+                except (ValidationError, PermissionDenied) as problem:
+                    st.error(escape_markdown(str(problem)))
+                else:
+                    state.flash(f"Patient deleted: {deleted['visits']} visits, {deleted['recordings']} clips and "
+                                f"{deleted['files']} files removed.")
+                    st.rerun()
+
 with st.expander("Add clinician", icon=":material/person_add:"):
     with st.form("add_clinician"):
         username = st.text_input("Username", max_chars=64, key="new_clinician_username")

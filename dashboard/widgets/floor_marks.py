@@ -85,7 +85,9 @@ def _stored_marks(recording: Any) -> tuple[list[tuple[float, float] | None], flo
 def floor_marks_panel(recording: Any, data_dir: Path, height_cm: float | None = None) -> None:
     """For one gait-speed clip: click the floor marks, give their distance, save (or clear);
     without marks, measure it again with the patient's height (`height_cm` from the record)."""
-    from core.store.files import resolve_recording_path
+    import io
+
+    from core.store.files import open_recording
     from core.visits import floor_marks_frame
 
     key = f"floor_marks_{recording.id}"
@@ -100,7 +102,12 @@ def floor_marks_panel(recording: Any, data_dir: Path, height_cm: float | None = 
             if height_cm and st.button("Measure again with the patient's height", icon=":material/height:",
                                        key=f"{key}_height"):
                 _run(lambda sessions, actor_id: _again(sessions, actor_id, recording.id, data_dir))
-        frame = floor_marks_frame(resolve_recording_path(data_dir, recording.stored_path))
+        try:  # decrypted in a private temp dir when encrypted at rest; the frame is kept in memory
+            with open_recording(data_dir, recording.stored_path) as work:
+                frame_path = floor_marks_frame(work)
+                frame = io.BytesIO(frame_path.read_bytes()) if frame_path is not None else None
+        except (ValueError, OSError):  # no key, clip removed by retention, outside the folder
+            frame = None
         if frame is None:
             st.info("No frame of this clip could be shown, so floor marks cannot be clicked. "
                     "Enter the patient's height on the patient record to scale the speed instead.")

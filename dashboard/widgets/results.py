@@ -159,22 +159,33 @@ def measures_panel(measures: Sequence[Mapping[str, Any]], key: str) -> None:
                  column_config={"Value": st.column_config.NumberColumn(format="%.4g")})
 
 
-def _load_audio(path: Path) -> tuple[np.ndarray, int] | None:
+def _load_audio(data_dir: Path, relative: str) -> tuple[np.ndarray, int] | None:
+    """The stored clip's audio (decrypted in a private temp dir, removed after, when encrypted)."""
     from core.media.audio import load_audio
     from core.pipeline import UnusableInput
+    from core.store.files import open_recording
 
     try:
-        return load_audio(path)
-    except (UnusableInput, OSError):
+        with open_recording(data_dir, relative) as path:
+            return load_audio(path)
+    except (UnusableInput, OSError, ValueError):  # no key, removed by retention, undecodable
         return None
 
 
 def _load_image(path: Path | None) -> np.ndarray | None:
     if path is None or not path.is_file():
         return None
+    import io
+
     from PIL import Image
 
-    with Image.open(path) as im:
+    from core.store.files import read_stored_file
+
+    try:
+        data = read_stored_file(path)  # decrypted in memory when encrypted at rest
+    except (OSError, ValueError):
+        return None
+    with Image.open(io.BytesIO(data)) as im:
         return np.asarray(im.convert("RGB"))
 
 
@@ -197,7 +208,7 @@ def explanation_panels(recording: Any, assessment: Any, measures: Sequence[Mappi
                          f"gap {attr.get('completeness_gap', 0):+.4f} log-odds (sum of bars minus score difference).")
     sal = expl.get("temporal_saliency")
     if recording.task in ("vowel", "reading"):
-        audio = _load_audio(resolve_recording_path(data_dir, recording.stored_path))
+        audio = _load_audio(data_dir, recording.stored_path)
         if audio is not None:
             st.plotly_chart(ex.spectrogram_saliency_figure(audio[0], audio[1], sal), key=f"{key}_spec")
     elif expl.get("signal"):
@@ -237,6 +248,9 @@ def recording_panel(recording: Any, assessment: Any | None, data_dir: Path) -> l
         elif recording.original_name:
             st.caption("File: " + escape_markdown(recording.original_name))
         quality_panel(recording)
+        if getattr(recording, "clip_removed_at", None) is not None:
+            st.caption("Clip removed by the retention policy on "
+                       f"{recording.clip_removed_at:%Y-%m-%d}; its measures, scores and explanation are kept.")
         if assessment is None:
             st.caption("Not analysed yet.")
             return []
