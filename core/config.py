@@ -24,6 +24,8 @@ class Settings:
     rtc_configuration: dict  # WebRTC ICE servers; empty for a clinic LAN
     session_idle_minutes: float = 30.0  # a sign-in ends after this long without a click
     session_max_hours: float = 12.0  # and in any case this long after it started
+    dask_scheduler: str | None = None  # an existing Dask cluster for batch analysis (tcp://HOST:8786)
+    upload_workers: int = 0  # worker processes of the dashboard's upload cluster; 0: the number of cores
 
     @property
     def secret_key_file(self) -> Path:
@@ -47,6 +49,19 @@ def _positive_number(name: str, default: float) -> float:
     return number
 
 
+def _workers(name: str) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of worker processes (got {value!r}).") from None
+    if number < 0:
+        raise ValueError(f"{name} must be 0 (the number of cores) or more (got {value!r}).")
+    return number
+
+
 def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -63,6 +78,8 @@ def settings() -> Settings:
         rtc_configuration=json.loads(os.environ.get("PDLENS_RTC_CONFIGURATION", '{"iceServers": []}')),
         session_idle_minutes=_positive_number("PDLENS_SESSION_IDLE_MINUTES", 30.0),
         session_max_hours=_positive_number("PDLENS_SESSION_MAX_HOURS", 12.0),
+        dask_scheduler=os.environ.get("PDLENS_DASK_SCHEDULER", "").strip() or None,
+        upload_workers=_workers("PDLENS_UPLOAD_WORKERS"),
     )
 
 
