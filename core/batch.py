@@ -200,7 +200,7 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
 
     from sqlalchemy import select
 
-    from core.executor import ClipJob, SerialExecutor, make_executor
+    from core.executor import ClipJob, SerialExecutor, expected_cost, make_executor
     from core.store import ValidationError, transaction
     from core.store import repository as repo
     from core.store.models import Clinician, Patient, Recording, Visit
@@ -265,7 +265,7 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
                     f"{job.name}: the same file as {this_run[(patient_id, sha256)]} in this import: not imported twice."))
                 tick()
                 continue
-            check_clip(job.path, job.task)  # before a visit is created for it
+            duration = check_clip(job.path, job.task)  # before a visit is created for it
             with transaction(sessions) as s:
                 actor = s.get(Clinician, actor_id)
                 visit = s.scalar(select(Visit).where(Visit.patient_id == patient_id, Visit.visit_date == job.visit_date)
@@ -287,7 +287,8 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
         ready[i] = _Ready(job, visit_id, patient_id, stored_name)
         clip_jobs.append(ClipJob(i, job.task, job.side if TASKS[job.task].sided else None,
                                  suffix=Path(stored_name).suffix.lower(), path=str(job.path.resolve()),
-                                 height_m=height_cm / 100.0 if height_cm else None))
+                                 height_m=height_cm / 100.0 if height_cm else None,
+                                 cost=expected_cost(job.task, duration)))
 
     own = None
     if executor is None:

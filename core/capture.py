@@ -384,7 +384,7 @@ def add_clips(sessions, actor: Any, visit_id: int, requests: list[ClipRequest], 
     analysed clips as they finish. The visit is scored once at the end (when `rescore`)."""
     from sqlalchemy import select
 
-    from core.executor import ClipJob, SerialExecutor
+    from core.executor import ClipJob, SerialExecutor, expected_cost
     from core.store import ValidationError, transaction
     from core.store.models import Recording
     from core.visits import add_analysed_recording, clip_setup
@@ -417,7 +417,7 @@ def add_clips(sessions, actor: Any, visit_id: int, requests: list[ClipRequest], 
                                                existing)
                     continue
                 seen[sha256] = shown
-                check_clip(path, task)
+                duration = check_clip(path, task)
             except (UnusableInput, ValidationError) as exc:
                 yield req.key, ClipOutcome(shown, task, side, "failed", f"{shown}: {exc}")
                 continue
@@ -429,7 +429,8 @@ def add_clips(sessions, actor: Any, visit_id: int, requests: list[ClipRequest], 
             stored_name = shown if re.fullmatch(r"\.[a-z0-9]{1,8}", Path(shown).suffix.lower()) else f"{shown}.{fmt}"
             pending[i] = (req, path, stored_name, task, side)
             jobs.append(ClipJob(i, task, side, suffix=Path(stored_name).suffix.lower(), path=str(path),
-                                setup_json=setup.to_json(), height_m=setup.height_m))
+                                setup_json=setup.to_json(), height_m=setup.height_m,
+                                cost=expected_cost(task, duration)))
         for analysis in executor.map_unordered(jobs):
             req, path, stored_name, task, side = pending.pop(analysis.key)
             shown = Path(req.name).name

@@ -58,6 +58,16 @@ class ClipJob:
     explain: bool = True
     cache_path: str | None = None  # in-process only: keep/reuse the landmark cache here (else returned as bytes)
     landmarks_npz: bytes | None = None  # an existing landmark cache of this content, reused as is
+    cost: float = 0.0  # expected analysis time (any unit): a parallel executor starts the costliest first
+
+
+def expected_cost(task: str, duration_s: float | None) -> float:
+    """A rough analysis cost of a clip for ordering (video: MediaPipe on every frame, about
+    0.5 s per second of clip here; voice: about 0.1 s per second)."""
+    from core.tasks import task_spec
+
+    seconds = duration_s if duration_s else task_spec(task).target_seconds
+    return seconds * (0.5 if task_spec(task).modality == "movement" else 0.1)
 
 
 @dataclass
@@ -240,8 +250,12 @@ class DaskExecutor:
 
         self.cluster = None
         self.scheduler = scheduler
-        # a clip that kills its worker is retried once elsewhere, then fails alone
-        self._config = dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures})
+        self.task_keys: dict[Any, str] = {}
+        # A clip that kills its worker is retried once elsewhere, then fails alone. Saturation 1.0:
+        # a worker holds only the clip it is analysing (none queued behind a long clip), so a dying
+        # worker loses that clip alone and the next clip goes to whichever worker frees first.
+        self._config = dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures,
+                                        "distributed.scheduler.worker-saturation": 1.0})
         self._config.__enter__()
         try:
             if scheduler:
@@ -281,12 +295,16 @@ class DaskExecutor:
         """Submit every job, then yield each result as it completes (not in order)."""
         from distributed import as_completed
 
-        futures = {}
-        for job in jobs:
-            job = self._portable(job)
-            future = self.client.submit(analyze_clip, job, key=f"pdlens-clip-{os.getpid()}-{id(job)}-{time.time_ns()}",
-                                        pure=False)
-            futures[future] = job.key
+        # Longest first (a long video started last would finish alone); one graph update for all,
+        # so the scheduler queues them and hands each worker one clip at a time.
+        portable = sorted((self._portable(job) for job in jobs), key=lambda j: -j.cost)
+        if not portable:
+            return
+        stamp = time.time_ns()
+        keys = [f"pdlens-clip-{n}-{stamp}" for n in range(len(portable))]
+        submitted = self.client.map(analyze_clip, portable, key=keys, pure=False)
+        futures = {future: job.key for future, job in zip(submitted, portable)}
+        self.task_keys = {job.key: future.key for future, job in zip(submitted, portable)}
         for future in as_completed(list(futures)):
             key = futures.pop(future)
             try:

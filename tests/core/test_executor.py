@@ -1,0 +1,186 @@
+"""Batch analysis on a real dask.distributed LocalCluster with 2 worker processes (core.executor,
+`python -m core.cli batch --workers N`): the same measures and scores as the serial run, a
+restart after a killed run skips the clips already imported, a bad clip among good ones fails
+alone with its reason, a worker that dies fails only the clip it was analysing, and the progress
+on stderr never names a file. Real SQLite files, real MediaPipe, real public vowel recordings
+(Iyer 2023) and a synthetic tapping clip built from the real hand photo; no patient data."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from core import batch
+from core.config import PROJECT_ROOT, settings
+from core.store import Assessment, Recording, close_store, open_store, repository, transaction
+from tests.fixtures.movement.clips import frames_only, tapping_frames, write_video
+from tests.fixtures.voice.synth import synthetic_vowel, write_audio
+
+VOICE = Path(__file__).resolve().parents[1] / "fixtures" / "voice"
+VOWELS = sorted(VOICE.glob("*.wav"))  # 4 public recordings
+
+
+def _clinic(folder: Path) -> tuple[str, object]:
+    url = f"sqlite:///{folder / 'clinic.sqlite'}"
+    sessions = open_store(url)
+    with transaction(sessions) as s:
+        admin = repository.create_clinician(s, None, username="admin", display_name="Synthetic Admin",
+                                            password="correct-horse-battery", role="admin")
+        repository.create_clinician(s, admin, username="therapist", display_name="Synthetic Therapist",
+                                    password="correct-horse-battery", role="clinician")
+        repository.create_patient(s, admin, mrn="SYN-X1", name="Synthetic X1", birth_date=date(1950, 1, 1),
+                                  sex="unknown", diagnosis="unknown", more_affected_side="unknown")
+    return url, sessions
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("PDLENS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")
+    monkeypatch.delenv("PDLENS_DASK_SCHEDULER", raising=False)
+    settings.cache_clear()
+    yield tmp_path
+    settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    """4 real vowels, a 6 s synthetic tapping clip, and a FLAC vowel cut off mid-file (its header
+    declares 5 s: it passes the checks made before analysis and fails in the worker)."""
+    folder = tmp_path_factory.mktemp("archive")
+    for i, wav in enumerate(VOWELS):
+        shutil.copy(wav, folder / f"vowel {i + 1}.wav")
+    write_video(folder / "tap_L.mp4", frames_only(tapping_frames(6.0, seed=2)), fps=30)
+    full = write_audio(tmp_path_factory.mktemp("src") / "v.flac", synthetic_vowel(seconds=5.0), 16000, kind="flac")
+    data = full.read_bytes()
+    (folder / "vowel cut.flac").write_bytes(data[:int(len(data) * 0.3)])
+    return folder
+
+
+def run_batch(url: str, folder: Path, *extra: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = batch.main([str(folder), "--patient", "SYN-X1", "--date", "2024-05-06", "--clinician", "therapist",
+                       "--database-url", url, *extra], stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def stored_results(sessions) -> dict[str, tuple]:
+    """original name -> (quality ok, probability, severity, abstention, {measure: value})."""
+    with transaction(sessions) as s:
+        out = {}
+        for r in s.scalars(select(Recording)).all():
+            [a] = s.scalars(select(Assessment).where(Assessment.recording_id == r.id)).all()
+            out[r.original_name] = (r.quality_ok, a.probability, a.severity, a.abstained_reason,
+                                    {m.name: m.value for m in a.measures})
+        return out
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_serial_results_and_a_bad_clip_fails_alone(env, archive):
+    serial_url, serial = _clinic(env / "serial")
+    parallel_url, parallel = _clinic(env / "parallel")
+    (env / "serial").mkdir(exist_ok=True)
+    try:
+        code, out, err = run_batch(serial_url, archive, "--workers", "0")
+        assert code == batch.EXIT_FAILED, out
+        assert out.splitlines()[0] == "Imported 5, skipped 0 (already imported), failed 1; 1 visit created."
+        code, out, err = run_batch(parallel_url, archive, "--workers", "2")
+        assert code == batch.EXIT_FAILED, out
+        assert out.splitlines()[0] == "Imported 5, skipped 0 (already imported), failed 1; 1 visit created."
+        # the bad clip fails alone, with the pipeline's reason from the worker
+        assert "FAILED        vowel cut.flac: The file is damaged and could not be decoded" in out
+        assert "6/6" in err
+        for name in os.listdir(archive):  # counts only on stderr
+            assert Path(name).stem not in err
+        a, b = stored_results(serial), stored_results(parallel)
+        assert set(a) == {f"vowel {i + 1}.wav" for i in range(len(VOWELS))} | {"tap_L.mp4"}
+        assert a == b  # measures, scores, abstentions: identical
+        assert len(a["tap_L.mp4"][4]) >= 5 and a["tap_L.mp4"][0]  # the tapping clip was measured
+        # the side files came back from the workers: landmark cache and (when explained) the key frame
+        with transaction(parallel) as s:
+            tap = s.scalar(select(Recording).where(Recording.original_name == "tap_L.mp4"))
+            stored = settings().data_dir / tap.stored_path
+        assert Path(str(stored) + ".landmarks.npz").is_file()
+    finally:
+        close_store(serial_url)
+        close_store(parallel_url)
+
+
+@pytest.mark.slow
+def test_a_killed_run_is_restarted_and_skips_the_clips_already_imported(env, archive):
+    url, sessions = _clinic(env)
+    names = [p.name for p in archive.iterdir()]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "batch", str(archive), "--patient", "SYN-X1", "--date", "2024-05-06",
+         "--clinician", "therapist", "--database-url", url, "--workers", "2"],
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "PDLENS_DATA_DIR": str(env / "data")})
+    err_lines = []
+    deadline = time.monotonic() + 120
+    try:
+        for line in proc.stderr:  # "[###...] k/6": kill once 3 clips are done (the bad one among them or not)
+            err_lines.append(line)
+            if line.startswith("[") and int(line.split()[-1].split("/")[0]) >= 3:
+                break
+            assert time.monotonic() < deadline, "the batch made no progress"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the client and its cluster's worker processes
+        proc.wait(timeout=30)
+    stderr = "".join(err_lines)
+    assert not any(Path(n).stem in stderr for n in names)  # no file name in the progress or the logs
+    with transaction(sessions) as s:
+        first = set(s.scalars(select(Recording.original_name)).all())
+    assert 1 <= len(first) < 5  # killed part-way: some clips written, each in full
+
+    code, out, _ = run_batch(url, archive, "--workers", "2")
+    assert code == batch.EXIT_FAILED
+    head = out.splitlines()[0]
+    assert head == (f"Imported {5 - len(first)}, skipped {len(first)} (already imported), failed 1; "
+                    "0 visits created.")
+    with transaction(sessions) as s:
+        names_now = s.scalars(select(Recording.original_name)).all()
+    assert sorted(names_now) == sorted(set(names_now)) and len(names_now) == 5  # each clip once
+    close_store(url)
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_fails_only_its_clip(tmp_path):
+    """A worker process killed while it analyses a clip: that clip fails with its reason, the
+    cluster's other worker (and the restarted one) analyse the rest."""
+    from core.executor import WORKER_LOST_MESSAGE, ClipJob, DaskExecutor
+
+    tap = write_video(tmp_path / "tap.mp4", frames_only(tapping_frames(8.0)), fps=30)
+    jobs = [ClipJob("tap", "finger_tapping", "left", path=str(tap))] + [
+        ClipJob(f"vowel{i}", "vowel", None, path=str(p)) for i, p in enumerate(VOWELS)]
+    with DaskExecutor(workers=2, allowed_failures=0) as ex:
+        ex.client.wait_for_workers(2, timeout=60)
+        pids = ex.client.run(os.getpid)
+        results = {}
+        stream = ex.map_unordered(jobs)
+        first = next(stream)  # submits everything; the first vowel is done while the tapping clip runs
+        results[first.key] = first
+        deadline = time.monotonic() + 60
+        victim = None
+        while victim is None:  # the worker that runs the tapping clip (the long one)
+            key = ex.task_keys.get("tap")
+            for address, keys in ex.client.processing().items():
+                if key is not None and key in keys:
+                    victim = address
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.kill(pids[victim], signal.SIGKILL)
+        for analysis in stream:
+            results[analysis.key] = analysis
+    assert set(results) == {j.key for j in jobs}
+    assert not results["tap"].ok and results["tap"].error == WORKER_LOST_MESSAGE
+    assert all(results[f"vowel{i}"].ok for i in range(len(VOWELS))), {k: (r.ok, r.error) for k, r in results.items()}
