@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from core import batch
 from core.config import PROJECT_ROOT, settings
-from core.store import Assessment, Recording, close_store, open_store, repository, transaction
+from core.store import Assessment, Clinician, Recording, Visit, close_store, open_store, repository, transaction
 from tests.fixtures.movement.clips import frames_only, tapping_frames, write_video
 from tests.fixtures.voice.synth import synthetic_vowel, write_audio
 
@@ -184,3 +184,44 @@ def test_a_worker_that_dies_fails_only_its_clip(tmp_path):
     assert set(results) == {j.key for j in jobs}
     assert not results["tap"].ok and results["tap"].error == WORKER_LOST_MESSAGE
     assert all(results[f"vowel{i}"].ok for i in range(len(VOWELS))), {k: (r.ok, r.error) for k, r in results.items()}
+
+
+@pytest.mark.slow
+def test_an_upload_of_several_files_is_analysed_in_parallel_and_written_clip_by_clip(store, tmp_path):
+    """core.capture.add_clips (the dashboard's multi-file upload) on a 2-worker LocalCluster: the
+    same stored results as one file at a time through add_clip, a duplicate and a bad file refused
+    with their reasons, the visit scored once."""
+    from core.capture import ClipRequest, add_clip, add_clips
+    from core.executor import DaskExecutor
+
+    sessions, admin_id, visit_id, data_dir = store
+    flac = write_audio(tmp_path / "v.flac", synthetic_vowel(seconds=5.0), 16000, kind="flac").read_bytes()
+    requests = [ClipRequest(i, p.read_bytes(), f"vowel {i}.wav", "vowel", None) for i, p in enumerate(VOWELS[:3])]
+    requests += [ClipRequest("again", VOWELS[0].read_bytes(), "vowel again.wav", "vowel", None),
+                 ClipRequest("cut", flac[:len(flac) // 3], "cut.flac", "vowel", None),
+                 ClipRequest("notask", b"RIFF", "x.wav", None, None)]
+    with DaskExecutor(workers=2) as ex:
+        outcomes = dict(add_clips(sessions, admin_id, visit_id, requests, "upload", data_dir, executor=ex))
+    assert {k: o.status for k, o in outcomes.items()} == {0: "stored", 1: "stored", 2: "stored", "again": "duplicate",
+                                                          "cut": "failed", "notask": "failed"}
+    assert "could not be decoded" in outcomes["cut"].message and outcomes["cut"].message.startswith("cut.flac: ")
+    with transaction(sessions) as s:
+        fused = s.scalars(select(Assessment).where(Assessment.visit_id == visit_id,
+                                                   Assessment.recording_id.is_(None))).all()
+    assert len(fused) == 1  # scored once, at the end
+    parallel = stored_results(sessions)
+
+    # the same clips one by one, in this process, on another visit of the same store
+    with transaction(sessions) as s:
+        patient_id = s.get(Visit, visit_id).patient_id
+        other = repository.create_visit(s, s.get(Clinician, admin_id), patient_id, visit_date=date(2024, 1, 6),
+                                        medication_state="on").id
+    for i, p in enumerate(VOWELS[:3]):
+        assert add_clip(sessions, admin_id, other, p, f"vowel {i}.wav", "vowel", None, "upload", data_dir).status == "stored"
+    with transaction(sessions) as s:
+        serial = {}
+        for r in s.scalars(select(Recording).where(Recording.visit_id == other)).all():
+            [a] = s.scalars(select(Assessment).where(Assessment.recording_id == r.id)).all()
+            serial[r.original_name] = (r.quality_ok, a.probability, a.severity, a.abstained_reason,
+                                       {m.name: m.value for m in a.measures})
+    assert serial == {n: v for n, v in parallel.items() if n in serial} and len(serial) == 3
