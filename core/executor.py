@@ -111,6 +111,20 @@ def key_frame_jpeg(clip: Path, explanation: dict[str, Any] | None) -> bytes | No
     return out.getvalue()
 
 
+def _one_blas_thread():
+    """BLAS on one thread while a clip is analysed, wherever it runs: a matrix product's sums
+    depend on how many threads share it (the voice D2 measure differed in its 6th digit between
+    this process and a worker process, whose BLAS Dask's nanny limits to one thread), so a clip's
+    measures are the same in-process, on a local worker and on a remote one."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installed with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def run_analysis(job: ClipJob) -> ClipAnalysis:
     """The analysis half of one clip; raises UnusableInput (and whatever a bug raises)."""
     from core.visits import analyze_and_explain
@@ -127,8 +141,11 @@ def run_analysis(job: ClipJob) -> ClipAnalysis:
         cache = Path(job.cache_path) if job.cache_path else Path(tmp) / "landmarks.npz"
         if job.landmarks_npz is not None and not cache.exists():
             cache.write_bytes(job.landmarks_npz)
-        result, explanation, timings = analyze_and_explain(clip, job.task, job.side, explain=job.explain,
-                                                           cache_path=cache, setup=_setup(job))
+        import numpy  # noqa: F401  (loaded, so its BLAS is found and limited)
+
+        with _one_blas_thread():
+            result, explanation, timings = analyze_and_explain(clip, job.task, job.side, explain=job.explain,
+                                                               cache_path=cache, setup=_setup(job))
         t = time.perf_counter()
         jpeg = key_frame_jpeg(clip, explanation)
         timings["key_frame"] = time.perf_counter() - t
