@@ -32,7 +32,9 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -73,6 +75,9 @@ class Summary:
     failed: list[ClipOutcome] = field(default_factory=list)
     visits_created: int = 0
     notes: list[str] = field(default_factory=list)  # e.g. a visit score that could not be updated
+    # where the time went, in this process: checks before analysis, waiting for the analyses,
+    # writing the results, scoring the visits
+    timings_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -230,6 +235,7 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
 
     if progress:
         progress(0, total)
+    t_start = time.perf_counter()
     ready: dict[int, _Ready] = {}
     clip_jobs: list[ClipJob] = []
     this_run: dict[tuple[int, str], str] = {}  # (patient, sha256) -> the job name sent this run
@@ -290,6 +296,9 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
                                  height_m=height_cm / 100.0 if height_cm else None,
                                  cost=expected_cost(job.task, duration)))
 
+    summary.timings_s["checks"] = time.perf_counter() - t_start
+    writes = 0.0
+    t_analysis = time.perf_counter()
     own = None
     if executor is None:
         if len(clip_jobs) <= 1 and not scheduler or workers == 0 and not scheduler:
@@ -300,6 +309,7 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
         for analysis in executor.map_unordered(clip_jobs):
             r = ready.pop(analysis.key)
             job = r.job
+            t_write = time.perf_counter()
             try:
                 outcome = add_analysed_recording(sessions, actor_id, r.visit_id, job.path, r.stored_name, job.task,
                                                  job.side, "import", data_dir, analysis, rescore=False)
@@ -312,6 +322,8 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
                 fail(job, str(exc) if isinstance(exc, RuntimeError) else
                      "the analysis failed unexpectedly; nothing was stored. Try again or report it.")
                 continue
+            finally:
+                writes += time.perf_counter() - t_write
             summary.imported.append(ClipOutcome(job.name, job.task, job.side, "stored", f"{job.name}: {outcome.message}",
                                                 outcome.recording_id, outcome.quality_ok))
             touched_visits.add(r.visit_id)
@@ -319,6 +331,9 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
     finally:
         if own is not None:
             own.close()
+    summary.timings_s["analyses_and_writes"] = time.perf_counter() - t_analysis
+    summary.timings_s["writes"] = writes
+    t_score = time.perf_counter()
     for visit_id in sorted(touched_visits):
         try:  # the clips are safely stored; the visit score can be recomputed on the Results page
             score_visit(sessions, actor_id, visit_id)
@@ -326,6 +341,7 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
             log.exception("visit score after import failed")
             summary.notes.append(f"the visit score of visit {visit_id} was not updated ({type(exc).__name__}): "
                                  "recompute it on the visit's Results page.")
+    summary.timings_s["visit_scores"] = time.perf_counter() - t_score
     return summary
 
 
@@ -352,6 +368,9 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     from core.config import settings
     from core.store import open_store
 
+    # Dask's scheduler and worker logs (connections, addresses) would bury the progress bar; its
+    # warnings and errors still show. Set before distributed is imported, so workers inherit it.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     try:
         if args.manifest is not None:
             if args.folder is not None or args.patient:

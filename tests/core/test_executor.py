@@ -229,3 +229,28 @@ def test_an_upload_of_several_files_is_analysed_in_parallel_and_written_clip_by_
             serial[r.original_name] = (r.quality_ok, a.probability, a.severity, a.abstained_reason,
                                        {m.name: m.value for m in a.measures})
     assert serial == {n: v for n, v in parallel.items() if n in serial} and len(serial) == 3
+
+
+@pytest.mark.slow
+def test_an_existing_cluster_gets_the_clips_as_bytes_and_returns_the_side_files(env, archive, tmp_path):
+    """`--scheduler URL` (an existing cluster, here one started on loopback): no shared filesystem
+    is assumed, the clips travel as bytes and the landmark cache comes back as bytes."""
+    from distributed import LocalCluster
+
+    from core.executor import ClipJob, DaskExecutor
+
+    url, sessions = _clinic(env)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as cluster:
+        with DaskExecutor(scheduler=cluster.scheduler_address) as ex:
+            assert not ex.shared_filesystem
+            tap = ClipJob("tap", "finger_tapping", "left", path=str(archive / "tap_L.mp4"))
+            assert ex._portable(tap).data == (archive / "tap_L.mp4").read_bytes() and ex._portable(tap).path is None
+        code, out, err = run_batch(url, archive, "--scheduler", cluster.scheduler_address)
+    assert code == batch.EXIT_FAILED, out
+    assert out.splitlines()[0] == f"Imported {N_GOOD}, skipped 0 (already imported), failed 1; 1 visit created."
+    with transaction(sessions) as s:
+        tap_rec = s.scalar(select(Recording).where(Recording.original_name == "tap_L.mp4"))
+        stored = settings().data_dir / tap_rec.stored_path
+    assert Path(str(stored) + ".landmarks.npz").stat().st_size > 1000  # the worker's cache, sent back
+    close_store(url)
