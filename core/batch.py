@@ -297,7 +297,7 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
                                  cost=expected_cost(job.task, duration)))
 
     summary.timings_s["checks"] = time.perf_counter() - t_start
-    writes = 0.0
+    writes = worker_time = 0.0
     t_analysis = time.perf_counter()
     own = None
     if executor is None:
@@ -309,6 +309,7 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
         for analysis in executor.map_unordered(clip_jobs):
             r = ready.pop(analysis.key)
             job = r.job
+            worker_time += sum(analysis.timings_s.values())
             t_write = time.perf_counter()
             try:
                 outcome = add_analysed_recording(sessions, actor_id, r.visit_id, job.path, r.stored_name, job.task,
@@ -333,6 +334,7 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
             own.close()
     summary.timings_s["analyses_and_writes"] = time.perf_counter() - t_analysis
     summary.timings_s["writes"] = writes
+    summary.timings_s["analysis_in_workers"] = worker_time  # summed over clips (the workers' busy time)
     t_score = time.perf_counter()
     for visit_id in sorted(touched_visits):
         try:  # the clips are safely stored; the visit score can be recomputed on the Results page

@@ -261,19 +261,14 @@ class DaskExecutor:
     `shared_filesystem`). Close it (or use `with`) to stop a LocalCluster it started."""
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None,
-                 shared_filesystem: bool | None = None, warm: bool = True, allowed_failures: int = 1):
+                 shared_filesystem: bool | None = None, warm: bool = True, allowed_failures: int = 1,
+                 saturation: float = 1.0):
         import dask
         from distributed import Client, LocalCluster
 
         self.cluster = None
         self.scheduler = scheduler
         self.task_keys: dict[Any, str] = {}
-        # A clip that kills its worker is retried once elsewhere, then fails alone. Saturation 1.0:
-        # a worker holds only the clip it is analysing (none queued behind a long clip), so a dying
-        # worker loses that clip alone and the next clip goes to whichever worker frees first.
-        self._config = dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures,
-                                        "distributed.scheduler.worker-saturation": 1.0})
-        self._config.__enter__()
         try:
             if scheduler:
                 self.client = Client(scheduler, timeout="20s")
@@ -281,8 +276,14 @@ class DaskExecutor:
                 self.description = "Dask cluster"
             else:
                 n = workers or default_workers()
-                self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, host="127.0.0.1")
+                # A clip that kills its worker is retried once elsewhere, then fails alone.
+                # Saturation 1.0: a worker holds only the clip it is analysing (none queued behind
+                # a long clip), so a dying worker loses that clip alone and the next clip goes to
+                # whichever worker frees first. The scheduler reads both when it starts.
+                with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures,
+                                      "distributed.scheduler.worker-saturation": saturation}):
+                    self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                                dashboard_address=None, host="127.0.0.1")
                 self.client = Client(self.cluster)
                 self.shared_filesystem = True if shared_filesystem is None else shared_filesystem
                 self.description = f"local Dask cluster of {n} worker processes"
@@ -341,13 +342,6 @@ class DaskExecutor:
                 except Exception:
                     log.debug("closing the %s failed", thing, exc_info=True)
                 setattr(self, thing, None)
-        config = getattr(self, "_config", None)
-        if config is not None:
-            try:
-                config.__exit__(None, None, None)
-            except Exception:
-                pass
-            self._config = None
 
     def __enter__(self):
         return self
