@@ -9,6 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
+from functools import lru_cache
+from pathlib import Path
 
 import bcrypt
 
@@ -29,12 +32,33 @@ def _prehash(password: str) -> bytes:
     return base64.b64encode(hashlib.sha256(password.encode("utf-8")).digest())
 
 
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")  # source and licence in its header
+_TRAILING_DIGITS_AND_SYMBOLS = re.compile(r"[\W\d_]+$")
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords (lower-cased), read once from the project."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def is_common_password(password: str) -> bool:
+    """On the list, ignoring case, also once trailing digits and symbols are taken off
+    ("Sunshine2024!" is "sunshine")."""
+    lowered = password.strip().lower()
+    words = common_passwords()
+    return lowered in words or _TRAILING_DIGITS_AND_SYMBOLS.sub("", lowered) in words
+
+
 def password_problem(password: str) -> str | None:
     """One-line reason why a new password is not acceptable, or None."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"The password must be at least {MIN_PASSWORD_LENGTH} characters long."
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"The password must be at most {MAX_PASSWORD_LENGTH} characters long."
+    if is_common_password(password):
+        return "This password is among the most common ones and easily guessed: choose another."
     return None
 
 

@@ -217,6 +217,13 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
             raise UsageError(f"No active clinician '{clinician_username}': an administrator can create one in "
                              "the app (Administration page).")
         actor_id = clinician.id
+    from core.store import PermissionDenied
+    from core.visits import require_role
+
+    try:
+        require_role(sessions, actor_id, "record")
+    except PermissionDenied as exc:
+        raise UsageError(f"'{clinician_username}' may not import recordings: {exc}") from None
 
     summary = Summary()
     touched_visits: set[int] = set()

@@ -296,13 +296,15 @@ def _copy_to_temp(stream: BinaryIO, folder: Path, suffix: str) -> Path:
 
 def add_clip(sessions, actor: Any, visit_id: int, source: str | Path | BinaryIO | bytes, name: str,
              task: str | None, side: str | None, source_kind: str, data_dir: str | Path,
-             size: int | None = None, rescore: bool = True) -> ClipOutcome:
+             size: int | None = None, rescore: bool = True, live_landmarks: Any = None) -> ClipOutcome:
     """Validate one clip and add it to a visit (stored, analysed, explained, one transaction).
     Never raises for bad input: returns a ClipOutcome. A binary stream (an upload) is copied to a
-    temporary file that is always removed; only complete, valid clips reach the store."""
+    temporary file that is always removed; only complete, valid clips reach the store.
+    live_landmarks: the browser recorder's live tracker, passed on to
+    core.visits.add_recording_and_analyze (the clip's landmarks from the recording)."""
     from sqlalchemy import select
 
-    from core.store import ValidationError, transaction
+    from core.store import PermissionDenied, ValidationError, transaction
     from core.store.models import Recording
     from core.visits import add_recording_and_analyze
 
@@ -342,8 +344,9 @@ def add_clip(sessions, actor: Any, visit_id: int, source: str | Path | BinaryIO 
             # the stored file keeps a clean extension: the name's, else the sniffed format's
             stored_name = shown if re.fullmatch(r"\.[a-z0-9]{1,8}", Path(shown).suffix.lower()) else f"{shown}.{fmt}"
             outcome = add_recording_and_analyze(sessions, actor, visit_id, path, stored_name,
-                                                task, side, source_kind, data_dir, rescore=False)
-        except (UnusableInput, ValidationError) as exc:
+                                                task, side, source_kind, data_dir, rescore=False,
+                                                live_landmarks=live_landmarks)
+        except (UnusableInput, ValidationError, PermissionDenied) as exc:  # (a reviewer: core.permissions)
             return ClipOutcome(shown, task, side, "failed", f"{shown}: {exc}")
         except Exception:  # a bug must not lose the other files of a batch: say so, keep going
             log.exception("adding a clip failed")
@@ -385,10 +388,16 @@ def add_clips(sessions, actor: Any, visit_id: int, requests: list[ClipRequest], 
     from sqlalchemy import select
 
     from core.executor import ClipJob, SerialExecutor, expected_cost
-    from core.store import ValidationError, transaction
+    from core.store import PermissionDenied, ValidationError, transaction
     from core.store.models import Recording
-    from core.visits import add_analysed_recording, clip_setup
+    from core.visits import add_analysed_recording, clip_setup, require_role
 
+    try:  # a role that may not record (a reviewer): every file refused, nothing read or analysed
+        require_role(sessions, actor, "record")
+    except PermissionDenied as exc:
+        for req in requests:
+            yield req.key, ClipOutcome(Path(req.name).name, req.task, req.side, "failed", f"{Path(req.name).name}: {exc}")
+        return
     executor = executor or SerialExecutor()
     stored_any = False
     with tempfile.TemporaryDirectory(prefix="pdlens-clips-") as tmp:
@@ -437,7 +446,7 @@ def add_clips(sessions, actor: Any, visit_id: int, requests: list[ClipRequest], 
             try:
                 outcome = add_analysed_recording(sessions, actor, visit_id, path, stored_name, task, side,
                                                  source_kind, data_dir, analysis, rescore=False)
-            except (UnusableInput, ValidationError) as exc:
+            except (UnusableInput, ValidationError, PermissionDenied) as exc:
                 yield req.key, ClipOutcome(shown, task, side, "failed", f"{shown}: {exc}")
                 continue
             except Exception:

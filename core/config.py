@@ -24,6 +24,8 @@ class Settings:
     rtc_configuration: dict  # WebRTC ICE servers; empty for a clinic LAN
     session_idle_minutes: float = 30.0  # a sign-in ends after this long without a click
     session_max_hours: float = 12.0  # and in any case this long after it started
+    lockout_attempts: int = 5  # failed sign-ins in a row (per username) before the lockout
+    lockout_minutes: float = 15.0  # how long a username stays locked out
     dask_scheduler: str | None = None  # an existing Dask cluster for batch analysis (tcp://HOST:8786)
     upload_workers: int = 0  # worker processes of the dashboard's upload cluster; 0: the number of cores
 
@@ -78,6 +80,8 @@ def settings() -> Settings:
         rtc_configuration=json.loads(os.environ.get("PDLENS_RTC_CONFIGURATION", '{"iceServers": []}')),
         session_idle_minutes=_positive_number("PDLENS_SESSION_IDLE_MINUTES", 30.0),
         session_max_hours=_positive_number("PDLENS_SESSION_MAX_HOURS", 12.0),
+        lockout_attempts=int(_positive_number("PDLENS_LOCKOUT_ATTEMPTS", 5)),
+        lockout_minutes=_positive_number("PDLENS_LOCKOUT_MINUTES", 15.0),
         dask_scheduler=os.environ.get("PDLENS_DASK_SCHEDULER", "").strip() or None,
         upload_workers=_workers("PDLENS_UPLOAD_WORKERS"),
     )

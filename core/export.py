@@ -54,6 +54,13 @@ def run_export(sessions, fmt: str, out: Path, *, patient_mrn: str | None = None,
             actor = s.scalar(select(Clinician).where(Clinician.username == clinician_username.strip().lower()))
             if actor is None or not actor.active:
                 raise ValueError(f"No active clinician '{clinician_username}'.")
+            from core.reports import check_export
+            from core.store import PermissionDenied
+
+            try:
+                check_export(s, actor, identified=not deidentified)
+            except PermissionDenied as refused:
+                raise ValueError(str(refused)) from None
         ids = None
         if patient_mrn is not None:
             patient_id = s.scalar(select(Patient.id).where(Patient.mrn_lower == patient_mrn.strip().lower()))

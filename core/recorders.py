@@ -159,6 +159,14 @@ class AudioClipRecorder(ClipRecorder):
                 self._samples = int(round(self.target_seconds * sample_rate))
                 self.state = "complete"
 
+    def samples_so_far(self) -> tuple[np.ndarray, int | None]:
+        """A copy of the samples recorded so far (int16 mono) and their rate, for the live
+        measures (core/live.py); empty outside a recording."""
+        with self._lock:
+            if self.state != "recording" or not self._chunks:
+                return np.zeros(0, np.int16), self.sample_rate
+            return np.concatenate(self._chunks), self.sample_rate
+
     def add_frame(self, frame) -> None:
         """An av.AudioFrame from WebRTC (s16, packed or planar, any layout)."""
         self.add_samples(audio_frame_mono(frame), frame.sample_rate)
@@ -195,6 +203,9 @@ class VideoClipRecorder(ClipRecorder):
 
     def __init__(self, target_seconds: float, countdown_s: float = COUNTDOWN_S):
         super().__init__(target_seconds, countdown_s)
+        # a live tracker (core.live.LiveVideoTracker) receives each encoded packet before it is
+        # muxed: it decodes them itself, so it sees exactly the frames the stored clip holds
+        self.listener = None
         self._buffer: io.BytesIO | None = None
         self._container = None
         self._stream = None
@@ -243,6 +254,7 @@ class VideoClipRecorder(ClipRecorder):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[:h, :w]), format="rgb24")
             frame.pts, frame.time_base = ms, Fraction(1, 1000)
             for packet in self._stream.encode(frame):
+                self._feed(packet)
                 self._container.mux(packet)
             self._span = ms / 1000.0
             if self._span >= self.target_seconds:
@@ -251,13 +263,22 @@ class VideoClipRecorder(ClipRecorder):
     def _complete(self, span: float) -> None:
         """Flush the encoder and hand out the clip (lock held)."""
         for packet in self._stream.encode():
+            self._feed(packet)
             self._container.mux(packet)
+        if self.listener is not None:
+            self.listener.end()
         self._container.close()
         self._clip = self._buffer.getvalue()
         self._container = None
         self._reset()
         self._span = span
         self.state = "complete"
+
+    def _feed(self, packet) -> None:
+        """Hand an encoded packet (bytes, pts in ms) to the live tracker before muxing (the muxer
+        takes the packet's data)."""
+        if self.listener is not None and packet.size:
+            self.listener.packet(bytes(packet), packet.pts, bytes(self._stream.codec_context.extradata or b""))
 
     def finish(self, min_seconds: float = 0.0) -> bool:
         """The therapist stops a recording that runs until stopped (a timed outcome test):
@@ -290,6 +311,7 @@ class LandmarkOverlay:
         self._last_ms = -1
         self._lock = threading.Lock()  # frames arrive on a WebRTC thread; close() may come from another
         self.detected = 0  # hands or people found in the last processed frame
+        self.tracker = None  # a live tracker whose landmarks the recorder draws while it runs
 
     def __enter__(self) -> LandmarkOverlay:
         return self
@@ -328,12 +350,14 @@ class LandmarkOverlay:
         found = result.hand_landmarks if self.kind == "hand" else result.pose_landmarks
         return [np.array([[p.x, p.y] for p in person], dtype=np.float32) for person in found]
 
-    def process(self, rgb: np.ndarray, t: float) -> np.ndarray:
-        """The frame with the landmarks drawn on it (a new array) and a tracking banner."""
+    def process(self, rgb: np.ndarray, t: float, people: list[np.ndarray] | None = None) -> np.ndarray:
+        """The frame with the landmarks drawn on it (a new array) and a tracking banner.
+        `people`: landmarks already found (by the live tracker of a recording), drawn instead of
+        detecting them again."""
         import cv2
         from mediapipe.tasks.python import vision
 
-        people = self.detect(rgb, t)
+        people = self.detect(rgb, t) if people is None else people
         self.detected = len(people)
         out = rgb.copy()
         h, w = out.shape[:2]

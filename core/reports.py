@@ -44,9 +44,31 @@ EXPORT_ACTION = "export"
 PSEUDONYM_SALT_ENV = "PDLENS_PSEUDONYM_SALT"
 
 
+IDENTIFIED_KINDS = ("pdf", "visit_summary")  # always carry name and MRN
+
+
+def export_is_identified(kind: str, detail: str = "") -> bool:
+    """An export with name, MRN or dates: the PDFs always, tables and FHIR unless de-identified."""
+    return kind in IDENTIFIED_KINDS or "deidentified=yes" not in detail.split()
+
+
+def check_export(s: Session, actor: Clinician | None, identified: bool) -> None:
+    """PermissionDenied (one line) when the actor's role may not make this export: a reviewer
+    exports de-identified tables only (core.permissions). `actor` None: the server's command line."""
+    if actor is None:
+        return
+    from core.permissions import EXPORT_DEIDENTIFIED, EXPORT_IDENTIFIED
+    from core.store.repository import _may
+
+    _may(s, actor, EXPORT_IDENTIFIED if identified else EXPORT_DEIDENTIFIED)
+
+
 def audit_export(s: Session, actor: Clinician | None, kind: str, patient_id: int | None = None,
                  detail: str = "") -> None:
-    """Record an export: kind ("pdf", "csv", "parquet", "fhir") and scope, no names."""
+    """Record an export: kind ("pdf", "csv", "parquet", "fhir") and scope, no names. Refuses
+    (PermissionDenied, so the caller's transaction and its data go) an export the actor's role
+    may not make; pages call check_export before building the file."""
+    check_export(s, actor, export_is_identified(kind, detail))
     text = f"kind={kind}" + (f" {detail}" if detail else "")
     s.add(AuditEvent(clinician_id=actor.id if actor else None, action=EXPORT_ACTION, patient_id=patient_id,
                      detail=text[:500]))

@@ -178,6 +178,16 @@ def _resolve_actor(s: Session, actor: Any):
     return s.get(Clinician, actor_id) if actor_id is not None else None
 
 
+def require_role(sessions: sessionmaker[Session], actor: Any, action: str) -> None:
+    """PermissionDenied before any file is stored or analysed when the actor's role may not do
+    `action` (core.permissions; e.g. a reviewer recording). The repository checks again on write."""
+    from core.store import transaction
+    from core.store.repository import _may
+
+    with transaction(sessions) as s:
+        _may(s, _resolve_actor(s, actor), action)
+
+
 def _side_files(path: Path) -> list[Path]:
     """Files the pipelines write next to a clip (landmark cache, key frame): <clip>.*"""
     return [p for p in path.parent.glob(path.name + ".*") if p != path]
@@ -186,8 +196,12 @@ def _side_files(path: Path) -> list[Path]:
 def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit_id: int,
                               source: str | Path | bytes, original_name: str, task: str,
                               side: str | None, source_kind: str, data_dir: str | Path,
-                              rescore: bool = True) -> RecordingOutcome:
+                              rescore: bool = True, live_landmarks: Any = None) -> RecordingOutcome:
     """Store, analyse, explain and record one clip of a visit (see module docstring).
+
+    live_landmarks: a browser recording's live tracker (core.live.LiveVideoTracker): it writes
+    the stored clip's landmark cache from the landmarks it tracked during the recording when
+    the stored file is the one it tracked, so the analysis runs no MediaPipe.
 
     Raises UnusableInput (file cannot be analysed) or core.store.ValidationError (duplicate,
     wrong side, unknown visit...) with a one-line message; nothing is stored then."""
@@ -196,6 +210,7 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
     from core.store.files import delete_recording_file, resolve_recording_path, store_recording_file
     from core.store.models import Recording
 
+    require_role(sessions, actor, "record")
     spec = task_spec(task)
     if source_kind not in SOURCE_KINDS:
         raise ValidationError(f"Unknown source '{source_kind}': use one of {', '.join(SOURCE_KINDS)}.")
@@ -225,6 +240,11 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
                 p.unlink(missing_ok=True)
 
     try:
+        if live_landmarks is not None and spec.modality == "movement" and not landmark_cache_path(stored).is_file():
+            try:
+                live_landmarks.write_cache(stored, landmark_cache_path(stored))
+            except Exception:  # the analysis then tracks the clip itself
+                log.exception("live landmarks could not be used")
         from core.executor import ClipJob, run_analysis
 
         analysis = run_analysis(ClipJob(None, task, side, path=str(stored), cache_path=str(landmark_cache_path(stored)),
@@ -249,6 +269,7 @@ def add_analysed_recording(sessions: sessionmaker[Session], actor: Any, visit_id
     from core.store.files import delete_recording_file, resolve_recording_path, store_recording_file
     from core.store.models import Recording
 
+    require_role(sessions, actor, "record")
     spec = task_spec(task)
     if not analysis.ok:
         raise (UnusableInput if analysis.unusable else RuntimeError)(analysis.error or "the analysis failed")
@@ -585,6 +606,7 @@ def relabel_clip(sessions: sessionmaker[Session], actor: Any, recording_id: int,
     from core.store import repository as repo
     from core.store.files import resolve_recording_path
 
+    require_role(sessions, actor, "record")
     spec = task_spec(task)
     if spec.sided and side not in ("left", "right"):
         raise ValidationError(f"{spec.label} is recorded per hand: say which side (left or right) was tested.")
@@ -733,6 +755,7 @@ def _analyse_with_setup(sessions: sessionmaker[Session], actor: Any, recording_i
     from core.store import repository as repo
     from core.store.files import resolve_recording_path
 
+    require_role(sessions, actor, "record")
     with transaction(sessions) as s:
         recording = repo.get_recording(s, recording_id)
         if recording.task != FLOOR_MARKS_TASK:

@@ -17,7 +17,7 @@ from core.words import (  # noqa: F401  (re-exported for the pages)
 # also neutralises Streamlit's own syntax (:red[...], :material/icon:, $latex$) and raw HTML.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&\"'=^%@/;?,])")
 
-ROLE_LABELS = {"admin": "Administrator", "clinician": "Clinician"}
+ROLE_LABELS = {"admin": "Administrator", "clinician": "Clinician", "reviewer": "Reviewer (read-only)"}
 
 
 def escape_markdown(text: str) -> str:

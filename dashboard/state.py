@@ -337,6 +337,32 @@ def actor(s: Session) -> Clinician:
     return clinician
 
 
+# --- what the signed-in role may do (core.permissions) ----------------------------------------
+
+
+def may(action: str) -> bool:
+    """True when the signed-in clinician's role may do `action` (core.permissions). Pages hide or
+    disable a control with `cannot(action)` as the reason; core/ checks again on every call."""
+    from core.permissions import allowed
+
+    who = signed_in()
+    return who is not None and allowed(who.role, action)
+
+
+def cannot(action: str) -> str:
+    """The one line saying why this role may not do `action`."""
+    from core.permissions import refusal
+
+    return refusal(action)
+
+
+def require_permission(action: str, title: str) -> None:
+    """A page the role may not use at all (Capture for a reviewer): its title, why, a way back;
+    ends the page run."""
+    if not may(action):
+        _nothing_to_show(title, cannot(action))
+
+
 # --- writes and messages --------------------------------------------------------------------
 
 

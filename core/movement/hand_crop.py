@@ -132,9 +132,14 @@ class _Crop:
         return out
 
 
-def track_hand(reader, side: str | None, model: str = "full", sampler: FrameSampler | None = None) -> HandSeries:
+def track_hand(reader, side: str | None, model: str = "full", sampler: FrameSampler | None = None,
+               progress: dict | None = None) -> HandSeries:
     """Track the tested hand through an open core.media.video.VideoReader (see the module
-    docstring). `sampler`, if given, wraps reader.frames() and receives the crops it analysed."""
+    docstring). `sampler`, if given, wraps reader.frames() and receives the crops it analysed.
+    `progress`, if given, receives the growing per-frame lists ("times", "landmarks") and
+    "image_size" as they are filled, so a live readout (core/live.py) can measure the frames
+    tracked so far with the same pipeline (the tracking is causal: frame k's landmarks never
+    change once appended)."""
     frames = sampler if sampler is not None else reader.frames()
     source_size = reader.source_size
     nan_hand = np.full((21, 3), np.nan, dtype=np.float32)
@@ -151,6 +156,8 @@ def track_hand(reader, side: str | None, model: str = "full", sampler: FrameSamp
     # the last tracked hand, in source pixels: centre of its landmarks, wrist, largest extent
     hand_centre = hand_wrist = hand_extent = None
     last_seen = -np.inf
+    if progress is not None:
+        progress.update(times=times, landmarks=image_lms, image_size=None)
 
     def detect(kind, landmarker, rgb, t):
         ms[kind] = _timestamps_ms(t, ms[kind])
@@ -160,6 +167,8 @@ def track_hand(reader, side: str | None, model: str = "full", sampler: FrameSamp
         for t, rgb in frames:
             if image_size is None:
                 image_size = (rgb.shape[1], rgb.shape[0])
+                if progress is not None:
+                    progress["image_size"] = image_size
             if pose_on and t - last_pose_t >= POSE_EVERY_S:
                 last_pose_t = t
                 pose = pose or pose_landmarker()

@@ -424,29 +424,44 @@ def _link_people(times: np.ndarray, people: list[list[tuple]], image_size: tuple
 
 
 def extract_pose_landmarks(frames: Iterable[tuple[float, np.ndarray]], num_poses: int = 1,
-                           choose=None) -> PoseSeries:
+                           choose=None, progress: dict | None = None) -> PoseSeries:
     """Body landmarks of the tested person through the frames.
 
     num_poses 1: the person MediaPipe finds. num_poses > 1 (clinic videos often show the examiner
     too): every person found is linked into tracks through the frames, and `choose` (a function
     of the list of per-track PoseSeries, returning track indices, best first) says which tracks
     are the tested person; they are merged, an earlier one winning a frame both cover. Without
-    `choose`, the track seen in the most frames."""
+    `choose`, the track seen in the most frames.
+
+    `progress`, if given, receives the growing per-frame lists ("times", "people", "counts") and
+    "image_size", so a live readout can build the series of the frames so far with
+    pose_series_from_people (core/live.py)."""
     times, people, counts = [], [], []
     image_size = None
     last_ms = -1
+    if progress is not None:
+        progress.update(times=times, people=people, counts=counts, image_size=None)
     with pose_landmarker(num_poses) as landmarker:
         for t, rgb in frames:
             if image_size is None:
                 image_size = (rgb.shape[1], rgb.shape[0])
+                if progress is not None:
+                    progress["image_size"] = image_size
             last_ms = _timestamps_ms(t, last_ms)
             result = landmarker.detect_for_video(_mp_image(rgb), last_ms)
-            times.append(t)
             poses = [_pose_arrays(result, i) for i in range(len(result.pose_landmarks or []))]
-            people.append(poses)
             counts.append(len(poses))
+            people.append(poses)
+            times.append(t)
     if image_size is None:
         raise ValueError("no frames to analyse")
+    return pose_series_from_people(times, people, counts, image_size, num_poses, choose)
+
+
+def pose_series_from_people(times, people: list[list[tuple]], counts, image_size: tuple[int, int],
+                            num_poses: int = 1, choose=None) -> PoseSeries:
+    """The tested person's PoseSeries from the poses found frame by frame (see
+    extract_pose_landmarks): the people are linked into tracks and chosen here."""
     t = np.asarray(times, dtype=float)
     n = len(t)
     landmarks = np.full((n, 33, 3), np.nan, np.float32)

@@ -5,6 +5,7 @@
     with transaction(sessions) as s:
         rows = repo.search_patients(s, "smith")
 """
+from core.store import audit as _audit_guard  # noqa: F401  (append-only listeners)
 from core.store import repository
 from core.store.db import (
     close_store,
@@ -26,6 +27,7 @@ from core.store.models import (
     Patient,
     Recording,
     SignInSession,
+    SignInThrottle,
     SignInTicket,
     Visit,
 )

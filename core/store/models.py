@@ -6,6 +6,7 @@ in core/store/alembic/versions; a test checks that the models and the migrations
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -24,11 +25,11 @@ from sqlalchemy import (
     text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from core.tasks import TASKS
 
-ROLES = ("admin", "clinician")
+ROLES = ("admin", "clinician", "reviewer")  # core.permissions: what each may do
 SEXES = ("female", "male", "other", "unknown")
 DIAGNOSES = ("pd", "control", "unknown")
 AFFECTED_SIDES = ("left", "right", "none", "unknown")
@@ -37,6 +38,12 @@ RECORDING_SIDES = ("left", "right")
 RECORDING_SOURCES = ("upload", "browser", "import")
 RECORDING_STATUSES = ("recorded", "analysed", "needs_retake", "failed")
 TASK_KEYS = tuple(TASKS)
+# An audit row's detail: space-separated `key=value` tokens of ids, codes, numbers and field
+# lists (no spaces inside a value), and the few flags below; so no sentence, name or note fits.
+AUDIT_FLAGS = ("computed",)
+_AUDIT_TOKEN = rf"(?:[a-z_][a-z0-9_]*=[A-Za-z0-9_.,:/+\-]*|{'|'.join(AUDIT_FLAGS)})"
+AUDIT_DETAIL_PATTERN = re.compile(rf"{_AUDIT_TOKEN}(?: {_AUDIT_TOKEN})*")
+AUDIT_ACTION_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 # Named constraints, so that migrations can drop them on every backend.
 NAMING_CONVENTION = {
@@ -253,7 +260,11 @@ class ClinicianRating(Base):
 
 class AuditEvent(Base):
     """Who did what to which patient, when. `detail` holds ids and field names only: never
-    patient names or free text, so the audit log itself is not a second copy of the record."""
+    patient names or free text, so the audit log itself is not a second copy of the record
+    (checked when the row is made: `key=value` tokens of ids, codes and numbers).
+
+    Append-only: the application never updates or deletes a row (core.store.audit refuses it
+    in the ORM; triggers of migration 0006 refuse it in the database)."""
 
     __tablename__ = "audit_events"
 
@@ -264,8 +275,38 @@ class AuditEvent(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     detail: Mapped[str] = mapped_column(String(500), default="")
 
+    @validates("detail")
+    def _no_free_text(self, _key, value):
+        if value and not AUDIT_DETAIL_PATTERN.fullmatch(value):
+            raise ValueError("An audit detail holds ids, codes and numbers only (key=value), never free text.")
+        return value
+
+    @validates("action")
+    def _action_code(self, _key, value):
+        if not AUDIT_ACTION_PATTERN.fullmatch(value or ""):
+            raise ValueError("An audit action is a lower-case code.")
+        return value
+
     def __repr__(self) -> str:
         return f"AuditEvent(id={self.id}, action={self.action!r}, patient_id={self.patient_id})"
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins per typed username, for the lockout (core.store.repository.attempt_sign_in).
+    Kept for any username typed, existing or not, so that a lockout says nothing about whether
+    an account exists; only the SHA-256 of the lower-cased username is stored (a password typed
+    into the username field is not kept in clear)."""
+
+    __tablename__ = "sign_in_throttles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+
+    def __repr__(self) -> str:
+        return f"SignInThrottle(id={self.id}, failures={self.failures})"
 
 
 SESSION_END_REASONS = ("logout", "idle", "expired", "signed_out_everywhere", "password_changed", "account_inactive")

@@ -16,10 +16,10 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from core.store.models import (
     RECORDING_SOURCES,
     RECORDING_STATUSES,
     ROLES,
+    SignInThrottle,
     SEXES,
     Assessment,
     AuditEvent,
@@ -68,6 +69,15 @@ def _active_actor(s: Session, actor: Clinician | None) -> Clinician:
     current = s.get(Clinician, actor.id) if actor is not None and actor.id is not None else None
     if current is None or not current.active:
         raise PermissionDenied("Your account is not active. Ask an administrator.")
+    return current
+
+
+def _may(s: Session, actor: Clinician | None, action: str) -> Clinician:
+    """The active actor, if their role may do `action` (core.permissions); else PermissionDenied."""
+    from core.permissions import require
+
+    current = _active_actor(s, actor)
+    require(current, action)
     return current
 
 
@@ -230,23 +240,103 @@ def create_clinician(
     return clinician
 
 
-def authenticate(s: Session, username: str, password: str) -> Clinician | None:
-    """The clinician if the username and password match an active account, else None.
-    Success and failure are audited (never the password)."""
-    username = (username or "").strip().lower()
+SIGN_IN_FAILED = "Sign-in failed: unknown username or wrong password."
+
+
+def _locked_message(minutes: float) -> str:
+    wait = max(1, math.ceil(minutes))
+    return (f"Sign-in failed, and sign-in with this username is now paused after repeated failures: "
+            f"try again in {wait} minute{'s' if wait != 1 else ''}.")
+
+
+@dataclass(frozen=True)
+class SignInAttempt:
+    """The outcome of attempt_sign_in: the clinician on success, else None and the one line to
+    show (the same whether or not the username exists)."""
+
+    clinician: Clinician | None
+    message: str | None = None
+
+    @property
+    def locked(self) -> bool:
+        return self.clinician is None and self.message is not None and self.message != SIGN_IN_FAILED
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes for timezone-aware columns: they are UTC."""
+    return moment if moment is None or moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _throttle(s: Session, username: str) -> SignInThrottle:
+    """The failure counter of a typed username (created on first use; two first failures at once
+    end with one row)."""
+    import hashlib
+
+    key = hashlib.sha256(username.encode("utf-8")).hexdigest()
+    row = s.scalar(select(SignInThrottle).where(SignInThrottle.username_sha256 == key))
+    if row is None:
+        try:
+            with s.begin_nested():
+                row = SignInThrottle(username_sha256=key, failures=0)
+                s.add(row)
+        except IntegrityError:
+            row = s.scalar(select(SignInThrottle).where(SignInThrottle.username_sha256 == key))
+    return row
+
+
+def attempt_sign_in(s: Session, username: str, password: str, now: datetime | None = None) -> SignInAttempt:
+    """Check a username and password, with the lockout: after `lockout_attempts` failures in a
+    row within `lockout_minutes` (core.config), that username is refused for `lockout_minutes`,
+    even with the right password. Counted per typed username whether or not an account has it,
+    so neither the lockout nor its message tells whether the account exists. A success resets
+    the count. Success, failure and refusal while locked are audited (never the username or
+    the password; the clinician's id when the account exists). `now=` lets tests move the clock."""
+    from core.config import settings
+
+    config = settings()
+    window = timedelta(minutes=config.lockout_minutes)
+    now = _aware(now) if now is not None else datetime.now(timezone.utc)
+    username = (username or "").strip().lower()[:NAME_MAX]
+    password = password if isinstance(password, str) else ""
     clinician = s.scalar(select(Clinician).where(Clinician.username == username)) if username else None
+    stale = now - window - timedelta(days=1)  # counters that can no longer lock anyone: cleared
+    s.execute(delete(SignInThrottle).where(
+        or_(SignInThrottle.locked_until.is_(None), SignInThrottle.locked_until < stale),
+        or_(SignInThrottle.first_failure_at.is_(None), SignInThrottle.first_failure_at < stale)))
+    throttle = _throttle(s, username)
+    locked_until = _aware(throttle.locked_until)
+    if locked_until is not None and now < locked_until:
+        _audit(s, clinician, "login_failed", detail="reason=locked")
+        return SignInAttempt(None, _locked_message((locked_until - now).total_seconds() / 60))
+    if locked_until is not None or (throttle.first_failure_at is not None
+                                    and now - _aware(throttle.first_failure_at) >= window):
+        throttle.failures, throttle.first_failure_at, throttle.locked_until = 0, None, None  # a fresh start
     if clinician is None:
-        dummy_verify(password or "")  # same time as a wrong password
-        _audit(s, None, "login_failed", detail="reason=unknown_username")
-        return None
-    if not verify_password(password or "", clinician.password_hash):
-        _audit(s, clinician, "login_failed", detail="reason=wrong_password")
-        return None
-    if not clinician.active:
-        _audit(s, clinician, "login_failed", detail="reason=inactive")
-        return None
-    _audit(s, clinician, "login")
-    return clinician
+        dummy_verify(password)  # same time as a wrong password
+        reason = "unknown_username"
+    elif not verify_password(password, clinician.password_hash):
+        reason = "wrong_password"
+    elif not clinician.active:
+        reason = "inactive"
+    else:
+        throttle.failures, throttle.first_failure_at, throttle.locked_until = 0, None, None
+        _audit(s, clinician, "login")
+        return SignInAttempt(clinician)
+    throttle.failures += 1
+    if throttle.first_failure_at is None:
+        throttle.first_failure_at = now
+    _audit(s, clinician, "login_failed", detail=f"reason={reason}")
+    if throttle.failures >= config.lockout_attempts:
+        throttle.locked_until = now + window
+        _audit(s, clinician, "sign_in_locked", detail=f"failures={throttle.failures}")
+        return SignInAttempt(None, _locked_message(config.lockout_minutes))
+    return SignInAttempt(None, SIGN_IN_FAILED)
+
+
+def authenticate(s: Session, username: str, password: str, now: datetime | None = None) -> Clinician | None:
+    """The clinician if the username and password match an active account that is not locked
+    out, else None (attempt_sign_in tells why, in words fit for the sign-in page)."""
+    return attempt_sign_in(s, username, password, now=now).clinician
 
 
 def list_clinicians(s: Session, actor: Clinician) -> list[Clinician]:
@@ -360,7 +450,7 @@ def create_patient(
     more_affected_side: str,
     height_cm: float | None = None,
 ) -> Patient:
-    actor = _active_actor(s, actor)
+    actor = _may(s, actor, "edit_record")
     clean = _clean_patient_fields(
         dict(mrn=mrn, name=name, birth_date=birth_date, sex=sex, diagnosis=diagnosis,
              more_affected_side=more_affected_side, height_cm=height_cm)
@@ -380,7 +470,7 @@ def _reject_unknown_fields(fields: dict, editable: tuple[str, ...] | list[str]) 
 
 
 def update_patient(s: Session, actor: Clinician, patient_id: int, **fields) -> Patient:
-    actor = _active_actor(s, actor)
+    actor = _may(s, actor, "edit_record")
     _reject_unknown_fields(fields, PATIENT_FIELDS)
     patient = _patient(s, patient_id)
     clean = _clean_patient_fields(fields)
@@ -396,7 +486,7 @@ def update_patient(s: Session, actor: Clinician, patient_id: int, **fields) -> P
 
 
 def _set_archived(s: Session, actor: Clinician, patient_id: int, archived: bool) -> Patient:
-    actor = _active_actor(s, actor)
+    actor = _may(s, actor, "edit_record")
     patient = _patient(s, patient_id)
     patient.archived = archived
     _audit(s, actor, "archive_patient" if archived else "unarchive_patient", patient.id)
@@ -475,6 +565,30 @@ def search_patients(
     return rows
 
 
+LIST_VIEW_PAGES = ("patients", "overview")
+
+
+def audit_list_view(s: Session, actor: Clinician, page: str, patient_ids: Iterable[int]) -> None:
+    """A list that shows patients' names (the patient list, the clinic overview) is a view too:
+    one audit row with the page and the ids shown (as many as fit, then how many more)."""
+    actor = _may(s, actor, "view")
+    page = _choice(page, LIST_VIEW_PAGES, "List page")
+    ids = sorted({int(i) for i in patient_ids})
+    detail = f"page={page} rows={len(ids)}"
+    shown: list[str] = []
+    for n, pid in enumerate(ids):
+        candidate = ",".join([*shown, str(pid)])
+        rest = len(ids) - n - 1
+        if len(detail) + len(" ids=") + len(candidate) + len(f" more={rest}") > 500:
+            break
+        shown.append(str(pid))
+    if shown:
+        detail += f" ids={','.join(shown)}"
+    if len(shown) < len(ids):
+        detail += f" more={len(ids) - len(shown)}"
+    _audit(s, actor, "view_patient_list", detail=detail)
+
+
 def count_patients(s: Session, query: str = "", include_archived: bool = False) -> int:
     return s.scalar(select(func.count(Patient.id)).where(_search_filter(query, include_archived))) or 0
 
@@ -521,7 +635,7 @@ def create_visit(
     hours_since_dose: float | None = None,
     notes: str = "",
 ) -> Visit:
-    actor = _active_actor(s, actor)
+    actor = _may(s, actor, "edit_record")
     patient = _writable_patient(s, patient_id)
     clean = _clean_visit_fields(
         dict(visit_date=visit_date, medication_state=medication_state, hours_since_dose=hours_since_dose, notes=notes)
@@ -549,7 +663,7 @@ def get_visit(s: Session, actor: Clinician, visit_id: int) -> Visit:
 
 
 def update_visit(s: Session, actor: Clinician, visit_id: int, **fields) -> Visit:
-    actor = _active_actor(s, actor)
+    actor = _may(s, actor, "edit_record")
     _reject_unknown_fields(fields, VISIT_FIELDS)
     visit = _visit(s, visit_id)
     _writable_patient(s, visit.patient_id)
@@ -589,7 +703,7 @@ def add_recording(
     quality_json: dict | None = None,
     status: str = "recorded",
 ) -> Recording:
-    actor = _active_actor(s, actor)
+    actor = _may(s, actor, "record")
     visit = _visit(s, visit_id)
     _writable_patient(s, visit.patient_id)
     task = _choice(task, tuple(TASKS), "Task")
@@ -653,7 +767,7 @@ def refresh_counting_clips(s: Session, visit_id: int) -> None:
 
 
 def _writable_recording(s: Session, actor: Clinician, recording_id: int) -> tuple[Clinician, Recording, Visit]:
-    actor = _active_actor(s, actor)
+    actor = _may(s, actor, "record")
     recording = get_recording(s, recording_id)
     visit = _visit(s, recording.visit_id)
     _writable_patient(s, visit.patient_id)
@@ -775,7 +889,7 @@ def set_recording_status(
     quality_json: dict | None = None,
 ) -> Recording:
     """After analysis: "analysed", "needs_retake" (quality failed) or "failed"."""
-    actor = _active_actor(s, actor)
+    actor = _may(s, actor, "record")
     recording = get_recording(s, recording_id)
     status = _choice(status, RECORDING_STATUSES, "Status")
     quality_json = _json_or_none(quality_json, "Quality")
@@ -819,7 +933,7 @@ def save_assessment(
     measures: list[Measure],
 ) -> Assessment:
     """An assessment and all its measures, in the caller's transaction."""
-    actor = _active_actor(s, actor)
+    actor = _may(s, actor, "record")
     visit = _visit(s, visit_id)
     if recording_id is not None:
         recording = s.get(Recording, recording_id)
@@ -929,7 +1043,7 @@ def set_rating(s: Session, actor: Clinician, visit_id: int, item: str, side: str
     part III total once all 33 scores are present."""
     from core.ratings import LOCATIONS, PART3_TOTAL_ITEM, RATING_ITEMS, legacy_location, validate_rating
 
-    actor = _active_actor(s, actor)
+    actor = _may(s, actor, "rate")
     visit = _visit(s, visit_id)
     item = _text(item, "Rating item", 32)
     if item in RATING_ITEMS:
@@ -996,10 +1110,75 @@ def list_ratings(s: Session, visit_id: int) -> list[ClinicianRating]:
 # ---------------------------------------------------------------- audit
 
 
-def list_audit(s: Session, actor: Clinician, limit: int = 200, patient_id: int | None = None) -> list[AuditEvent]:
-    """Newest first. Administrators only: the trail says who opened which patient."""
-    _admin(s, actor, "read the audit trail")
-    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(max(0, int(limit)))
+AUDIT_CSV_COLUMNS = ["id", "at_utc", "clinician_id", "username", "action", "patient_id", "detail"]
+
+
+def _audit_query(*, clinician_id: int | None = None, action: str | None = None, patient_id: int | None = None,
+                 since: date | datetime | None = None, until: date | datetime | None = None):
+    """The filtered trail, newest first. `since`/`until` are inclusive calendar days (UTC) when
+    dates, exact instants when datetimes."""
+    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    if clinician_id is not None:
+        query = query.where(AuditEvent.clinician_id == int(clinician_id))
+    if action:
+        query = query.where(AuditEvent.action == action)
     if patient_id is not None:
-        query = query.where(AuditEvent.patient_id == patient_id)
-    return list(s.scalars(query))
+        query = query.where(AuditEvent.patient_id == int(patient_id))
+    if since is not None:
+        start = since if isinstance(since, datetime) else datetime.combine(since, datetime.min.time(), timezone.utc)
+        query = query.where(AuditEvent.at >= start)
+    if until is not None:
+        if isinstance(until, datetime):
+            query = query.where(AuditEvent.at <= until)
+        else:
+            end = datetime.combine(until, datetime.min.time(), timezone.utc) + timedelta(days=1)
+            query = query.where(AuditEvent.at < end)
+    if since is not None and until is not None and not isinstance(since, datetime) and not isinstance(until, datetime) \
+            and until < since:
+        raise ValidationError("The audit period ends before it starts: swap the two dates.")
+    return query
+
+
+def list_audit(s: Session, actor: Clinician, limit: int = 200, patient_id: int | None = None, *,
+               clinician_id: int | None = None, action: str | None = None,
+               since: date | datetime | None = None, until: date | datetime | None = None) -> list[AuditEvent]:
+    """Newest first, filtered by who, what, which patient and a period. Administrators only:
+    the trail says who opened which patient."""
+    _admin(s, actor, "read the audit trail")
+    query = _audit_query(clinician_id=clinician_id, action=action, patient_id=patient_id, since=since, until=until)
+    return list(s.scalars(query.limit(max(0, int(limit)))))
+
+
+def audit_actions(s: Session, actor: Clinician) -> list[str]:
+    """The actions present in the trail (for the filter's choices)."""
+    _admin(s, actor, "read the audit trail")
+    return sorted(s.scalars(select(AuditEvent.action).distinct()))
+
+
+def audit_csv(s: Session, actor: Clinician, *, clinician_id: int | None = None, action: str | None = None,
+              patient_id: int | None = None, since: date | datetime | None = None,
+              until: date | datetime | None = None) -> str:
+    """The filtered trail as CSV (every matching row, newest first; the username next to the
+    clinician id; no names or free text are in the trail). Administrators only; the export is
+    itself audited with its filters."""
+    import csv
+    import io
+
+    actor = _admin(s, actor, "export the audit trail")
+    query = _audit_query(clinician_id=clinician_id, action=action, patient_id=patient_id, since=since, until=until)
+    usernames = {cid: name for cid, name in s.execute(select(Clinician.id, Clinician.username))}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(AUDIT_CSV_COLUMNS)
+    rows = 0
+    for event in s.scalars(query.execution_options(yield_per=1000)):
+        at = event.at if event.at.tzinfo is not None else event.at.replace(tzinfo=timezone.utc)
+        writer.writerow([event.id, at.astimezone(timezone.utc).isoformat(), event.clinician_id or "",
+                         usernames.get(event.clinician_id, ""), event.action, event.patient_id or "", event.detail])
+        rows += 1
+    filters = " ".join(f"{k}={v}" for k, v in (("clinician", clinician_id), ("action", action),
+                                                ("patient", patient_id),
+                                                ("since", since.isoformat() if since else None),
+                                                ("until", until.isoformat() if until else None)) if v is not None and v != "")
+    _audit(s, actor, "export", patient_id, detail=f"kind=audit_csv rows={rows}" + (f" {filters}" if filters else ""))
+    return out.getvalue()

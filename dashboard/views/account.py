@@ -14,7 +14,7 @@ st.markdown(
 
 st.subheader("Change password")
 st.caption(
-    "Type your current password, then the new one twice (at least 8 characters). Your other "
+    "Type your current password, then the new one twice (at least 8 characters, not a common password). Your other "
     "sign-ins (another computer, a tablet) end; this one stays."
 )
 with st.form("change_password", clear_on_submit=True):

@@ -23,7 +23,7 @@ if who is None or not who.is_admin:
 
 with state.session() as s:
     clinicians = repository.list_clinicians(s, state.actor(s))
-    audit = repository.list_audit(s, state.actor(s), AUDIT_ROWS)
+    actions = repository.audit_actions(s, state.actor(s))
     usernames = {c.id: c.username for c in clinicians}
     signed_in_now = {c.id: sessions.open_session_count(s, c.id) for c in clinicians}
 
@@ -67,7 +67,7 @@ if others:
     with st.form("reset_password", clear_on_submit=True):
         reset_id = st.selectbox("Account", [c.id for c in others], format_func=usernames.get, key="reset_account")
         new_password = st.text_input("New password", type="password", autocomplete="new-password",
-                                     help="At least 8 characters.", key="reset_new_password")
+                                     help="At least 8 characters, not a common password.", key="reset_new_password")
         new_password_again = st.text_input("New password again", type="password", autocomplete="new-password",
                                            key="reset_new_password_again")
         if st.form_submit_button("Reset password"):
@@ -91,7 +91,7 @@ with st.expander("Add clinician", icon=":material/person_add:"):
         username = st.text_input("Username", max_chars=64, key="new_clinician_username")
         display_name = st.text_input("Display name", max_chars=200, key="new_clinician_display_name")
         role = st.selectbox("Role", ROLES, index=ROLES.index("clinician"), format_func=ROLE_LABELS.get, key="new_clinician_role")
-        password = st.text_input("Initial password", type="password", help="At least 8 characters; tell it to the clinician in person.", key="new_clinician_password")
+        password = st.text_input("Initial password", type="password", help="At least 8 characters, not a common password; tell it to the clinician in person.", key="new_clinician_password")
         password_again = st.text_input("Initial password again", type="password", key="new_clinician_password_again")
         submitted = st.form_submit_button("Add clinician", type="primary")
     if submitted:
@@ -108,9 +108,28 @@ with st.expander("Add clinician", icon=":material/person_add:"):
                 st.rerun()
 
 st.subheader("Audit trail")
-st.caption(f"The latest {AUDIT_ROWS} events: who did what to which record, and when.")
+st.caption("Who did what to which record, and when: every sign-in (and failed attempt), view, change and "
+           "export. Ids and codes only, never names or notes; rows are never changed or deleted.")
+ANY = "any"
+filters = st.columns(5)
+who_filter = filters[0].selectbox("Who", [ANY, *usernames], format_func=lambda cid: "anyone" if cid == ANY else usernames[cid],
+                                  key="audit_who")
+action_filter = filters[1].selectbox("Action", [ANY, *actions], key="audit_action",
+                                     format_func=lambda a: "any action" if a == ANY else a)
+patient_filter = filters[2].number_input("Patient id", min_value=0, value=None, step=1, key="audit_patient",
+                                         placeholder="any patient")
+since = filters[3].date_input("From (UTC day)", value=None, key="audit_since", format="YYYY-MM-DD")
+until = filters[4].date_input("To (UTC day)", value=None, key="audit_until", format="YYYY-MM-DD")
+query = dict(clinician_id=None if who_filter == ANY else who_filter,
+             action=None if action_filter == ANY else action_filter,
+             patient_id=None if patient_filter is None else int(patient_filter), since=since, until=until)
+if since is not None and until is not None and until < since:
+    st.error("The period ends before it starts: swap the two dates.")
+    st.stop()
+audit = state.read(lambda s, actor: repository.list_audit(s, actor, AUDIT_ROWS, **query)) or []
+st.caption(f"The latest {AUDIT_ROWS} matching events; the CSV holds every matching event.")
 if not audit:
-    st.info("No events recorded yet.")
+    st.info("No events match.")
 else:
     st.dataframe(
         pd.DataFrame(
@@ -125,3 +144,14 @@ else:
         hide_index=True,
         width="stretch",
     )
+if st.button("Prepare CSV of the matching events", icon=":material/table:", key="audit_prepare_csv"):
+    csv_text = state.write(lambda s, actor: repository.audit_csv(s, actor, **query))
+    if csv_text is not None:
+        st.session_state["audit_csv"] = csv_text.encode()
+        st.session_state["audit_csv_query"] = repr(query)
+if st.session_state.get("audit_csv_query") != repr(query):  # the filters changed since: prepare again
+    st.session_state.pop("audit_csv", None)
+if (prepared := st.session_state.get("audit_csv")) is not None:
+    st.download_button(f"Download audit CSV ({len(prepared) / 1024:.0f} kB)", prepared,
+                       file_name="pdlens-audit.csv", mime="text/csv", key="audit_download_csv",
+                       icon=":material/download:")

@@ -29,6 +29,7 @@ def diagram_path(name: str):
 BADGES = {"todo": "gray", "recorded": "blue", "analysed": "green", "needs_retake": "orange"}
 CHOSEN_KEY = "capture-chosen-slot"
 
+state.require_permission("record", "Capture")
 visit, patient = state.require_visit("Capture")
 
 with state.session() as s:
@@ -37,9 +38,10 @@ with state.session() as s:
 items = checklist(recordings)
 
 
-def save(source, name: str, task: str, side: str | None, source_kind: str, size: int | None = None):
+def save(source, name: str, task: str, side: str | None, source_kind: str, size: int | None = None,
+         live_landmarks=None):
     return add_clip(state.store(), actor_id, visit.id, source, name, task, side, source_kind,
-                    state.data_dir(), size=size)
+                    state.data_dir(), size=size, live_landmarks=live_landmarks)
 
 
 def save_many(files: list[tuple]):
@@ -111,8 +113,9 @@ else:
     with right:
         st.image(str(diagram_path(spec.diagram)), caption="Where to place the device", width=320)
 
-    def save_recorded(clip: bytes, suffix: str):
-        outcome = save(clip, f"browser-{slot.key}{suffix}", slot.task, slot.side, "browser")
+    def save_recorded(clip: bytes, suffix: str, live=None):
+        # live: the recording's live tracker (its landmarks become the clip's landmark cache)
+        outcome = save(clip, f"browser-{slot.key}{suffix}", slot.task, slot.side, "browser", live_landmarks=live)
         st.session_state[f"capture-last-{visit.id}"] = outcome  # shown after the checklist refreshes
         return outcome
 

@@ -15,10 +15,11 @@ with st.form("login"):
 
 if submitted:
     with state.session() as s:
-        clinician = repository.authenticate(s, username.strip(), password)
-    if clinician is None:
-        # Deliberately not saying whether the username or the password was wrong.
-        st.error("Sign-in failed: unknown username or wrong password.")
+        attempt = repository.attempt_sign_in(s, username.strip(), password)
+    if attempt.clinician is None:
+        # Deliberately not saying whether the username or the password was wrong, nor (when
+        # locked out) whether the account exists: core.store.repository.attempt_sign_in.
+        st.error(attempt.message)
     else:
-        state.sign_in(clinician)
+        state.sign_in(attempt.clinician)
         st.rerun()

@@ -7,7 +7,7 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from core.capture import STATUS_LABELS
-from core.store import Patient, Visit
+from core.store import Patient, Visit, repository
 from core.trends import overdue_followups, patients_with_recent_change, recordings_needing_retake
 from core.vocabulary import task_label
 from dashboard import state
@@ -33,6 +33,8 @@ with state.session() as s:
     ids = {f.patient_id for f in flagged} | set(overdue["patient_id"]) | set(retakes["patient_id"])
     people = {pid: (name, mrn) for pid, name, mrn in
               s.execute(select(Patient.id, Patient.name, Patient.mrn).where(Patient.id.in_(ids))).all()} if ids else {}
+    if ids:
+        repository.audit_list_view(s, state.actor(s), "overview", ids)
 
 
 def name_of(pid: int) -> str:

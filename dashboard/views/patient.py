@@ -81,17 +81,21 @@ else:
     table_opening(table, [visit.id for visit in visits], state.VISIT_PAGE, "visit", "visit_table",
                   column_config={"Date": st.column_config.DateColumn("Date", format="YYYY-MM-DD")})
 
-with st.expander("New visit", expanded=not visits, icon=":material/event:"):
-    with st.form("new_visit"):
-        fields = visit_fields("new_visit")
-        submitted = st.form_submit_button("Create visit", type="primary")
-    if submitted:
-        visit = state.write(
-            lambda s, actor: repository.create_visit(s, actor, patient.id, **fields)
-        )
-        if visit is not None:
-            state.flash(f"Visit of {visit.visit_date.isoformat()} created.")
-            st.switch_page(state.VISIT_PAGE, query_params={"visit": str(visit.id)})
+if state.may("edit_record"):
+    with st.expander("New visit", expanded=not visits, icon=":material/event:"):
+        with st.form("new_visit"):
+            fields = visit_fields("new_visit")
+            submitted = st.form_submit_button("Create visit", type="primary")
+        if submitted:
+            visit = state.write(
+                lambda s, actor: repository.create_visit(s, actor, patient.id, **fields)
+            )
+            if visit is not None:
+                state.flash(f"Visit of {visit.visit_date.isoformat()} created.")
+                st.switch_page(state.VISIT_PAGE, query_params={"visit": str(visit.id)})
+else:
+    st.caption(state.cannot("edit_record"))
+    st.stop()  # nor the corrections and archiving below
 
 # --- edit and archive -------------------------------------------------------------------------
 with st.expander("Correct patient details", icon=":material/edit:"):

@@ -36,6 +36,8 @@ with state.session() as s:
         s, query, include_archived=include_archived, limit=PAGE_SIZE, offset=page_number * PAGE_SIZE
     )
     has_any_patient = total > 0 or repository.count_patients(s, "", True) > 0
+    if rows:
+        repository.audit_list_view(s, state.actor(s), "patients", [row.id for row in rows])
 
 if not has_any_patient:
     st.info("No patients yet - create the first one below.", icon=":material/person_add:")
@@ -72,12 +74,15 @@ else:
                 st.session_state["patient_list_page"] = page_number + 1
                 st.rerun()
 
-with st.expander("New patient", expanded=not has_any_patient, icon=":material/person_add:"):
-    with st.form("new_patient"):
-        fields = patient_fields("new_patient")
-        submitted = st.form_submit_button("Create patient", type="primary")
-    if submitted:
-        patient = state.write(lambda s, actor: repository.create_patient(s, actor, **fields))
-        if patient is not None:
-            state.flash(f"Patient {escape_markdown(patient.mrn)} created.")
-            st.switch_page(state.PATIENT_PAGE, query_params={"patient": str(patient.id)})
+if state.may("edit_record"):
+    with st.expander("New patient", expanded=not has_any_patient, icon=":material/person_add:"):
+        with st.form("new_patient"):
+            fields = patient_fields("new_patient")
+            submitted = st.form_submit_button("Create patient", type="primary")
+        if submitted:
+            patient = state.write(lambda s, actor: repository.create_patient(s, actor, **fields))
+            if patient is not None:
+                state.flash(f"Patient {escape_markdown(patient.mrn)} created.")
+                st.switch_page(state.PATIENT_PAGE, query_params={"patient": str(patient.id)})
+else:
+    st.caption(state.cannot("edit_record"))

@@ -17,7 +17,10 @@ chrome.demo_patient_note(patient)
 st.caption("MDS-UPDRS part III: 33 scores (items 3.1-3.18, per side or body part where the scale rates them), "
            "0 normal, 1 slight, 2 mild, 3 moderate, 4 severe; the part III total once all 33 are rated. "
            "Modified Hoehn & Yahr stage. Outcome tests: totals and times as entered, beside the video times.")
-ratings_form(visit.id)
+if state.may("rate"):
+    ratings_form(visit.id)
+else:
+    st.info(state.cannot("rate"))
 for line in stopwatch_lines(visit.id):
     st.text(line)
 

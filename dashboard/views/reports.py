@@ -6,7 +6,7 @@ from datetime import date
 
 import streamlit as st
 
-from core.reports import audit_export, export_chunks, export_salt, fhir_json, patient_pdf, write_csv, write_parquet
+from core.reports import audit_export, check_export, export_chunks, export_salt, fhir_json, patient_pdf, write_csv, write_parquet
 from dashboard import state
 from core.store import repository
 from dashboard.formatting import MEDICATION_LABELS, label
@@ -27,9 +27,13 @@ else:
 scope_options = (["patient", "clinic"] if patient is not None else ["clinic"])
 scope = st.radio("Table export of", scope_options, horizontal=True, key="reports_scope",
                  format_func={"patient": "this patient", "clinic": "the whole clinic"}.get)
+identified_allowed = state.may("export_identified")
+if not identified_allowed:
+    st.session_state["reports_deidentified"] = True
 deidentified = st.checkbox(
     "De-identified (research): no name, MRN or birth date; salted-hash pseudonym; age in years; "
-    "dates as days since the patient's first visit", key="reports_deidentified")
+    "dates as days since the patient's first visit", key="reports_deidentified", disabled=not identified_allowed,
+    help=None if identified_allowed else state.cannot("export_identified"))
 ids = [patient.id] if scope == "patient" else None
 stem = f"pdlens-{'patient-' + str(patient.id) if scope == 'patient' else 'clinic'}-{date.today().isoformat()}"
 detail = f"scope={scope} deidentified={'yes' if deidentified else 'no'}"
@@ -46,6 +50,7 @@ def keep(key: str, data: bytes, name: str, mime: str) -> None:
 def export_table(kind: str) -> bytes:
     salt = export_salt() if deidentified else None
     with state.session() as s:
+        check_export(s, state.actor(s), identified=not deidentified)
         chunks = export_chunks(s, ids, deidentified=deidentified, salt=salt)
         if kind == "csv":
             text = io.StringIO()
@@ -61,7 +66,9 @@ def export_table(kind: str) -> bytes:
 
 
 columns = st.columns(4)
-if patient is not None and columns[0].button("Prepare PDF report", key="reports_prepare_pdf", icon=":material/picture_as_pdf:"):
+if not identified_allowed:
+    st.caption(f"PDF report: {state.cannot('export_identified')}")
+if patient is not None and identified_allowed and columns[0].button("Prepare PDF report", key="reports_prepare_pdf", icon=":material/picture_as_pdf:"):
     with st.spinner("Building the report..."), state.session() as s:
         report = patient_pdf(s, patient.id, note=chrome.demo_note(patient))
         audit_export(s, state.actor(s), "pdf", patient.id)

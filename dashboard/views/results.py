@@ -24,7 +24,7 @@ st.title(f"Results of the visit of {visit.visit_date.isoformat()}")
 chrome.patient_caption(patient)
 chrome.demo_patient_note(patient)
 
-if tasks and st.button("Recompute the visit score", icon=":material/refresh:",
+if tasks and state.may("record") and st.button("Recompute the visit score", icon=":material/refresh:",
                        help="Fuse the scores of the clips that count again."):
     with state.session() as s:
         score_visit(state.store(), state.actor(s).id, visit.id)
@@ -47,7 +47,8 @@ for task_clips in tasks:
     if shown is not None:
         per_recording_lines += panels.recording_panel(shown, task_clips.assessments.get(shown.id), data_dir)
         if shown.task == "gait_speed":  # the walk's scale: floor marks clicked on a frame
-            floor_marks.floor_marks_panel(shown, data_dir, patient.height_cm)
+            if state.may("record"):
+                floor_marks.floor_marks_panel(shown, data_dir, patient.height_cm)
     clips.other_clips(task_clips)
 
 panels.summary_panel(panels.visit_summary_lines(fused, per_recording_lines))

@@ -15,7 +15,7 @@ with st.form("create_admin"):
     username = st.text_input("Username", max_chars=64, autocomplete="username")
     display_name = st.text_input("Display name", max_chars=200, placeholder="e.g. Dr. A. Example")
     password = st.text_input(
-        "Password", type="password", autocomplete="new-password", help="At least 8 characters."
+        "Password", type="password", autocomplete="new-password", help="At least 8 characters, not a common password."
     )
     password_again = st.text_input("Password again", type="password", autocomplete="new-password")
     submitted = st.form_submit_button("Create administrator account", type="primary")

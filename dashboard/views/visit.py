@@ -67,14 +67,18 @@ if visit.notes:
 
 visit_query = {"visit": str(visit.id)}
 st.subheader("Recordings")
-st.page_link(state.CAPTURE_PAGE, label="Record or upload clips for this visit", icon=":material/videocam:",
-             query_params=visit_query)
+if state.may("record"):
+    st.page_link(state.CAPTURE_PAGE, label="Record or upload clips for this visit", icon=":material/videocam:",
+                 query_params=visit_query)
+else:
+    st.caption(state.cannot("record"))
 if not recordings:
     st.info("No recordings in this visit yet: record the standard tasks or upload clinic clips.",
             icon=":material/mic:")
 else:
     clips.clips_table(tasks)
-    clips.correction_panel(tasks, correct_clip)
+    if state.may("record"):
+        clips.correction_panel(tasks, correct_clip)
 
 results_link, ratings_link = st.columns(2)
 results_link.page_link(state.RESULTS_PAGE, label="Results and explanations", icon=":material/insights:",
@@ -83,4 +87,5 @@ ratings_link.page_link(state.RATINGS_PAGE, label="Clinician ratings (MDS-UPDRS)"
                        query_params=visit_query)
 
 # --- correcting the visit's own details (date, medication, dose, notes) --------------------------------
-edit_visit_form(visit)
+if state.may("edit_record"):
+    edit_visit_form(visit)

@@ -16,7 +16,11 @@ def _kept_key(visit_id: int) -> str:
 
 def summary_download(visit_id: int, patient_id: int, visit_date: str, key: str, note: str | None = None) -> None:
     """'Prepare visit summary (PDF)', then its download button (kept for this browser session).
-    `note`: the demo database's provenance sentence for this patient (chrome.demo_note)."""
+    `note`: the demo database's provenance sentence for this patient (chrome.demo_note).
+    A role that may not export identified data (a reviewer) is told so instead."""
+    if not state.may("export_identified"):
+        st.caption(f"Visit summary (PDF): {state.cannot('export_identified')}")
+        return
     if st.button("Prepare visit summary (PDF)", key=f"{key}_prepare", icon=":material/picture_as_pdf:",
                  help="One page for the chart: the visit score and what it means, measures beside their healthy "
                       "ranges and the patient's baseline, ratings beside the app's estimates, changes flagged."):

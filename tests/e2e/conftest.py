@@ -178,6 +178,23 @@ def wait_until_idle(page, timeout_ms: int = 20_000) -> None:
     page.locator(IDLE_APP).wait_for(state="attached", timeout=timeout_ms)
 
 
+def choose_option(page, combobox, option_name, attempts: int = 3) -> None:
+    """Open a select box and click one of its options. On a busy machine the first click can
+    land while the page is still being replaced and the list never opens: open it again."""
+    option = page.get_by_role("option", name=option_name)
+    for attempt in range(attempts):
+        wait_until_idle(page)
+        combobox.click()
+        try:
+            option.wait_for(state="visible", timeout=5_000)
+            break
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+    option.click()
+
+
 def screenshot_whole_page(page, path: Path, max_height: int = 6_000) -> None:
     """A screenshot of the whole page. Streamlit scrolls inside its main section, so Playwright's
     full_page stops at the viewport: the viewport grows to the content for the shot, then back."""

@@ -5,7 +5,9 @@ recording, clips built from the real hand photo; no patient data).
   from the names, per-file results (stored / already on this visit / failed with the reason).
 * WebRTC recording: Chromium with fake media devices fed from a wav (the real vowel fixture) and
   a y4m (the real hand photo with a warped tapping thumb) records a voice clip and a movement
-  clip through the page; both are found stored, analysed and shown on the visit. WebRTC needs a
+  clip through the page; both are found stored, analysed and shown on the visit. While each one
+  records, the page's live readout is read every 0.25 s: the taps so far grow while the fake
+  camera plays the tapping hand, and the vowel's pitch so far is shown (no extra recording time). WebRTC needs a
   non-127.0.0.1 address (DESIGN.md), so the server and the browser run inside a loopback-only
   network namespace: this file re-runs itself there as a script
   (`unshare --net sh -c 'ip link set lo up && ip addr add 127.0.0.2/8 dev lo && python THIS record OUT'`).
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -166,7 +169,35 @@ def write_fake_media(folder: Path) -> tuple[Path, Path]:
     return wav, y4m
 
 
-def record_task(page, visit_id: int, slot_key: str, what: str, seconds: int, shots: Path) -> None:
+def live_readouts_until(page, done, label: str, timeout_s: float = 180.0) -> tuple[list[str], float | None]:
+    """While recording: the distinct texts of the live readout line (the one with `label`), read
+    every 0.25 s until `done` (a locator) is visible; and the seconds from the end of the
+    recording (the last readout before the page says the clip is being finished or saved) to
+    `done` (informational: the Stop-to-result a therapist sees, within about 0.5 s)."""
+    import time
+
+    line = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text=re.compile(f"Live:.*{label}"))
+    seen: list[str] = []
+    recording_seen_at = None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if done.count() and done.first.is_visible():
+            break
+        try:
+            if line.count():
+                text = line.first.inner_text(timeout=1000).strip()
+                if text and (not seen or seen[-1] != text):
+                    seen.append(text)
+                if text and "finishing the last" not in text and page.get_by_text("Recording 00:").count():
+                    recording_seen_at = time.monotonic()
+        except Exception:  # the line is replaced between count and read: read again
+            pass
+        page.wait_for_timeout(250)
+    return seen, (time.monotonic() - recording_seen_at) if recording_seen_at else None
+
+
+def record_task(page, visit_id: int, slot_key: str, what: str, seconds: int, shots: Path,
+                live_label: str = "") -> dict:
     from playwright.sync_api import expect
 
     page.locator(f'.st-key-choose-{visit_id}-{slot_key} button').first.click()
@@ -180,11 +211,13 @@ def record_task(page, visit_id: int, slot_key: str, what: str, seconds: int, sho
     record.click()
     expect(page.get_by_text("Recording 00:0")).to_be_visible(timeout=30_000)  # the timer runs
     message = page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]')
-    expect(message.filter(has_text="analys").or_(message.filter(has_text="quality check"))).to_be_visible(
-        timeout=180_000)
+    saved = message.filter(has_text="analys").or_(message.filter(has_text="quality check"))
+    live, stop_to_result = live_readouts_until(page, saved, live_label) if live_label else ([], None)
+    expect(saved).to_be_visible(timeout=180_000)
     page.screenshot(path=shots / f"{slot_key}-saved.png", full_page=True)
     component.get_by_role("button", name=f"Stop {what}").click()  # the live preview ends, the run too
     wait_until_idle(page, timeout_ms=60_000)
+    return {"live": live, "stop_to_result_s": stop_to_result}
 
 
 def back_to_visit(page, attempts: int = 3) -> None:
@@ -226,8 +259,9 @@ def run_webrtc_session(out: Path) -> None:
             page = context.new_page()
             try:
                 sign_in_and_open_capture(page, server.url, clinic.visit_id)
-                record_task(page, clinic.visit_id, "vowel", "microphone", 5, out)
-                record_task(page, clinic.visit_id, "finger_tapping_left", "camera", 10, out)
+                result["vowel"] = record_task(page, clinic.visit_id, "vowel", "microphone", 5, out, "Pitch")
+                result["tapping"] = record_task(page, clinic.visit_id, "finger_tapping_left", "camera", 10, out,
+                                                "Taps so far")
                 back_to_visit(page)
                 wait_until_idle(page)
                 page.screenshot(path=out / "visit.png", full_page=True)
@@ -266,6 +300,17 @@ def test_voice_and_movement_recorded_in_the_browser_are_stored_analysed_and_show
     assert all(r["assessed"] and r["status"] in ("analysed", "needs_retake") for r in rows)
     assert vowel["measures"] > 5
     assert (tmp_path / "data" / tapping["stored_path"]).is_file()
+    # the live readout changed while the fake camera played the tapping hand: taps so far grew
+    taps = [int(m.group(1)) for text in result["tapping"]["live"] if (m := re.search(r"Taps so far: (\d+)", text))]
+    assert len(set(taps)) >= 2 and taps == sorted(taps) and taps[-1] > taps[0], result["tapping"]["live"]
+    assert any(re.search(r"Rate: \d+\.\d+ Hz", text) for text in result["tapping"]["live"]), result["tapping"]["live"]
+    # and the vowel's pitch so far while the fake microphone played the vowel
+    assert any(re.search(r"Pitch: \d+(\.\d+)? Hz", text) for text in result["vowel"]["live"]), result["vowel"]["live"]
+    print("live readouts (last):", result["tapping"]["live"][-4:], result["vowel"]["live"][-2:])
+    print("server log, live:", [line for line in result["server_log_tail"].splitlines() if "live" in line.lower()])
+    print("Stop -> result on screen (about):", result["tapping"]["stop_to_result_s"], "s (tapping),",
+          result["vowel"]["stop_to_result_s"], "s (vowel)")
+    assert "live landmarks not used" not in result["server_log_tail"]
     cells = result["visit_cells"]  # the Visit page's recordings table
     assert "Sustained vowel /a/" in cells and "Finger tapping (3.4)" in cells, cells
     assert cells.count("yes") == 2, cells  # both count; their source ("browser") is checked in the rows above

@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from core.synthetic.hand import write_tapping_clip
-from tests.e2e.conftest import sign_in, start_dashboard, stop_dashboard, wait_until_idle
+from tests.e2e.conftest import choose_option, sign_in, start_dashboard, stop_dashboard, wait_until_idle
 from tests.fixtures.voice.synth import write_audio
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -160,8 +160,8 @@ def test_a_therapists_day(tmp_path, page, screenshot_dir):
         expect(heading(page, "Visit of 2024-06-01")).to_be_visible()
         wait_until_idle(page)
         page.get_by_text("Correct a clip", exact=False).click()
-        page.get_by_role("combobox", name="Clip").click()
-        page.get_by_role("option", name=re.compile(r"Finger tapping \(3\.4\), right - clip 3")).click()
+        choose_option(page, page.get_by_role("combobox", name="Clip"),
+                      re.compile(r"Finger tapping \(3\.4\), right - clip 3"))
         wait_until_idle(page)
         side = page.get_by_role("combobox", name="Side (finger tapping and tremor)")
         # the relabel form shows the chosen clip's labels once the page has run again for it

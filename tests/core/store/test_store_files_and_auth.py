@@ -65,5 +65,6 @@ def test_passwords_longer_than_72_bytes_count_in_full():
 
 def test_password_rules():
     assert "at least 8" in password_problem("1234567")
-    assert password_problem("12345678") is None
+    assert password_problem("17-lamp-7") is None
+    assert "most common" in password_problem("12345678")  # (tests/security/test_accounts.py: the list)
     assert "at most" in password_problem("x" * 2000)
