@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from core import batch
 from core.config import PROJECT_ROOT, settings
-from core.store import Assessment, Clinician, Recording, Visit, close_store, open_store, repository, transaction
+from core.store import Assessment, Clinician, Patient, Recording, Visit, close_store, open_store, repository, transaction
 from tests.fixtures.movement.clips import frames_only, tapping_frames, write_video
 from tests.fixtures.voice.synth import synthetic_vowel, write_audio
 
@@ -253,4 +253,36 @@ def test_an_existing_cluster_gets_the_clips_as_bytes_and_returns_the_side_files(
         tap_rec = s.scalar(select(Recording).where(Recording.original_name == "tap_L.mp4"))
         stored = settings().data_dir / tap_rec.stored_path
     assert Path(str(stored) + ".landmarks.npz").stat().st_size > 1000  # the worker's cache, sent back
+    close_store(url)
+
+
+def test_a_role_that_may_not_record_imports_nothing_and_no_clip_is_analysed(env, tmp_path):
+    """A reviewer (core.permissions) is refused before any file is read or sent to a worker."""
+    from core.capture import ClipRequest, add_clips
+
+    url, sessions = _clinic(env)
+    with transaction(sessions) as s:
+        admin = s.scalar(select(Clinician).where(Clinician.username == "admin"))
+        reviewer = repository.create_clinician(s, admin, username="reviewer", display_name="Synthetic Reviewer",
+                                               password="correct-horse-battery", role="reviewer")
+        reviewer_id = reviewer.id
+        patient = s.scalar(select(Patient).where(Patient.mrn == "SYN-X1"))
+        visit_id = repository.create_visit(s, admin, patient.id, visit_date=date(2024, 5, 6), medication_state="on").id
+    folder = tmp_path / "one"
+    folder.mkdir()
+    shutil.copy(VOWELS[0], folder / "vowel.wav")
+    out, err = io.StringIO(), io.StringIO()
+    code = batch.main([str(folder), "--patient", "SYN-X1", "--clinician", "reviewer", "--database-url", url,
+                       "--workers", "0"], stdout=out, stderr=err)
+    assert code == batch.EXIT_USAGE and "'reviewer' may not import recordings" in err.getvalue()
+
+    class NoExecutor:  # nothing may reach an executor
+        def map_unordered(self, jobs):
+            raise AssertionError("a clip was sent for analysis")
+
+    outcomes = dict(add_clips(sessions, reviewer_id, visit_id, [ClipRequest(1, VOWELS[0].read_bytes(), "v.wav", "vowel", None)],
+                              "upload", env / "data", executor=NoExecutor()))
+    assert outcomes[1].status == "failed" and outcomes[1].message.startswith("v.wav: ")
+    with transaction(sessions) as s:
+        assert s.scalars(select(Recording)).all() == []
     close_store(url)
