@@ -114,10 +114,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
+    from bench.batch import cpu_ceiling
     from core.capture import ClipRequest, add_clip, add_clips
     from core.executor import DaskExecutor, warm_worker
 
     load_before = os.getloadavg()[0]
+    ceiling_before = cpu_ceiling()
     with tempfile.TemporaryDirectory(prefix="pdlens-bench-visit-") as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
@@ -160,6 +162,7 @@ def main() -> None:
         finally:
             executor.close()
 
+    ceiling_after = cpu_ceiling()
     stored = sum(s == "stored" for s in statuses.values())
     by_task: dict[str, float] = {}
     for c in per_clip:
@@ -186,10 +189,13 @@ def main() -> None:
         "note": ("With 2 workers the wall time cannot fall below the longest clip's analysis "
                  f"({longest['task']}, {longest['seconds']:.1f} s here) nor below half the serial sum."),
         "load_average_before": load_before,
+        # the most 2 processes could gain on this machine during the run (pure CPU loop)
+        "cpu_two_process_speed_up": {"before": ceiling_before, "after": ceiling_after},
     }
     path = write_result("visit", data, [figure], short=args.short)
     print(f"visit: {total:.0f} s of clips; serial {serial_s:.1f} s ({base:.2f}x duration), "
-          f"{args.workers} workers {parallel_s:.1f} s ({value:.2f}x); by task {by_task}; -> {path}")
+          f"{args.workers} workers {parallel_s:.1f} s ({value:.2f}x); by task {by_task}; CPU loop in 2 processes "
+          f"{ceiling_before['two_process_speed_up']}x before, {ceiling_after['two_process_speed_up']}x after -> {path}")
 
 
 if __name__ == "__main__":
