@@ -1,17 +1,28 @@
 """Batch import of a clinic's archive of recordings:
 
-    python -m core.cli batch DIR --patient MRN [--date YYYY-MM-DD] --clinician USERNAME
-    python -m core.cli batch --manifest CSV --clinician USERNAME
+    python -m core.cli batch DIR --patient MRN [--date YYYY-MM-DD] --clinician USERNAME [--workers N] [--scheduler URL]
+    python -m core.cli batch --manifest CSV --clinician USERNAME [--workers N] [--scheduler URL]
 
 DIR mode takes every file in DIR (not hidden, not in sub-folders) for one patient and one visit
 date (default today), the task and side guessed from each file name ("tap_L.mp4", "vowel.m4a").
 Manifest mode reads a CSV with the columns patient_mrn, visit_date, task, side, file (paths
 relative to the manifest's folder).
 
-Each file goes through the same path as an upload (core.capture.add_clip, source "import"): it
-is validated, stored under its content hash, analysed and written in one transaction, or nothing
-is written. A visit is created on demand, one per patient and date. A file whose content is
-already on any visit of that patient is skipped, so re-running an import adds nothing twice.
+Each file is checked here first (readable, a supported format by its first bytes, long enough
+for its task). A file whose content is already on any visit of that patient is skipped by its
+content hash before any analysis, so re-running an import (after it was interrupted, killed or
+finished) adds nothing twice and analyses only what is missing. A visit is created on demand,
+one per patient and date.
+
+The analyses run on a `dask.distributed` cluster (core.executor): by default a LocalCluster of
+one worker process per core (`--workers N`; `--workers 0` analyses in this process, one clip
+after the other), or an existing cluster with `--scheduler tcp://HOST:8786` (or the setting
+PDLENS_DASK_SCHEDULER; the clips' bytes are sent to its workers, no shared filesystem needed).
+Workers only analyse and explain; this process stores each clip under its content hash and
+writes it in one transaction as its analysis completes (so SQLite keeps a single writer), or
+writes nothing for it. A clip that cannot be analysed, or whose worker crashed, fails alone with
+its reason; the others go on. stderr shows a progress bar with counts only (never file names).
+
 Everything is audited as the given clinician. Exit status: 0 when nothing failed, 1 when some
 file failed (the summary says which and why), 2 for a usage error (bad arguments, unknown
 clinician, unreadable manifest).
@@ -21,14 +32,16 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from core.capture import HEAD_BYTES, ClipOutcome, add_clip, check_clip, check_upload, file_sha256, guess_task_and_side
+from core.capture import HEAD_BYTES, ClipOutcome, check_clip, check_upload, file_sha256, guess_task_and_side
 from core.pipeline import UnusableInput
 from core.tasks import SIDES, TASKS
 from core.words import plural
@@ -62,6 +75,9 @@ class Summary:
     failed: list[ClipOutcome] = field(default_factory=list)
     visits_created: int = 0
     notes: list[str] = field(default_factory=list)  # e.g. a visit score that could not be updated
+    # where the time went, in this process: checks before analysis, waiting for the analyses,
+    # writing the results, scoring the visits
+    timings_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -147,10 +163,10 @@ def jobs_from_manifest(manifest: Path) -> list[Job]:
 
 # ---------------------------------------------------------------- import
 
-def _progress(out: TextIO) -> Callable[[int, int, str], None]:
+def _progress(out: TextIO) -> Callable[[int, int], None]:
     tty = out.isatty()
 
-    def show(done: int, total: int, name: str) -> None:
+    def show(done: int, total: int) -> None:
         """Counts only: file names often carry the patient's name, and stderr ends up in logs
         (the summary names only the files that need the user's attention)."""
         width = 30
@@ -165,15 +181,35 @@ def _progress(out: TextIO) -> Callable[[int, int, str], None]:
     return show
 
 
+@dataclass
+class _Ready:
+    """A job checked and ready to analyse: where its analysis goes once it comes back."""
+
+    job: Job
+    visit_id: int
+    patient_id: int
+    stored_name: str
+
+
 def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Path,
-               progress: Callable[[int, int, str], None] | None = None) -> Summary:
-    """Import the jobs (see the module docstring). Raises UsageError for an unknown clinician."""
+               progress: Callable[[int, int], None] | None = None, executor=None,
+               workers: int | None = None, scheduler: str | None = None) -> Summary:
+    """Import the jobs (see the module docstring). Raises UsageError for an unknown clinician.
+
+    Every job is checked here first (readable, a supported format, not already imported for the
+    patient by content hash, long enough for its task); the others are analysed through
+    `executor` (core.executor), or one made from `workers`/`scheduler` (core.executor.make_executor;
+    a single clip to analyse stays in this process), and each is written in its own transaction
+    as its analysis completes."""
+    import re
+
     from sqlalchemy import select
 
+    from core.executor import ClipJob, SerialExecutor, expected_cost, make_executor
+    from core.store import ValidationError, transaction
     from core.store import repository as repo
-    from core.store import transaction
     from core.store.models import Clinician, Patient, Recording, Visit
-    from core.visits import score_visit
+    from core.visits import add_analysed_recording, score_visit
 
     with transaction(sessions) as s:
         clinician = s.scalar(select(Clinician).where(Clinician.username == clinician_username))
@@ -181,16 +217,36 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
             raise UsageError(f"No active clinician '{clinician_username}': an administrator can create one in "
                              "the app (Administration page).")
         actor_id = clinician.id
+    from core.store import PermissionDenied
+    from core.visits import require_role
+
+    try:
+        require_role(sessions, actor_id, "record")
+    except PermissionDenied as exc:
+        raise UsageError(f"'{clinician_username}' may not import recordings: {exc}") from None
 
     summary = Summary()
     touched_visits: set[int] = set()
+    done = 0
+    total = len(jobs)
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total)
 
     def fail(job: Job, message: str) -> None:
         summary.failed.append(ClipOutcome(job.name, job.task, job.side, "failed", f"{job.name}: {message}"))
+        tick()
 
+    if progress:
+        progress(0, total)
+    t_start = time.perf_counter()
+    ready: dict[int, _Ready] = {}
+    clip_jobs: list[ClipJob] = []
+    this_run: dict[tuple[int, str], str] = {}  # (patient, sha256) -> the job name sent this run
     for i, job in enumerate(jobs):
-        if progress:
-            progress(i, len(jobs), job.name)
         if job.problem:
             fail(job, job.problem)
             continue
@@ -198,7 +254,7 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
             if not job.path.is_file():
                 raise UnusableInput("file not found.")
             with open(job.path, "rb") as fh:
-                check_upload(job.name, job.path.stat().st_size, fh.read(HEAD_BYTES))
+                fmt = check_upload(job.name, job.path.stat().st_size, fh.read(HEAD_BYTES))
             sha256 = file_sha256(job.path)
             with transaction(sessions) as s:
                 patient = s.scalar(select(Patient).where(Patient.mrn == job.patient_mrn))
@@ -206,6 +262,7 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
                     raise UnusableInput(f"no patient with MRN {job.patient_mrn}: create the patient in the app first.")
                 if patient.archived:
                     raise UnusableInput(f"the patient with MRN {job.patient_mrn} is archived: restore them first.")
+                patient_id, height_cm = patient.id, patient.height_cm
                 already = s.execute(select(Recording.id, Visit.visit_date).join(Visit, Recording.visit_id == Visit.id)
                                     .where(Visit.patient_id == patient.id, Recording.sha256 == sha256)).first()
             if already is not None:
@@ -213,14 +270,21 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
                     job.name, job.task, job.side, "duplicate",
                     f"{job.name}: already imported for this patient (visit of {already.visit_date.isoformat()}).",
                     already.id))
+                tick()
                 continue
-            check_clip(job.path, job.task)  # before a visit is created for it
+            if (patient_id, sha256) in this_run:
+                summary.skipped.append(ClipOutcome(
+                    job.name, job.task, job.side, "duplicate",
+                    f"{job.name}: the same file as {this_run[(patient_id, sha256)]} in this import: not imported twice."))
+                tick()
+                continue
+            duration = check_clip(job.path, job.task)  # before a visit is created for it
             with transaction(sessions) as s:
                 actor = s.get(Clinician, actor_id)
-                visit = s.scalar(select(Visit).where(Visit.patient_id == patient.id, Visit.visit_date == job.visit_date)
+                visit = s.scalar(select(Visit).where(Visit.patient_id == patient_id, Visit.visit_date == job.visit_date)
                                  .order_by(Visit.id).limit(1))
                 if visit is None:
-                    visit = repo.create_visit(s, actor, patient.id, visit_date=job.visit_date,
+                    visit = repo.create_visit(s, actor, patient_id, visit_date=job.visit_date,
                                               medication_state="unknown", notes="Created by batch import.")
                     summary.visits_created += 1
                 visit_id = visit.id
@@ -230,18 +294,55 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
         except Exception as exc:  # a store refusal (e.g. a future date) fails this file only
             fail(job, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             continue
-        outcome = add_clip(sessions, actor_id, visit_id, job.path, job.name, job.task, job.side, "import",
-                           data_dir, rescore=False)
-        outcome.name = job.name
-        if outcome.status == "stored":
-            summary.imported.append(outcome)
-            touched_visits.add(visit_id)
-        elif outcome.status == "duplicate":
-            summary.skipped.append(outcome)
+        this_run[(patient_id, sha256)] = job.name
+        shown = Path(job.name).name
+        stored_name = shown if re.fullmatch(r"\.[a-z0-9]{1,8}", Path(shown).suffix.lower()) else f"{shown}.{fmt}"
+        ready[i] = _Ready(job, visit_id, patient_id, stored_name)
+        clip_jobs.append(ClipJob(i, job.task, job.side if TASKS[job.task].sided else None,
+                                 suffix=Path(stored_name).suffix.lower(), path=str(job.path.resolve()),
+                                 height_m=height_cm / 100.0 if height_cm else None,
+                                 cost=expected_cost(job.task, duration)))
+
+    summary.timings_s["checks"] = time.perf_counter() - t_start
+    writes = worker_time = 0.0
+    t_analysis = time.perf_counter()
+    own = None
+    if executor is None:
+        if len(clip_jobs) <= 1 and not scheduler or workers == 0 and not scheduler:
+            executor = SerialExecutor()
         else:
-            summary.failed.append(outcome)
-    if progress:
-        progress(len(jobs), len(jobs), "done")
+            executor = own = make_executor(workers, scheduler)
+    try:
+        for analysis in executor.map_unordered(clip_jobs):
+            r = ready.pop(analysis.key)
+            job = r.job
+            worker_time += sum(analysis.timings_s.values())
+            t_write = time.perf_counter()
+            try:
+                outcome = add_analysed_recording(sessions, actor_id, r.visit_id, job.path, r.stored_name, job.task,
+                                                 job.side, "import", data_dir, analysis, rescore=False)
+            except (UnusableInput, ValidationError) as exc:
+                fail(job, str(exc))
+                continue
+            except Exception as exc:
+                if not isinstance(exc, RuntimeError):
+                    log.exception("writing an imported clip failed")
+                fail(job, str(exc) if isinstance(exc, RuntimeError) else
+                     "the analysis failed unexpectedly; nothing was stored. Try again or report it.")
+                continue
+            finally:
+                writes += time.perf_counter() - t_write
+            summary.imported.append(ClipOutcome(job.name, job.task, job.side, "stored", f"{job.name}: {outcome.message}",
+                                                outcome.recording_id, outcome.quality_ok))
+            touched_visits.add(r.visit_id)
+            tick()
+    finally:
+        if own is not None:
+            own.close()
+    summary.timings_s["analyses_and_writes"] = time.perf_counter() - t_analysis
+    summary.timings_s["writes"] = writes
+    summary.timings_s["analysis_in_workers"] = worker_time  # summed over clips (the workers' busy time)
+    t_score = time.perf_counter()
     for visit_id in sorted(touched_visits):
         try:  # the clips are safely stored; the visit score can be recomputed on the Results page
             score_visit(sessions, actor_id, visit_id)
@@ -249,6 +350,7 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
             log.exception("visit score after import failed")
             summary.notes.append(f"the visit score of visit {visit_id} was not updated ({type(exc).__name__}): "
                                  "recompute it on the visit's Results page.")
+    summary.timings_s["visit_scores"] = time.perf_counter() - t_score
     return summary
 
 
@@ -264,11 +366,20 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     parser.add_argument("--clinician", metavar="USERNAME", required=True,
                         help="the clinician the import is audited as")
     parser.add_argument("--database-url", help="database URL (default: DATABASE_URL or the data dir's SQLite)")
+    parser.add_argument("--workers", type=int, metavar="N", default=None,
+                        help="analyse on a local Dask cluster of N worker processes (default: the number of cores; "
+                             "0: in this process, one clip after the other)")
+    parser.add_argument("--scheduler", metavar="URL",
+                        help="send the analyses to an existing Dask cluster, e.g. tcp://HOST:8786 "
+                             "(default: the setting PDLENS_DASK_SCHEDULER)")
     args = parser.parse_args(argv)
 
     from core.config import settings
     from core.store import open_store
 
+    # Dask's scheduler and worker logs (connections, addresses) would bury the progress bar; its
+    # warnings and errors still show. Set before distributed is imported, so workers inherit it.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     try:
         if args.manifest is not None:
             if args.folder is not None or args.patient:
@@ -282,7 +393,10 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         if not jobs:
             raise UsageError("No files to import.")
         sessions = open_store(args.database_url or settings().database_url)
-        summary = run_import(sessions, args.clinician, jobs, settings().data_dir, progress=_progress(stderr))
+        if args.workers is not None and args.workers < 0:
+            raise UsageError("--workers must be 0 (in this process) or more.")
+        summary = run_import(sessions, args.clinician, jobs, settings().data_dir, progress=_progress(stderr),
+                             workers=args.workers, scheduler=args.scheduler or settings().dask_scheduler)
     except UsageError as exc:
         print(f"error: {exc}", file=stderr)
         return EXIT_USAGE

@@ -362,3 +362,126 @@ def add_clip(sessions, actor: Any, visit_id: int, source: str | Path | BinaryIO 
             log.exception("visit score after a clip failed")
             message += " The visit score could not be updated: recompute it on the visit's Results page."
     return ClipOutcome(shown, task, side, "stored", message, outcome.recording_id, outcome.quality_ok)
+
+
+# ---------------------------------------------------------------- many clips -> the visit, in parallel
+
+@dataclass
+class ClipRequest:
+    """One file of a multi-file upload. `key` is the caller's handle (e.g. the uploader's file id)."""
+
+    key: Any
+    source: str | Path | BinaryIO | bytes
+    name: str
+    task: str | None
+    side: str | None
+    size: int | None = None
+
+
+def add_clips(sessions, actor: Any, visit_id: int, requests: list[ClipRequest], source_kind: str,
+              data_dir: str | Path, executor=None, rescore: bool = True):
+    """Add several clips to one visit, analysed through `executor` (core.executor; default in this
+    process): each file is validated here (as add_clip does), the valid ones are analysed in
+    parallel, and each is written in its own transaction as soon as its analysis completes.
+    Yields (key, ClipOutcome) in the order the outcomes are known: refusals first, then the
+    analysed clips as they finish. The visit is scored once at the end (when `rescore`)."""
+    from sqlalchemy import select
+
+    from core.executor import ClipJob, SerialExecutor, expected_cost
+    from core.store import PermissionDenied, ValidationError, transaction
+    from core.store.models import Recording
+    from core.visits import add_analysed_recording, clip_setup, require_role
+
+    try:  # a role that may not record (a reviewer): every file refused, nothing read or analysed
+        require_role(sessions, actor, "record")
+    except PermissionDenied as exc:
+        for req in requests:
+            yield req.key, ClipOutcome(Path(req.name).name, req.task, req.side, "failed", f"{Path(req.name).name}: {exc}")
+        return
+    executor = executor or SerialExecutor()
+    stored_any = False
+    with tempfile.TemporaryDirectory(prefix="pdlens-clips-") as tmp:
+        jobs: list[ClipJob] = []
+        pending: dict[int, tuple[ClipRequest, Path, str, str, str | None]] = {}
+        seen: dict[str, str] = {}  # sha256 -> name, within this upload
+        with transaction(sessions) as s:
+            setup = clip_setup(s, visit_id)
+        for i, req in enumerate(requests):
+            shown = Path(req.name).name
+            task, side = req.task, req.side
+            try:
+                if task not in TASKS:
+                    raise UnusableInput("choose the task of this clip.")
+                if TASKS[task].sided and side not in SIDES:
+                    raise UnusableInput(f"{TASKS[task].label} is recorded per hand: choose left or right.")
+                side = side if TASKS[task].sided else None
+                path, fmt = _local_copy(req.source, shown, req.size, Path(tmp), i)
+                sha256 = file_sha256(path)
+                with transaction(sessions) as s:
+                    existing = s.scalar(select(Recording.id).where(Recording.visit_id == visit_id,
+                                                                   Recording.sha256 == sha256))
+                if existing is not None or sha256 in seen:
+                    yield req.key, ClipOutcome(shown, task, side, "duplicate",
+                                               f"{shown}: already on this visit (the same file): not stored twice.",
+                                               existing)
+                    continue
+                seen[sha256] = shown
+                duration = check_clip(path, task)
+            except (UnusableInput, ValidationError) as exc:
+                yield req.key, ClipOutcome(shown, task, side, "failed", f"{shown}: {exc}")
+                continue
+            except Exception:
+                log.exception("checking a clip failed")
+                yield req.key, ClipOutcome(shown, task, side, "failed",
+                                           f"{shown}: the file could not be read; nothing was stored. Try again.")
+                continue
+            stored_name = shown if re.fullmatch(r"\.[a-z0-9]{1,8}", Path(shown).suffix.lower()) else f"{shown}.{fmt}"
+            pending[i] = (req, path, stored_name, task, side)
+            jobs.append(ClipJob(i, task, side, suffix=Path(stored_name).suffix.lower(), path=str(path),
+                                setup_json=setup.to_json(), height_m=setup.height_m,
+                                cost=expected_cost(task, duration)))
+        for analysis in executor.map_unordered(jobs):
+            req, path, stored_name, task, side = pending.pop(analysis.key)
+            shown = Path(req.name).name
+            try:
+                outcome = add_analysed_recording(sessions, actor, visit_id, path, stored_name, task, side,
+                                                 source_kind, data_dir, analysis, rescore=False)
+            except (UnusableInput, ValidationError, PermissionDenied) as exc:
+                yield req.key, ClipOutcome(shown, task, side, "failed", f"{shown}: {exc}")
+                continue
+            except Exception:
+                log.exception("adding an analysed clip failed")
+                yield req.key, ClipOutcome(shown, task, side, "failed",
+                                           f"{shown}: the analysis failed unexpectedly; nothing was stored. "
+                                           "Try again or report it.")
+                continue
+            stored_any = True
+            yield req.key, ClipOutcome(shown, task, side, "stored", outcome.message, outcome.recording_id,
+                                       outcome.quality_ok)
+    if rescore and stored_any:
+        from core.visits import score_visit
+
+        try:
+            score_visit(sessions, actor, visit_id)
+        except Exception:
+            log.exception("visit score after an upload failed")
+
+
+def _local_copy(source, shown: str, size: int | None, folder: Path, index: int) -> tuple[Path, str]:
+    """A file on disk for a clip given as a path, bytes or a stream, checked by its declared size
+    and first bytes before the rest is read. Returns (path, format key)."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise UnusableInput(f"File not found: {shown}.")
+        with open(path, "rb") as fh:
+            return path, check_upload(shown, path.stat().st_size, fh.read(HEAD_BYTES))
+    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    if size is None:
+        size = len(source) if isinstance(source, (bytes, bytearray)) else getattr(source, "size", None)
+    stream.seek(0)
+    fmt = check_upload(shown, size, stream.read(HEAD_BYTES))
+    stream.seek(0)
+    sub = folder / str(index)
+    sub.mkdir()
+    return _copy_to_temp(stream, sub, Path(shown).suffix.lower()[:9]), fmt

@@ -26,6 +26,8 @@ class Settings:
     session_max_hours: float = 12.0  # and in any case this long after it started
     lockout_attempts: int = 5  # failed sign-ins in a row (per username) before the lockout
     lockout_minutes: float = 15.0  # how long a username stays locked out
+    dask_scheduler: str | None = None  # an existing Dask cluster for batch analysis (tcp://HOST:8786)
+    upload_workers: int = 0  # worker processes of the dashboard's upload cluster; 0: the number of cores
 
     @property
     def secret_key_file(self) -> Path:
@@ -49,6 +51,19 @@ def _positive_number(name: str, default: float) -> float:
     return number
 
 
+def _workers(name: str) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of worker processes (got {value!r}).") from None
+    if number < 0:
+        raise ValueError(f"{name} must be 0 (the number of cores) or more (got {value!r}).")
+    return number
+
+
 def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -67,6 +82,8 @@ def settings() -> Settings:
         session_max_hours=_positive_number("PDLENS_SESSION_MAX_HOURS", 12.0),
         lockout_attempts=int(_positive_number("PDLENS_LOCKOUT_ATTEMPTS", 5)),
         lockout_minutes=_positive_number("PDLENS_LOCKOUT_MINUTES", 15.0),
+        dask_scheduler=os.environ.get("PDLENS_DASK_SCHEDULER", "").strip() or None,
+        upload_workers=_workers("PDLENS_UPLOAD_WORKERS"),
     )
 
 

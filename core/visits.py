@@ -250,36 +250,104 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
                     live_landmarks.write_cache(work, landmark_cache_path(work))
                 except Exception:  # the analysis then tracks the clip itself
                     log.exception("live landmarks could not be used")
-            result, explanation, timings = analyze_and_explain(work, task, side, cache_path=landmark_cache_path(work),
-                                                               setup=setup)
-            t = time.perf_counter()
-            save_key_frame(work, explanation, Path(data_dir), clip_relative=relative)
-            timings["key_frame"] = time.perf_counter() - t
-        score = result.score
-        quality = result.quality
-        measures = _finite_measures(result.measures)
-        if explanation is not None and len(measures) < len(result.measures):  # NaN: not storable
-            explanation["unmeasured"] = [m.name for m in result.measures if m not in measures]
-        model_name, model_version, probability, interval, severity, abstained = _score_fields(task, score, quality)
-        with transaction(sessions) as s:
-            who = _resolve_actor(s, actor)
-            recording = repo.add_recording(
-                s, who, visit_id, task=task, side=side, stored_path=relative, sha256=sha256,
-                duration_s=float(result.duration_s) if math.isfinite(result.duration_s) else None,
-                format=(suffix.lstrip(".").lower() or "unknown")[:32], source=source_kind,
-                original_name=Path(original_name).name[:255] if original_name else "",
-                quality_ok=quality.ok, quality_json=json_safe(quality.as_dict()),
-                status="analysed" if quality.ok else "needs_retake")
-            assessment = repo.save_assessment(
-                s, who, visit_id=visit_id, recording_id=recording.id, model_name=model_name,
-                model_version=model_version, probability=probability,
-                interval=tuple(interval) if interval else None,
-                severity=severity, abstained_reason=abstained, inputs_sha256=sha256,
-                explanation=explanation, measures=measures)
-            recording_id, assessment_id = recording.id, assessment.id
+            from core.executor import ClipJob, run_analysis
+
+            # the landmark cache is kept next to `work` (encrypted back beside the stored clip)
+            analysis = run_analysis(ClipJob(None, task, side, path=str(work), cache_path=str(landmark_cache_path(work)),
+                                            setup_json=setup.to_json(), height_m=setup.height_m))
+        return _record_analysis(sessions, actor, visit_id, stored, relative, sha256, suffix, original_name, task,
+                                side, source_kind, data_dir, analysis, rescore)
     except BaseException:
         discard()
         raise
+
+
+def add_analysed_recording(sessions: sessionmaker[Session], actor: Any, visit_id: int,
+                           source: str | Path | bytes, original_name: str, task: str, side: str | None,
+                           source_kind: str, data_dir: str | Path, analysis: Any,
+                           rescore: bool = False) -> RecordingOutcome:
+    """The client half of a clip analysed elsewhere (core.executor.analyze_clip, maybe on another
+    machine): store the clip under its content hash, put the side files the worker returned (landmark
+    cache, key frame) next to it, and write Recording + Assessment + measures + explanation in ONE
+    transaction. A failed analysis raises UnusableInput with its reason (or RuntimeError for a
+    crash); duplicates and bad sides raise core.store.ValidationError. Nothing is stored then."""
+    from core.store import ValidationError, transaction
+    from core.store.files import delete_recording_file, resolve_recording_path, store_recording_file, write_stored_file
+    from core.store.models import Recording
+
+    require_role(sessions, actor, "record")
+    spec = task_spec(task)
+    if not analysis.ok:
+        raise (UnusableInput if analysis.unusable else RuntimeError)(analysis.error or "the analysis failed")
+    if source_kind not in SOURCE_KINDS:
+        raise ValidationError(f"Unknown source '{source_kind}': use one of {', '.join(SOURCE_KINDS)}.")
+    if spec.sided and side not in ("left", "right"):
+        raise ValidationError(f"{spec.label} is recorded per hand: say which side (left or right) was tested.")
+    if not spec.sided:
+        side = None
+    suffix = Path(original_name or (str(source) if not isinstance(source, (bytes, bytearray)) else "")).suffix
+    try:
+        relative, sha256 = store_recording_file(data_dir, source, suffix)
+    except ValueError as exc:
+        raise UnusableInput(str(exc)) from None
+    stored = resolve_recording_path(data_dir, relative)
+    with transaction(sessions) as s:
+        duplicate = s.scalar(select(Recording.id).where(Recording.visit_id == visit_id, Recording.sha256 == sha256))
+        shared = s.scalar(select(func.count()).select_from(Recording).where(Recording.stored_path == relative))
+    if duplicate is not None:
+        raise ValidationError("This file was already added to this visit: it is not stored twice.")
+    side_files_before = set(_side_files(stored))
+    try:
+        cache = landmark_cache_path(stored)
+        if analysis.landmarks_npz is not None and not cache.exists():
+            write_stored_file(cache, analysis.landmarks_npz)  # encrypted when a key is set
+        return _record_analysis(sessions, actor, visit_id, stored, relative, sha256, suffix, original_name, task,
+                                side, source_kind, data_dir, analysis, rescore)
+    except BaseException:
+        if not shared:  # the same content may belong to another visit: keep it then
+            delete_recording_file(data_dir, relative)
+            for p in set(_side_files(stored)) - side_files_before:
+                p.unlink(missing_ok=True)
+        raise
+
+
+def _record_analysis(sessions, actor, visit_id: int, stored: Path, relative: str, sha256: str, suffix: str,
+                     original_name: str, task: str, side: str | None, source_kind: str, data_dir: str | Path,
+                     analysis: Any, rescore: bool) -> RecordingOutcome:
+    """Key frame next to the stored clip, then the clip's rows in one transaction."""
+    from core.store import transaction
+    from core.store import repository as repo
+    from core.store.files import write_stored_file
+
+    spec = task_spec(task)
+    result, explanation, timings = analysis.result, analysis.explanation, dict(analysis.timings_s)
+    kf = (explanation or {}).get("key_frame")
+    if analysis.key_frame_jpeg and kf:
+        out = key_frame_path(stored)
+        write_stored_file(out, analysis.key_frame_jpeg)  # encrypted when a key is set
+        kf["file"] = out.resolve().relative_to(Path(data_dir).resolve()).as_posix()
+    score = result.score
+    quality = result.quality
+    measures = _finite_measures(result.measures)
+    if explanation is not None and len(measures) < len(result.measures):  # NaN: not storable
+        explanation["unmeasured"] = [m.name for m in result.measures if m not in measures]
+    model_name, model_version, probability, interval, severity, abstained = _score_fields(task, score, quality)
+    with transaction(sessions) as s:
+        who = _resolve_actor(s, actor)
+        recording = repo.add_recording(
+            s, who, visit_id, task=task, side=side, stored_path=relative, sha256=sha256,
+            duration_s=float(result.duration_s) if math.isfinite(result.duration_s) else None,
+            format=(suffix.lstrip(".").lower() or "unknown")[:32], source=source_kind,
+            original_name=Path(original_name).name[:255] if original_name else "",
+            quality_ok=quality.ok, quality_json=json_safe(quality.as_dict()),
+            status="analysed" if quality.ok else "needs_retake")
+        assessment = repo.save_assessment(
+            s, who, visit_id=visit_id, recording_id=recording.id, model_name=model_name,
+            model_version=model_version, probability=probability,
+            interval=tuple(interval) if interval else None,
+            severity=severity, abstained_reason=abstained, inputs_sha256=sha256,
+            explanation=explanation, measures=measures)
+        recording_id, assessment_id = recording.id, assessment.id
 
     outcome = RecordingOutcome(
         recording_id=recording_id, assessment_id=assessment_id, task=task, side=side,

@@ -10,6 +10,7 @@ dashboard/app.py`) the token lives in st.session_state alone: the same checks, b
 signs out."""
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -131,6 +132,29 @@ def demo_database_missing() -> bool:
 @st.cache_resource(show_spinner=False)
 def _store(url: str) -> sessionmaker[Session]:
     return open_store(url)
+
+
+@st.cache_resource(show_spinner=False, on_release=lambda executor: executor.close())
+def _upload_executor():
+    """The local Dask cluster that analyses multi-file uploads: one per server process, started
+    at the first multi-file upload, PDLENS_UPLOAD_WORKERS worker processes (default: the number
+    of cores), closed at exit. Falls back to analysing in the server process if it cannot start."""
+    import atexit
+
+    from core.executor import DaskExecutor, SerialExecutor
+
+    try:
+        executor = DaskExecutor(workers=settings().upload_workers or None)
+    except Exception:
+        logging.getLogger(__name__).exception("the upload cluster could not start: analysing in this process")
+        return SerialExecutor()
+    atexit.register(executor.close)
+    return executor
+
+
+def upload_executor():
+    """core.executor executor for multi-file uploads (see _upload_executor)."""
+    return _upload_executor()
 
 
 def store() -> sessionmaker[Session]:

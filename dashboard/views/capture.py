@@ -1,12 +1,15 @@
 """Capture at the bedside for one visit (?visit=<id>): the checklist of the standard tasks with
 their status, patient instructions, camera placement and a retake button; the browser recorder
-of the chosen task; and the upload of clinic clips. Every clip, recorded or uploaded, goes
-through core.capture.add_clip (stored, analysed, explained in one transaction)."""
+of the chosen task; and the upload of clinic clips. Every clip, recorded or uploaded, is stored,
+analysed, explained and written in one transaction: one clip through core.capture.add_clip, a
+multi-file upload through core.capture.add_clips on the server's upload cluster
+(dashboard.state.upload_executor: the files are analysed in parallel processes and each one's
+outcome appears as it completes)."""
 from pathlib import Path
 
 import streamlit as st
 
-from core.capture import STATUS_LABELS, Slot, add_clip, checklist, counted_items
+from core.capture import STATUS_LABELS, ClipRequest, Slot, add_clip, add_clips, checklist, counted_items
 from core.store import repository
 from core.tasks import TASKS
 from dashboard import state
@@ -39,6 +42,14 @@ def save(source, name: str, task: str, side: str | None, source_kind: str, size:
          live_landmarks=None):
     return add_clip(state.store(), actor_id, visit.id, source, name, task, side, source_kind,
                     state.data_dir(), size=size, live_landmarks=live_landmarks)
+
+
+def save_many(files: list[tuple]):
+    """Several uploaded files at once, analysed in parallel on the server's upload cluster; each
+    (file id, outcome) is yielded as its analysis completes."""
+    requests = [ClipRequest(file_id, f, name, task, side, size) for file_id, f, name, task, side, size in files]
+    yield from add_clips(state.store(), actor_id, visit.id, requests, "upload", state.data_dir(),
+                         executor=state.upload_executor())
 
 
 chrome.back_to_visit(visit)
@@ -117,6 +128,6 @@ else:
 # --- upload ------------------------------------------------------------------------------------------
 st.subheader("Upload clips")
 added = upload.upload_panel(
-    visit.id, lambda f, name, task, side, size: save(f, name, task, side, "upload", size=size))
+    visit.id, lambda f, name, task, side, size: save(f, name, task, side, "upload", size=size), add_files=save_many)
 if added:
     st.rerun()  # the checklist shows the new clips; the results table stays under the uploader

@@ -1,14 +1,16 @@
 """Upload of clinic clips for a visit: one or many files (drag and drop). Each file gets its own
 labelled task and side choice (guessed from its name on whole words, always editable), with an
-"apply to all" above them; then the files are analysed one by one with progress, and each file
-says what happened (stored / failed with the reason / already on this visit).
+"apply to all" above them; then the files are analysed (in parallel processes when the page
+passes `add_files`, core.executor: each file's outcome appears as soon as its analysis is done,
+while the others run), and each file says what happened (stored / failed with the reason /
+already on this visit).
 
 A file that cannot be added yet (no task chosen, no side for a sided task) or whose analysis
 failed stays listed with its message, so that it can be corrected and added again; the uploader
 is emptied only once every file is on the visit."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 import streamlit as st
@@ -22,6 +24,9 @@ RESULT_LABELS = {"stored": "Stored", "failed": "Failed", "duplicate": "Already o
 NO_SIDE = "No side for this task"
 
 AddFile = Callable[..., ClipOutcome]  # add(file, name, task, side, size) -> ClipOutcome
+# add_files([(file id, file, name, task, side, size), ...]) -> iterable of (file id, ClipOutcome),
+# each yielded as soon as it is known (in any order)
+AddFiles = Callable[[list[tuple]], Iterable[tuple[str, ClipOutcome]]]
 
 
 def _size_text(size: int) -> str:
@@ -36,8 +41,8 @@ def task_text(task: str | None) -> str:
     return TASKS[task].label if task in TASKS else ""
 
 
-def results_table(outcomes: list[ClipOutcome]) -> None:
-    st.dataframe(pd.DataFrame({
+def results_table(outcomes: list[ClipOutcome], where=st) -> None:
+    where.dataframe(pd.DataFrame({
         "File": [o.name for o in outcomes],
         "Task": [task_text(o.task) for o in outcomes],
         "Side": [SIDE_TEXT.get(o.side, "") for o in outcomes],
@@ -106,8 +111,10 @@ def _file_row(visit_id: int, nonce: int, f, message: str | None) -> tuple[str | 
     return task, side
 
 
-def upload_panel(visit_id: int, add_file: AddFile) -> list[ClipOutcome] | None:
-    """The upload section of a visit. Returns the outcomes of the files added in this run."""
+def upload_panel(visit_id: int, add_file: AddFile, add_files: AddFiles | None = None) -> list[ClipOutcome] | None:
+    """The upload section of a visit. Returns the outcomes of the files added in this run.
+    `add_files`, when given, analyses several files at once (in parallel) and yields each
+    file's outcome as it completes; a single file goes through `add_file`."""
     nonce_key = f"upload-nonce-{visit_id}"
     nonce = st.session_state.setdefault(nonce_key, 0)
     limit = min(MAX_UPLOAD_BYTES, _server_limit_bytes())
@@ -142,23 +149,46 @@ def upload_panel(visit_id: int, add_file: AddFile) -> list[ClipOutcome] | None:
 
     outcomes: list[ClipOutcome] = []
     bar = st.progress(0.0, text="Starting...")
+    live = st.empty()  # parallel analysis: the outcomes so far, file by file as each one completes
     with st.status(f"Analysing {plural(len(pending), 'file')}...", expanded=False) as status:
-        for i, f in enumerate(pending):
-            bar.progress(i / len(pending), text=f"Analysing {escape_markdown(f.name)} ({i + 1} of {len(pending)})")
+        def record(f, outcome: ClipOutcome) -> None:
+            tried[f.file_id] = outcome
+            outcomes.append(outcome)
+            status.write(escape_markdown(outcome.message))  # quotes the file name: shown literally
+
+        ready = []
+        for f in pending:
             task, side = choices[f.file_id]
             side = side if task in TASKS and TASKS[task].sided else None
             problem = missing_choice(f.name, task, side)
             if problem:  # nothing to analyse: the file stays listed with the message
-                outcome = ClipOutcome(f.name, task, side, "failed", problem)
+                record(f, ClipOutcome(f.name, task, side, "failed", problem))
             elif f.size > limit:  # refused by its declared size, before its bytes are touched
-                outcome = ClipOutcome(f.name, task, side, "failed",
+                record(f, ClipOutcome(f.name, task, side, "failed",
                                       f"{f.name} is {_size_text(f.size)}; at most {_size_text(limit)} a file: "
-                                      "trim the clip to the task and upload it again.")
+                                      "trim the clip to the task and upload it again."))
             else:
-                outcome = add_file(f, f.name, task, side, f.size)
-            tried[f.file_id] = outcome
-            outcomes.append(outcome)
-            status.write(escape_markdown(outcome.message))  # quotes the file name: shown literally
+                ready.append((f, task, side))
+        if add_files is not None and len(ready) > 1:
+            by_id = {f.file_id: f for f, _, _ in ready}
+            bar.progress(0.0, text=f"Analysing {plural(len(ready), 'file')} in parallel (0 of {len(ready)} done)")
+            for n, (file_id, outcome) in enumerate(add_files([(f.file_id, f, f.name, task, side, f.size)
+                                                              for f, task, side in ready]), start=1):
+                record(by_id[file_id], outcome)
+                bar.progress(n / len(ready), text=f"Analysing {plural(len(ready), 'file')} in parallel "
+                                                  f"({n} of {len(ready)} done)")
+                status.update(label=f"Analysing {plural(len(ready), 'file')}: {n} done, "
+                                    f"{len(ready) - n} still running")
+                results_table(outcomes, where=live)
+            for f, task, side in ready:  # never lose a file: one the executor did not answer for
+                if f.file_id not in tried or tried[f.file_id] not in outcomes:
+                    record(f, ClipOutcome(f.name, task, side, "failed",
+                                          f"{f.name}: the analysis did not finish; nothing was stored. Try again."))
+            live.empty()
+        else:
+            for i, (f, task, side) in enumerate(ready):
+                bar.progress(i / len(ready), text=f"Analysing {escape_markdown(f.name)} ({i + 1} of {len(ready)})")
+                record(f, add_file(f, f.name, task, side, f.size))
         failed = sum(o.status == "failed" for o in outcomes)
         status.update(label=f"{len(outcomes) - failed} of {plural(len(outcomes), 'file')} added",
                       state="error" if failed else "complete")

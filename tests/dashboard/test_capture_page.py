@@ -282,3 +282,36 @@ def test_outcome_tests_are_listed_apart_and_tug_shows_its_instructions_and_pictu
     shown = base64.b64decode(url.split(",", 1)[1])
     assert shown == (APP.parent / "static" / "capture" / "tug.svg").read_bytes()
     assert b"3 m" in shown and b"45" in shown
+
+
+@pytest.mark.slow
+def test_a_multi_file_upload_is_analysed_on_the_upload_cluster_and_each_file_is_stored(clinic, fake_webrtc,
+                                                                                       monkeypatch):
+    """Two real vowels and a file without a task uploaded at once: the two are analysed in
+    parallel on the server's upload cluster (a real 2-worker LocalCluster), each stored."""
+    from core.executor import DaskExecutor
+    from dashboard import state
+
+    monkeypatch.setenv("PDLENS_UPLOAD_WORKERS", "2")
+    settings.cache_clear()
+    vowels = sorted(VOICE.glob("*.wav"))[:2]
+    try:
+        at = open_capture(clinic)
+        [uploader] = at.file_uploader
+        uploader.set_value([("vowel one.wav", vowels[0].read_bytes(), "audio/wav"),
+                            ("vowel two.wav", vowels[1].read_bytes(), "audio/wav"),
+                            ("IMG_7.MOV", b"synthetic" * 100, "video/quicktime")])
+        at.run()
+        [add] = [b for b in at.button if b.label.startswith("Add 3 files")]
+        add.click()
+        at.run(timeout=180)
+        assert not at.exception
+        assert isinstance(state.upload_executor(), DaskExecutor)  # started by the upload, kept for the next
+        with transaction(open_store(clinic.url)) as s:
+            recs = s.scalars(select(Recording).order_by(Recording.original_name)).all()
+            assert [(r.original_name, r.task, r.source) for r in recs] == [
+                ("vowel one.wav", "vowel", "upload"), ("vowel two.wav", "vowel", "upload")]
+        errors = [e.value.replace("\\", "") for e in at.error]
+        assert any("Choose the task of this file" in e for e in errors)  # the third stays listed
+    finally:
+        state._upload_executor.clear()  # closes the cluster (on_release)

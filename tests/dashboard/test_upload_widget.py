@@ -99,3 +99,53 @@ def test_a_file_without_a_task_stays_listed_with_the_message_and_can_be_added_af
     assert len(at.file_uploader) == 1 and not at.file_uploader[0].value  # every file added: a fresh uploader
     assert "Last upload" in "\n".join(m.value for m in at.markdown)
     assert not at.error
+
+
+def parallel_script():
+    import streamlit as st
+
+    from core.capture import ClipOutcome
+    from dashboard.widgets.upload import upload_panel
+
+    calls = st.session_state.setdefault("calls", [])
+    batches = st.session_state.setdefault("batches", [])
+
+    def add(f, name, task, side, size):
+        calls.append((name, task, side))
+        return ClipOutcome(name, task, side, "stored", f"{name}: stored.", len(calls), True)
+
+    def add_many(files):  # outcomes in another order than the files, as parallel analyses finish
+        batches.append([name for _, _, name, _, _, _ in files])
+        for file_id, _, name, task, side, _ in reversed(files):
+            status = "failed" if name.startswith("bad") else "stored"
+            yield file_id, ClipOutcome(name, task, side, status, f"{name}: {status}.", None, True)
+
+    if upload_panel(7, add, add_files=add_many):
+        st.rerun()
+
+
+def test_several_files_go_to_the_parallel_path_and_each_outcome_lands_on_its_file():
+    at = AppTest.from_function(parallel_script, default_timeout=30).run()
+    at.file_uploader[0].set_value([(n, b"synthetic" * 100, "application/octet-stream")
+                                   for n in ("vowel.wav", "bad vowel.wav", "IMG_1.MOV", "tap_L.mp4")])
+    at = at.run()
+    add_button(at).click()
+    at = at.run()
+    assert not at.exception
+    # the file without a task never reaches the executor; the three others go at once
+    assert at.session_state["batches"] == [["vowel.wav", "bad vowel.wav", "tap_L.mp4"]]
+    assert at.session_state["calls"] == []
+    errors = [plain(e.value) for e in at.error]
+    assert "Failed." in errors  # on the row of bad vowel.wav (its name is on the row), to be added again
+    assert "Choose the task of this file (its name does not say which task it is)." in errors
+    assert len(per_file(at, "task")) == 2  # the two failed files stay listed; the stored ones are done
+    assert "Added to the visit" in "\n".join(m.value for m in at.markdown)
+
+    # one file left to add: the one-file path
+    per_file(at, "task")[0].set_value("vowel")  # the rows are in upload order: bad vowel.wav first
+    at = at.run()
+    per_file(at, "task")[1].set_value("gait")
+    at = at.run()
+    add_button(at).click()
+    at = at.run()
+    assert at.session_state["batches"][-1] == ["bad vowel.wav", "IMG_1.MOV"]
