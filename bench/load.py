@@ -51,7 +51,7 @@ from bench.common import Figure, add_short_flag, write_result  # noqa: E402
 
 MEDIAN_TARGET_S = 1.0  # issue 14: median page response under 1 s on this machine
 ADMIN, PASSWORD = "admin", "bench-load-password"
-PATIENTS = 4
+PATIENTS = 6  # x 4 fixture vowels: a batch import that lasts about as long as the loaded phase
 VOICE_DIR = ROOT / "tests" / "fixtures" / "voice"
 STARTUP_TIMEOUT_S = 60
 RUN_TIMEOUT_S = 60  # one page open that takes longer is an error
@@ -75,6 +75,7 @@ class Server:
 class Opens:
     times_s: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    by_page: dict[str, list[float]] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------ clinic and server
@@ -261,6 +262,7 @@ async def session(server: Server, clinic: Clinic, k: int, cookie: str, until: fl
                 page_name, query, expected = pages[n % len(pages)]
                 elapsed, error = await open_page(ws, page_name, query, expected, server.url)
                 opens.times_s.append(elapsed)
+                opens.by_page.setdefault(page_name, []).append(elapsed)
                 if error:
                     opens.errors.append(error)
                 n += 1
@@ -313,7 +315,9 @@ def _summary(opens: Opens) -> dict:
     return {"opens": len(opens.times_s), "errors": len(opens.errors), "error_kinds": sorted(set(opens.errors)),
             "median_s": statistics.median(opens.times_s) if opens.times_s else None,
             "p95_s": _p95(opens.times_s) if opens.times_s else None,
-            "max_s": max(opens.times_s) if opens.times_s else None}
+            "max_s": max(opens.times_s) if opens.times_s else None,
+            "median_s_by_page": {page: statistics.median(times) for page, times in sorted(opens.by_page.items())},
+            "load_average_1min_after": os.getloadavg()[0]}
 
 
 def run(sessions: int, duration_s: float, max_opens: int, batch: bool) -> dict:
@@ -325,7 +329,9 @@ def run(sessions: int, duration_s: float, max_opens: int, batch: bool) -> dict:
             cookies = [signed_in_cookie(server) for _ in range(sessions)]
             baseline = asyncio.run(phase(server, clinic, cookies[:1], duration_s, max_opens))
             batch_info: dict = {"ran": False}
-            if batch:
+            without_batch = None
+            if batch:  # the same sessions without the import first: what the import itself adds
+                without_batch = asyncio.run(phase(server, clinic, cookies, duration_s, max_opens))
                 batch_process = start_batch(clinic, Path(tmp) / "import", Path(tmp) / "batch.log")
                 batch_started = time.monotonic()
             loaded = asyncio.run(phase(server, clinic, cookies, duration_s, max_opens))
@@ -344,7 +350,8 @@ def run(sessions: int, duration_s: float, max_opens: int, batch: bool) -> dict:
                 stop(batch_process)
             stop(server.process)
     return {"sessions": sessions, "duration_s": duration_s, "max_opens_per_session": max_opens,
-            "baseline_1_session": _summary(baseline), "loaded": _summary(loaded), "batch": batch_info}
+            "baseline_1_session": _summary(baseline), "loaded": _summary(loaded),
+            "same_sessions_without_batch": _summary(without_batch) if without_batch else None, "batch": batch_info}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -370,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
                    baseline="1 session alone, same server", baseline_value=round(base["p95_s"], 3)),
         ]
     path = write_result("load", data, figures, short=args.short)
-    print(f"1 session: {base}\n{args.sessions} sessions: {loaded}\nbatch: {data['batch']}\n-> {path}")
+    print(f"1 session: {base}\n{args.sessions} sessions: {loaded}\n"
+          f"without batch: {data['same_sessions_without_batch']}\nbatch: {data['batch']}\n-> {path}")
     return 0 if loaded["errors"] == 0 and base["errors"] == 0 and loaded["opens"] > 0 else 1
 
 
