@@ -13,9 +13,12 @@ ForwardMsg `script_finished`; it counts as an error unless the run finished norm
 exception element and drew the page's expected heading (the patient's name, "Results of the visit
 of <date>", "Trends · <name>").
 
-Phases, in one run on one server: 1 session alone (the baseline), then SESSIONS sessions at once
-while `python -m core.cli batch --manifest ...` imports short real voice recordings
-(tests/fixtures/voice) in a subprocess. Bounded in time (each phase stops after DURATION s) and
+Phases, in one run on one server: 1 session alone (the baseline), the same SESSIONS sessions at
+once without an import (recorded in the data, to tell what the import itself adds), then SESSIONS
+sessions at once while `python -m core.cli batch --manifest ...` imports short real voice
+recordings (tests/fixtures/voice, each for every synthetic patient) in a subprocess: the headline.
+The import adds voice results to the visits, so the results and trends pages draw more in that
+phase than in the others. Bounded in time (each phase stops after DURATION s) and
 count (at most OPENS page opens per session). Writes bench/results/load.json (--short: 5 sessions,
 a few seconds, no batch; bench/results/short/).
 
@@ -76,6 +79,7 @@ class Opens:
     times_s: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     by_page: dict[str, list[float]] = field(default_factory=dict)
+    load_average_1min: float | None = None  # when the phase ended (other work on the machine slows it)
 
 
 # ------------------------------------------------------------------------------ clinic and server
@@ -275,6 +279,7 @@ async def phase(server: Server, clinic: Clinic, cookies: list[str], duration_s: 
     until = time.monotonic() + duration_s
     await asyncio.gather(*(session(server, clinic, k, cookie, until, max_opens, opens)
                            for k, cookie in enumerate(cookies)))
+    opens.load_average_1min = round(os.getloadavg()[0], 2)
     return opens
 
 
@@ -317,7 +322,7 @@ def _summary(opens: Opens) -> dict:
             "p95_s": _p95(opens.times_s) if opens.times_s else None,
             "max_s": max(opens.times_s) if opens.times_s else None,
             "median_s_by_page": {page: statistics.median(times) for page, times in sorted(opens.by_page.items())},
-            "load_average_1min_after": os.getloadavg()[0]}
+            "load_average_1min_at_end": opens.load_average_1min}
 
 
 def run(sessions: int, duration_s: float, max_opens: int, batch: bool) -> dict:
