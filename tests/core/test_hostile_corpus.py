@@ -7,7 +7,6 @@ the data dir are the same before and after a refusal, and anything stored has it
 from __future__ import annotations
 
 import io
-import os
 import re
 from datetime import date
 from pathlib import Path
@@ -18,7 +17,6 @@ from sqlalchemy import func, select
 from core import batch
 from core.capture import add_clip
 from core.store import Assessment, Recording, close_store, open_store, repository, transaction
-from core.store.models import Clinician
 from tests import hostile_corpus
 
 GROUPS = 6
