@@ -348,6 +348,11 @@ def add_clip(sessions, actor: Any, visit_id: int, source: str | Path | BinaryIO 
                                                 live_landmarks=live_landmarks)
         except (UnusableInput, ValidationError, PermissionDenied) as exc:  # (a reviewer: core.permissions)
             return ClipOutcome(shown, task, side, "failed", f"{shown}: {exc}")
+        except OSError as exc:  # the data dir is full or read-only (core/store/datadir.py)
+            from core.store.datadir import unwritable_message
+
+            log.warning("storing a clip failed: %s", type(exc).__name__)
+            return ClipOutcome(shown, task, side, "failed", f"{shown}: {unwritable_message(exc)}")
         except Exception:  # a bug must not lose the other files of a batch: say so, keep going
             log.exception("adding a clip failed")
             return ClipOutcome(shown, task, side, "failed",

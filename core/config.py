@@ -3,6 +3,7 @@ the environment). Read once per process through `settings()`."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -98,12 +99,29 @@ def secret_key() -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # unreadable: the same as unwritable below
+        return _process_secret_key()
     key = secrets.token_urlsafe(48)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process created it first
         return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+    except OSError:  # a full or read-only data dir: the app keeps serving
+        return _process_secret_key()
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+    except OSError:  # the disk filled up while writing: never leave an empty key behind
+        path.unlink(missing_ok=True)
+        return _process_secret_key()
     return key
+
+
+@lru_cache(maxsize=1)
+def _process_secret_key() -> str:
+    """A key for this process only, when the data dir cannot hold one: sign-ins then last until
+    the app restarts (set PDLENS_SECRET_KEY to keep them)."""
+    logging.getLogger(__name__).warning("the data dir cannot hold the sign-in key: sign-ins end when the app "
+                                        "restarts (set PDLENS_SECRET_KEY)")
+    return secrets.token_urlsafe(48)

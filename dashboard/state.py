@@ -26,8 +26,11 @@ from core import sessions
 from core.config import settings
 from core.store import NotFound, PermissionDenied, ValidationError, open_store, repository, transaction
 from core.store.models import Clinician, Patient, Visit
+from core.store.orphans import sweep_orphan_files
 from dashboard import web
 from dashboard.formatting import escape_markdown
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -130,8 +133,13 @@ def demo_database_missing() -> bool:
 
 
 @st.cache_resource(show_spinner=False)
-def _store(url: str) -> sessionmaker[Session]:
-    return open_store(url)
+def _store(url: str, recordings_dir: str) -> sessionmaker[Session]:
+    sessions = open_store(url)
+    try:  # files a killed analysis left without rows (core/store/orphans.py)
+        sweep_orphan_files(sessions, recordings_dir)
+    except Exception:  # never keeps the app from serving
+        log.exception("the sweep of unreferenced recording files failed")
+    return sessions
 
 
 @st.cache_resource(show_spinner=False, on_release=lambda executor: executor.close())
@@ -158,8 +166,9 @@ def upload_executor():
 
 
 def store() -> sessionmaker[Session]:
-    """The sessionmaker of the chosen database (engine and migrations once per process)."""
-    return _store(database_url())
+    """The sessionmaker of the chosen database (engine, migrations and the sweep of files
+    without rows once per process)."""
+    return _store(database_url(), str(data_dir()))
 
 
 @contextmanager
@@ -301,7 +310,8 @@ def restore_from_cookie() -> None:
     cookie_database, token = found
     if cookie_database == DEMO and demo_database_missing():
         return
-    with transaction(_store(web.database_url(cookie_database))) as s:
+    recordings = settings().demo_data_dir if cookie_database == DEMO else settings().data_dir
+    with transaction(_store(web.database_url(cookie_database), str(recordings))) as s:
         clinician = sessions.session_clinician(s, token)
         if clinician is None:
             return

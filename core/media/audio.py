@@ -104,10 +104,16 @@ def probe_media(path: str | Path) -> MediaInfo:
     path = Path(path)
     with open_media(path) as container:
         streams = []
+        undecodable = 0
         for s in container.streams:
             codec = s.codec_context.name if s.codec_context is not None else None
             duration = _seconds(s.duration, s.time_base)
-            if s.type == "audio":
+            if s.type in ("audio", "video") and s.codec_context is None:
+                # no decoder for it (a WAV with an unknown format code or 0 bits per sample):
+                # not a sound or picture the analysis could use
+                undecodable += 1
+                streams.append(StreamInfo(s.index, "data", None, duration))
+            elif s.type == "audio":
                 streams.append(StreamInfo(s.index, "audio", codec, duration,
                                           sample_rate=s.codec_context.sample_rate,
                                           channels=s.codec_context.channels))
@@ -119,6 +125,9 @@ def probe_media(path: str | Path) -> MediaInfo:
                                           frames=s.frames or None))
             else:
                 streams.append(StreamInfo(s.index, s.type or "data", codec, duration))
+        if undecodable and not any(st.kind in ("audio", "video") for st in streams):
+            raise UnusableInput("The sound or picture in this file is in an encoding that cannot be read "
+                                "(a damaged or unusual export): export it again as WAV, M4A or MP4.")
         return MediaInfo(container.format.name, _container_duration(container), path.stat().st_size,
                          tuple(streams))
 

@@ -54,8 +54,16 @@ def _npz_save(path: str | Path, obj) -> Path:
         value = getattr(obj, f.name)
         arrays[f.name] = np.asarray(value) if value is not None else np.asarray([])
     arrays["_kind"] = np.asarray(type(obj).__name__)
-    with open(path, "wb") as fh:  # np.savez_compressed on a path would append .npz
-        np.savez_compressed(fh, **arrays)
+    # Written beside the final name and renamed into place: a process killed in the middle of
+    # the write (SIGKILL, power loss) never leaves a truncated cache that the next analysis of
+    # the same clip would read and fail on.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(tmp, "wb") as fh:  # np.savez_compressed on a path would append .npz
+            np.savez_compressed(fh, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

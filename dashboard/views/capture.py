@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.capture import STATUS_LABELS, ClipRequest, Slot, add_clip, add_clips, checklist, counted_items
 from core.store import repository
+from core.store.datadir import write_problem
 from core.tasks import TASKS
 from dashboard import state
 from dashboard.formatting import escape_markdown, plural
@@ -55,6 +56,9 @@ def save_many(files: list[tuple]):
 chrome.back_to_visit(visit)
 st.title(f"Capture: visit of {visit.visit_date.isoformat()}")
 chrome.patient_caption(patient)
+
+if (problem := write_problem(state.data_dir())) is not None:  # full or read-only: say it before any recording
+    st.error(escape_markdown("Clips cannot be saved now: " + problem), icon=":material/sd_card_alert:")
 
 if (last := st.session_state.pop(f"capture-last-{visit.id}", None)) is not None:
     shown = {"stored": st.success if last.quality_ok else st.warning, "duplicate": st.info, "failed": st.error}
