@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 import time
 import traceback
+import types
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -255,6 +258,20 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+@contextmanager
+def _plain_main():
+    """Dask starts its worker processes with multiprocessing's "spawn", which runs the parent's
+    __main__ file again in each child. Under Streamlit, __main__ is the page script the server
+    is running (and under AppTest a generated script that fails outside its run, so the workers
+    died and were restarted forever): the workers start from an empty __main__ instead."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 class DaskExecutor:
     """A dask.distributed cluster: a new LocalCluster (`workers` processes, one thread each) or
     the existing scheduler at `scheduler` (then the clip's bytes travel, unless
@@ -281,7 +298,7 @@ class DaskExecutor:
                 # a long clip), so a dying worker loses that clip alone and the next clip goes to
                 # whichever worker frees first. The scheduler reads both when it starts.
                 with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures,
-                                      "distributed.scheduler.worker-saturation": saturation}):
+                                      "distributed.scheduler.worker-saturation": saturation}), _plain_main():
                     self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                                 dashboard_address=None, host="127.0.0.1")
                 self.client = Client(self.cluster)

@@ -1,7 +1,22 @@
 """Fixtures shared across test packages."""
 from __future__ import annotations
 
+import sys
+
 import pytest
+
+_MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's script runner (AppTest) installs the page script as sys.modules["__main__"]
+    and leaves it there; multiprocessing's "spawn" then runs that script in every child, and a
+    generated AppTest script fails outside its run: later process pools died and restarted
+    forever (the test hung). Each test starts and ends with the real __main__."""
+    sys.modules["__main__"] = _MAIN
+    yield
+    sys.modules["__main__"] = _MAIN
 
 
 @pytest.fixture(scope="session")
