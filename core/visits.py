@@ -197,6 +197,57 @@ def _side_files(path: Path) -> list[Path]:
     return [p for p in path.parent.glob(path.name + ".*") if p != path]
 
 
+@dataclass
+class _StoredClip:
+    """A clip stored under its content hash for one visit, before its rows are written."""
+
+    relative: str
+    sha256: str
+    stored: Path
+    side: str | None
+    suffix: str
+    shared: bool  # the same content already belongs to another recording: never deleted here
+    side_files_before: set[Path]
+
+    def discard(self, data_dir: str | Path) -> None:
+        """Remove what storing and analysing this clip wrote (nothing of another recording's)."""
+        from core.store.files import delete_recording_file
+
+        if not self.shared:
+            delete_recording_file(data_dir, self.relative)
+            for p in set(_side_files(self.stored)) - self.side_files_before:
+                p.unlink(missing_ok=True)
+
+
+def _store_clip(sessions: sessionmaker[Session], visit_id: int, source: str | Path | bytes, original_name: str,
+                task: str, side: str | None, source_kind: str, data_dir: str | Path) -> _StoredClip:
+    """Check the source kind and side, store the clip and refuse one already on this visit
+    (UnusableInput, core.store.ValidationError; nothing new is left stored then)."""
+    from core.store import ValidationError, transaction
+    from core.store.files import resolve_recording_path, store_recording_file
+    from core.store.models import Recording
+
+    spec = task_spec(task)
+    if source_kind not in SOURCE_KINDS:
+        raise ValidationError(f"Unknown source '{source_kind}': use one of {', '.join(SOURCE_KINDS)}.")
+    if spec.sided and side not in ("left", "right"):
+        raise ValidationError(f"{spec.label} is recorded per hand: say which side (left or right) was tested.")
+    if not spec.sided:
+        side = None
+    suffix = Path(original_name or (str(source) if not isinstance(source, (bytes, bytearray)) else "")).suffix
+    try:
+        relative, sha256 = store_recording_file(data_dir, source, suffix)
+    except ValueError as exc:
+        raise UnusableInput(str(exc)) from None
+    stored = resolve_recording_path(data_dir, relative)
+    with transaction(sessions) as s:
+        duplicate = s.scalar(select(Recording.id).where(Recording.visit_id == visit_id, Recording.sha256 == sha256))
+        shared = s.scalar(select(func.count()).select_from(Recording).where(Recording.stored_path == relative))
+    if duplicate is not None:
+        raise ValidationError("This file was already added to this visit: it is not stored twice.")
+    return _StoredClip(relative, sha256, stored, side, suffix, bool(shared), set(_side_files(stored)))
+
+
 def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit_id: int,
                               source: str | Path | bytes, original_name: str, task: str,
                               side: str | None, source_kind: str, data_dir: str | Path,
@@ -209,56 +260,29 @@ def add_recording_and_analyze(sessions: sessionmaker[Session], actor: Any, visit
 
     Raises UnusableInput (file cannot be analysed) or core.store.ValidationError (duplicate,
     wrong side, unknown visit...) with a one-line message; nothing is stored then."""
-    from core.store import ValidationError, transaction
-    from core.store import repository as repo
-    from core.store.files import delete_recording_file, open_recording, resolve_recording_path, store_recording_file
-    from core.store.models import Recording
+    from core.executor import ClipJob, run_analysis
+    from core.store import transaction
+    from core.store.files import open_recording
 
     require_role(sessions, actor, "record")
-    spec = task_spec(task)
-    if source_kind not in SOURCE_KINDS:
-        raise ValidationError(f"Unknown source '{source_kind}': use one of {', '.join(SOURCE_KINDS)}.")
-    if spec.sided and side not in ("left", "right"):
-        raise ValidationError(f"{spec.label} is recorded per hand: say which side (left or right) was tested.")
-    if not spec.sided:
-        side = None
-    suffix = Path(original_name or (str(source) if not isinstance(source, (bytes, bytearray)) else "")).suffix
+    clip = _store_clip(sessions, visit_id, source, original_name, task, side, source_kind, data_dir)
     try:
-        relative, sha256 = store_recording_file(data_dir, source, suffix)
-    except ValueError as exc:
-        raise UnusableInput(str(exc)) from None
-    stored = resolve_recording_path(data_dir, relative)
-
-    with transaction(sessions) as s:
-        duplicate = s.scalar(select(Recording.id).where(Recording.visit_id == visit_id, Recording.sha256 == sha256))
-        shared = s.scalar(select(func.count()).select_from(Recording).where(Recording.stored_path == relative))
-        setup = clip_setup(s, visit_id)
-    if duplicate is not None:
-        raise ValidationError("This file was already added to this visit: it is not stored twice.")
-    side_files_before = set(_side_files(stored))
-
-    def discard() -> None:
-        if not shared:  # the same content may belong to another visit: keep it then
-            delete_recording_file(data_dir, relative)
-            for p in set(_side_files(stored)) - side_files_before:
-                p.unlink(missing_ok=True)
-
-    try:
-        with open_recording(data_dir, relative) as work:  # decrypted in a private temp dir if encrypted
-            if live_landmarks is not None and spec.modality == "movement" and not landmark_cache_path(work).is_file():
+        with transaction(sessions) as s:
+            setup = clip_setup(s, visit_id)
+        with open_recording(data_dir, clip.relative) as work:  # decrypted in a private temp dir if encrypted
+            cache = landmark_cache_path(work)
+            if live_landmarks is not None and task_spec(task).modality == "movement" and not cache.is_file():
                 try:
-                    live_landmarks.write_cache(work, landmark_cache_path(work))
+                    live_landmarks.write_cache(work, cache)
                 except Exception:  # the analysis then tracks the clip itself
                     log.exception("live landmarks could not be used")
-            from core.executor import ClipJob, run_analysis
-
             # the landmark cache is kept next to `work` (encrypted back beside the stored clip)
-            analysis = run_analysis(ClipJob(None, task, side, path=str(work), cache_path=str(landmark_cache_path(work)),
+            analysis = run_analysis(ClipJob(None, task, clip.side, path=str(work), cache_path=str(cache),
                                             setup_json=setup.to_json(), height_m=setup.height_m))
-        return _record_analysis(sessions, actor, visit_id, stored, relative, sha256, suffix, original_name, task,
-                                side, source_kind, data_dir, analysis, rescore)
+        return _record_analysis(sessions, actor, visit_id, clip, original_name, task, source_kind, data_dir,
+                                analysis, rescore)
     except BaseException:
-        discard()
+        clip.discard(data_dir)
         raise
 
 
@@ -271,55 +295,32 @@ def add_analysed_recording(sessions: sessionmaker[Session], actor: Any, visit_id
     cache, key frame) next to it, and write Recording + Assessment + measures + explanation in ONE
     transaction. A failed analysis raises UnusableInput with its reason (or RuntimeError for a
     crash); duplicates and bad sides raise core.store.ValidationError. Nothing is stored then."""
-    from core.store import ValidationError, transaction
-    from core.store.files import delete_recording_file, resolve_recording_path, store_recording_file, write_stored_file
-    from core.store.models import Recording
+    from core.store.files import write_stored_file
 
     require_role(sessions, actor, "record")
-    spec = task_spec(task)
     if not analysis.ok:
         raise (UnusableInput if analysis.unusable else RuntimeError)(analysis.error or "the analysis failed")
-    if source_kind not in SOURCE_KINDS:
-        raise ValidationError(f"Unknown source '{source_kind}': use one of {', '.join(SOURCE_KINDS)}.")
-    if spec.sided and side not in ("left", "right"):
-        raise ValidationError(f"{spec.label} is recorded per hand: say which side (left or right) was tested.")
-    if not spec.sided:
-        side = None
-    suffix = Path(original_name or (str(source) if not isinstance(source, (bytes, bytearray)) else "")).suffix
+    clip = _store_clip(sessions, visit_id, source, original_name, task, side, source_kind, data_dir)
     try:
-        relative, sha256 = store_recording_file(data_dir, source, suffix)
-    except ValueError as exc:
-        raise UnusableInput(str(exc)) from None
-    stored = resolve_recording_path(data_dir, relative)
-    with transaction(sessions) as s:
-        duplicate = s.scalar(select(Recording.id).where(Recording.visit_id == visit_id, Recording.sha256 == sha256))
-        shared = s.scalar(select(func.count()).select_from(Recording).where(Recording.stored_path == relative))
-    if duplicate is not None:
-        raise ValidationError("This file was already added to this visit: it is not stored twice.")
-    side_files_before = set(_side_files(stored))
-    try:
-        cache = landmark_cache_path(stored)
+        cache = landmark_cache_path(clip.stored)
         if analysis.landmarks_npz is not None and not cache.exists():
             write_stored_file(cache, analysis.landmarks_npz)  # encrypted when a key is set
-        return _record_analysis(sessions, actor, visit_id, stored, relative, sha256, suffix, original_name, task,
-                                side, source_kind, data_dir, analysis, rescore)
+        return _record_analysis(sessions, actor, visit_id, clip, original_name, task, source_kind, data_dir,
+                                analysis, rescore)
     except BaseException:
-        if not shared:  # the same content may belong to another visit: keep it then
-            delete_recording_file(data_dir, relative)
-            for p in set(_side_files(stored)) - side_files_before:
-                p.unlink(missing_ok=True)
+        clip.discard(data_dir)
         raise
 
 
-def _record_analysis(sessions, actor, visit_id: int, stored: Path, relative: str, sha256: str, suffix: str,
-                     original_name: str, task: str, side: str | None, source_kind: str, data_dir: str | Path,
-                     analysis: Any, rescore: bool) -> RecordingOutcome:
+def _record_analysis(sessions, actor, visit_id: int, clip: _StoredClip, original_name: str, task: str,
+                     source_kind: str, data_dir: str | Path, analysis: Any, rescore: bool) -> RecordingOutcome:
     """Key frame next to the stored clip, then the clip's rows in one transaction."""
     from core.store import transaction
     from core.store import repository as repo
     from core.store.files import write_stored_file
 
     spec = task_spec(task)
+    stored, relative, sha256, suffix, side = clip.stored, clip.relative, clip.sha256, clip.suffix, clip.side
     result, explanation, timings = analysis.result, analysis.explanation, dict(analysis.timings_s)
     kf = (explanation or {}).get("key_frame")
     if analysis.key_frame_jpeg and kf:
