@@ -51,12 +51,15 @@ from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
 from bench.common import Figure, add_short_flag, write_result  # noqa: E402
+# the browser tests' server start (flags from DESIGN.md, waits for /_stcore/health); stop_dashboard
+# also ends the batch subprocess (terminate, then kill)
+from tests.e2e.conftest import Dashboard as Server  # noqa: E402
+from tests.e2e.conftest import start_dashboard, stop_dashboard  # noqa: E402
 
 MEDIAN_TARGET_S = 1.0  # issue 14: median page response under 1 s on this machine
 ADMIN, PASSWORD = "admin", "bench-load-password"
 PATIENTS = 6  # x 4 fixture vowels: a batch import that lasts about as long as the loaded phase
 VOICE_DIR = ROOT / "tests" / "fixtures" / "voice"
-STARTUP_TIMEOUT_S = 60
 RUN_TIMEOUT_S = 60  # one page open that takes longer is an error
 
 
@@ -65,13 +68,6 @@ class Clinic:
     data_dir: Path
     database_url: str
     patients: list[tuple[int, str, str, int, str]]  # (patient id, mrn, name, visit id, visit date)
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen
-    log_path: Path
 
 
 @dataclass
@@ -109,52 +105,6 @@ def make_clinic(data_dir: Path) -> Clinic:
             patients.append((patient.id, mrn, name, visit.id, visit_date.isoformat()))
     close_store(url)
     return Clinic(data_dir, url, patients)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(clinic: Clinic) -> Server:
-    port = _free_port()
-    env = dict(os.environ, PDLENS_DATA_DIR=str(clinic.data_dir), DATABASE_URL=clinic.database_url,
-               PDLENS_DEMO_DATABASE_URL=f"sqlite:///{clinic.data_dir / 'demo.sqlite'}",
-               PDLENS_BCRYPT_ROUNDS="4", PYTHONUNBUFFERED="1",
-               NUMBA_CACHE_DIR=os.environ.get("NUMBA_CACHE_DIR", "/tmp/numba_cache"))
-    log_path = clinic.data_dir / "streamlit.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"dashboard exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return Server(url, process, log_path)
-        except OSError:
-            pass
-        time.sleep(0.3)
-    stop(process)
-    raise RuntimeError(f"dashboard not healthy after {STARTUP_TIMEOUT_S} s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -328,7 +278,7 @@ def _summary(opens: Opens) -> dict:
 def run(sessions: int, duration_s: float, max_opens: int, batch: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="pdlens-load-") as tmp:
         clinic = make_clinic(Path(tmp) / "data")
-        server = start_server(clinic)
+        server = start_dashboard(clinic.data_dir)
         batch_process = None
         try:
             cookies = [signed_in_cookie(server) for _ in range(sessions)]
@@ -345,15 +295,15 @@ def run(sessions: int, duration_s: float, max_opens: int, batch: bool) -> dict:
                 try:
                     code = batch_process.wait(timeout=300)
                 except subprocess.TimeoutExpired:
-                    stop(batch_process)
+                    stop_dashboard(batch_process)
                     code = None
                 batch_info = {"ran": True, "exit_code": code, "still_running_when_load_ended": still_running,
                               "seconds": round(time.monotonic() - batch_started, 1),
                               "summary_tail": (Path(tmp) / "batch.log").read_text(errors="replace")[-600:]}
         finally:
             if batch_process is not None:
-                stop(batch_process)
-            stop(server.process)
+                stop_dashboard(batch_process)
+            stop_dashboard(server.process)
     return {"sessions": sessions, "duration_s": duration_s, "max_opens_per_session": max_opens,
             "baseline_1_session": _summary(baseline), "loaded": _summary(loaded),
             "same_sessions_without_batch": _summary(without_batch) if without_batch else None, "batch": batch_info}

@@ -27,7 +27,7 @@ def test_short_load_run_gets_every_page_without_errors():
 def test_a_page_without_its_heading_counts_as_an_error():
     with tempfile.TemporaryDirectory(prefix="pdlens-load-test-") as tmp:
         clinic = load.make_clinic(Path(tmp) / "data")
-        server = load.start_server(clinic)
+        server = load.start_dashboard(clinic.data_dir)
         try:
             cookie = load.signed_in_cookie(server)
             missing = max(p[0] for p in clinic.patients) + 1000
@@ -35,7 +35,7 @@ def test_a_page_without_its_heading_counts_as_an_error():
                                 [(missing, "none", "Nobody", missing, "1900-01-01")])
             opens = asyncio.run(load.phase(server, bogus, [cookie], duration_s=30.0, max_opens=3))
         finally:
-            load.stop(server.process)
+            load.stop_dashboard(server.process)
     assert len(opens.times_s) == 3
     assert len(opens.errors) == 3, opens.errors
     assert all("expected heading missing" in e for e in opens.errors)
