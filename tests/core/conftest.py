@@ -14,6 +14,13 @@ def store(tmp_path, monkeypatch):
     monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")  # test speed only
     url = f"sqlite:///{tmp_path / 'clinic.sqlite'}"
     sessions = open_store(url)
+    admin_id, visit_id = synthetic_clinic(sessions)
+    yield sessions, admin_id, visit_id, tmp_path / "data"
+    close_store(url)
+
+
+def synthetic_clinic(sessions) -> tuple[int, int]:
+    """An administrator, one synthetic patient and one visit: (admin id, visit id)."""
     with transaction(sessions) as s:
         admin = repository.create_clinician(s, None, username="admin", display_name="Synthetic Admin",
                                             password="correct-horse-battery", role="admin")
@@ -21,9 +28,7 @@ def store(tmp_path, monkeypatch):
                                             birth_date=date(1950, 1, 1), sex="unknown", diagnosis="unknown",
                                             more_affected_side="unknown")
         visit = repository.create_visit(s, admin, patient.id, visit_date=date(2024, 1, 5), medication_state="on")
-        ids = admin.id, visit.id
-    yield sessions, ids[0], ids[1], tmp_path / "data"
-    close_store(url)
+        return admin.id, visit.id
 
 
 @pytest.fixture

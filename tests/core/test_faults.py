@@ -21,8 +21,13 @@ from sqlalchemy import func, select, text
 from core.store import Assessment, Recording, close_store, open_store, repository, transaction
 from core.store.models import MeasureValue as Measure
 from core.store.orphans import sweep_orphan_files
+from tests.core.conftest import synthetic_clinic
 
 ROOT = Path(__file__).resolve().parents[2]
+# These tests check the data dir's files. The sweep of upload copies in the shared temporary folder
+# is left out: other runs on the same machine (these tests' own killed children, an hour ago) leave
+# pdlens-clip-* folders there, which made the assertions depend on the machine.
+DATA_DIR_ONLY = {"upload_temp_grace_s": float("inf")}
 PG_URL = os.environ.get("DATABASE_URL_PG")
 
 # The child: one add_clip of a movement clip. KILL_AT=flush makes it stop (sleep) with its rows
@@ -59,18 +64,6 @@ CHILD = textwrap.dedent("""
                    os.environ["DATA_DIR"], rescore=False)
     print(out.status, out.message)
 """)
-
-
-def _clinic(url: str) -> tuple[int, int]:
-    sessions = open_store(url)
-    with transaction(sessions) as s:
-        admin = repository.create_clinician(s, None, username="admin", display_name="Synthetic Admin",
-                                            password="correct-horse-battery", role="admin")
-        patient = repository.create_patient(s, admin, mrn="SYN-001", name="Synthetic Patient",
-                                            birth_date=date(1950, 1, 1), sex="unknown", diagnosis="unknown",
-                                            more_affected_side="unknown")
-        visit = repository.create_visit(s, admin, patient.id, visit_date=date(2024, 1, 5), medication_state="on")
-        return admin.id, visit.id
 
 
 def _recording_files(data_dir: Path) -> list[Path]:
@@ -137,8 +130,8 @@ def test_an_analysis_killed_at_any_moment_leaves_a_consistent_database_and_the_c
     monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")
     url = f"sqlite:///{tmp_path / 'clinic.sqlite'}"
     data_dir = tmp_path / "data"
-    actor, visit = _clinic(url)
     sessions = open_store(url)
+    actor, visit = synthetic_clinic(sessions)
     clip = write_video(tmp_path / "tap_L.mp4", frames_only(tapping_frames(seconds=4.5, rate_hz=2.7, start_closed=True)),
                        fps=30)
     marker = tmp_path / "marker"
@@ -152,8 +145,8 @@ def test_an_analysis_killed_at_any_moment_leaves_a_consistent_database_and_the_c
         left = _recording_files(data_dir)
         assert any(p.name.endswith(".mp4") for p in left)  # the killed runs' clip, without a row
         # the next start: young files may belong to an analysis still running elsewhere
-        assert sweep_orphan_files(sessions, data_dir).removed == []
-        swept = sweep_orphan_files(sessions, data_dir, grace_s=0)
+        assert sweep_orphan_files(sessions, data_dir, **DATA_DIR_ONLY).removed == []
+        swept = sweep_orphan_files(sessions, data_dir, grace_s=0, **DATA_DIR_ONLY)
         assert sorted(swept.removed) == sorted(p.relative_to(data_dir).as_posix() for p in left)
         assert _recording_files(data_dir) == []
 
@@ -162,7 +155,7 @@ def test_an_analysis_killed_at_any_moment_leaves_a_consistent_database_and_the_c
         assert out.status == "stored", out.message
         assert _assert_consistent(sessions, url) == (1, 1)
         kept = _recording_files(data_dir)
-        assert sweep_orphan_files(sessions, data_dir, grace_s=0).removed == []  # referenced: kept
+        assert sweep_orphan_files(sessions, data_dir, grace_s=0, **DATA_DIR_ONLY).removed == []  # referenced: kept
         assert _recording_files(data_dir) == kept
 
         # killed just after its commit (another visit): the clip is there in full, nothing to sweep
@@ -173,7 +166,7 @@ def test_an_analysis_killed_at_any_moment_leaves_a_consistent_database_and_the_c
                                             visit_date=date(2024, 2, 5), medication_state="off").id
         _kill_child({**env, "VISIT": str(other)}, "commit", data_dir, marker)
         assert _assert_consistent(sessions, url) == (2, 2)
-        assert sweep_orphan_files(sessions, data_dir, grace_s=0).removed == []
+        assert sweep_orphan_files(sessions, data_dir, grace_s=0, **DATA_DIR_ONLY).removed == []
         again = add_clip(sessions, actor, other, clip, "tap_L.mp4", "finger_tapping", "left", "upload", data_dir,
                          rescore=False)
         assert again.status == "duplicate"
@@ -201,9 +194,7 @@ def test_the_sweep_removes_only_unreferenced_files_inside_the_recordings_folder(
     partial.write_bytes(b"half")
     outside = data_dir / "secret_key"
     outside.write_text("not a recording")
-    # upload copies in the shared temporary folder are another part of the sweep (and this machine's
-    # other runs may have left some): not this test's
-    swept = sweep_orphan_files(sessions, data_dir, grace_s=0, upload_temp_grace_s=float("inf"))
+    swept = sweep_orphan_files(sessions, data_dir, grace_s=0, **DATA_DIR_ONLY)
     assert sorted(swept.removed) == sorted([orphan, orphan + ".landmarks.npz", "recordings/tmp/x.part"])
     assert (data_dir / kept).is_file() and side_file.is_file() and outside.is_file()
     assert not (data_dir / orphan).exists() and not orphan_cache.exists() and not partial.exists()
