@@ -17,7 +17,7 @@ if str(PROJECT_ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from core.store import repository  # noqa: E402
-from dashboard import state  # noqa: E402
+from dashboard import heap, state  # noqa: E402
 from dashboard.widgets import chrome  # noqa: E402
 
 st.set_page_config(page_title="pdlens", page_icon=":material/monitor_heart:", layout="wide")
@@ -94,3 +94,4 @@ chrome.demo_banner()
 if (message := state.pop_flash()) is not None:
     st.success(message)
 page.run()
+heap.freeze_long_lived_objects()  # after the page's own imports: see dashboard/heap.py
