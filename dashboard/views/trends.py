@@ -22,7 +22,7 @@ from core.trends import (
 from core.vocabulary import label as measure_label, label_with_unit, series_label, task_label, unit as measure_unit
 from dashboard import state
 from dashboard.formatting import MEDICATION_LABELS, escape_markdown, label, plural
-from dashboard.widgets import chrome
+from dashboard.widgets import chrome, spans
 from dashboard.widgets.ratings import readable_rating_vs_score
 
 MEDICATION_SYMBOLS = {"on": "circle", "off": "x", "unknown": "circle-open"}
@@ -68,13 +68,14 @@ def _add_band(fig: go.Figure, analysis: SeriesAnalysis, row: int | None = None) 
     if analysis.band is None:
         return
     band, base = analysis.band, analysis.baseline
-    fig.add_hrect(y0=band.low, y1=band.high, fillcolor="#9ecae1", opacity=0.25, line_width=0,
-                  annotation_text="normal variation", annotation_position="top right", **_at(row))
-    fig.add_hline(y=base.mean, line_dash="dash", line_color="#1f4e79", line_width=1,
-                  annotation_text=f"baseline {base.mean:.3g}", annotation_position="bottom left", **_at(row))
-    fig.add_vrect(x0=pd.Timestamp(base.first_date), x1=pd.Timestamp(base.last_date), fillcolor="#dddddd",
-                  opacity=0.3, line_width=0, annotation_text="baseline visits", annotation_position="top left",
-                  **_at(row))
+    normal = spans.y_span(band.low, band.high, row, fillcolor="#9ecae1", opacity=0.25)
+    baseline = spans.y_line(base.mean, row, dash="dash", color="#1f4e79", width=1)
+    baseline_visits = spans.x_span(pd.Timestamp(base.first_date), pd.Timestamp(base.last_date), row,
+                                   fillcolor="#dddddd", opacity=0.3)
+    spans.add_spans(fig, [normal, baseline, baseline_visits],
+                    [spans.label("normal variation", normal, "top right"),
+                     spans.label(f"baseline {base.mean:.3g}", baseline, "bottom left"),
+                     spans.label("baseline visits", baseline_visits, "top left")])
 
 
 def rating_axis_range(item: str | None, scores) -> list[float]:

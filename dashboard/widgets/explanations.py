@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.widgets import spans
+
 UP_COLOUR = "#c0392b"  # towards a PD-like pattern
 DOWN_COLOUR = "#2e86c1"  # away from it
 SALIENCY_SCALE = [[0.0, DOWN_COLOUR], [0.5, "#f4f4f4"], [1.0, UP_COLOUR]]
@@ -58,7 +60,7 @@ def attribution_figure(attr: Mapping[str, Any], labels: Mapping[str, str] | None
         hovertemplate="%{y}: effect %{x:+.3f}<br>value %{customdata[0]:.4g}, healthy reference "
                       "%{customdata[1]:.4g}<extra></extra>",
     ))
-    fig.add_vline(x=0, line_color="#555", line_width=1)
+    spans.add_spans(fig, [spans.x_line(0, color="#555", width=1)])
     fig.update_xaxes(title="effect on the score (right: towards Parkinson-like, left: towards healthy)")
     return _layout(fig, "Which measures moved the score", height=120 + 28 * len(rows))
 
@@ -77,8 +79,8 @@ def score_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
         error_x=dict(type="data", symmetric=False, array=hi, arrayminus=lo, thickness=2, width=6),
         hovertemplate="%{y}: %{x:.2f}<extra></extra>",
     ))
-    fig.add_vrect(x0=0, x1=0.3, fillcolor=DOWN_COLOUR, opacity=0.06, line_width=0)
-    fig.add_vrect(x0=0.7, x1=1, fillcolor=UP_COLOUR, opacity=0.06, line_width=0)
+    spans.add_spans(fig, [spans.x_span(0, 0.3, fillcolor=DOWN_COLOUR, opacity=0.06),
+                          spans.x_span(0.7, 1, fillcolor=UP_COLOUR, opacity=0.06)])
     fig.update_xaxes(range=[0, 1], title="probability of a Parkinson-like pattern (with uncertainty band)")
     return _layout(fig, "Visit score and each recording's score", height=140 + 45 * len(rows))
 
@@ -90,7 +92,7 @@ def contribution_figure(contributions: Mapping[str, float], labels: Mapping[str,
         x=[v for _, v in items], y=[labels.get(k, k) for k, _ in items], orientation="h",
         marker_color=[UP_COLOUR if v > 0 else DOWN_COLOUR for _, v in items],
         hovertemplate="%{y}: effect %{x:+.2f}<extra></extra>"))
-    fig.add_vline(x=0, line_color="#555", line_width=1)
+    spans.add_spans(fig, [spans.x_line(0, color="#555", width=1)])
     fig.update_xaxes(title="effect on the visit score (right: towards Parkinson-like, left: towards healthy)")
     return _layout(fig, "Contribution of each recording to the visit score", height=120 + 40 * len(items))
 
@@ -136,14 +138,15 @@ def _add_saliency(fig: go.Figure, saliency: Mapping[str, Any] | None, strip_row:
         return
     deltas = saliency.get("delta_logodds", [])
     limit = _saliency_limits(deltas)
+    shading = []
     for (t0, t1), d in zip(saliency.get("windows", []), deltas):
         if d is None:
             continue
         colour = UP_COLOUR if d > 0 else DOWN_COLOUR
         opacity = 0.45 * min(abs(d) / limit, 1.0)
         if opacity > 0.02:
-            fig.add_vrect(x0=t0, x1=t1, fillcolor=colour, opacity=opacity, line_width=0,
-                          row=1 if strip_row else None, col=1 if strip_row else None)
+            shading.append(spans.x_span(t0, t1, 1 if strip_row else None, fillcolor=colour, opacity=opacity))
+    spans.add_spans(fig, shading)
     if strip_row:
         mids = [(a + b) / 2 for a, b in saliency.get("windows", [])]
         widths = [b - a for a, b in saliency.get("windows", [])]
