@@ -212,7 +212,7 @@ def _remember(clinician: Clinician, token: str) -> None:
 # local paths only): the record that address names, or the patients list when it names none.
 _ROUTE_FORM = (
     '<form id="pdlens-route" method="post" action="{action}">{inputs}'
-    '<input type="hidden" name="next" value="/">'
+    '<input type="hidden" name="next" value="{home}">'
     '<noscript><button type="submit">Continue</button></noscript></form>'
     "<script>(function () {{"
     ' var form = document.getElementById("pdlens-route");'
@@ -220,6 +220,7 @@ _ROUTE_FORM = (
     " form.submit(); }})();</script>"
 )
 _ROUTE_VALUE = re.compile(r"^[A-Za-z0-9_-]{0,100}$")
+_BASE_PATH = re.compile(r"^(/[A-Za-z0-9._~-]+)*/$")
 
 
 def route_form_html(action: str, fields: dict[str, str]) -> str:
@@ -227,11 +228,14 @@ def route_form_html(action: str, fields: dict[str, str]) -> str:
     token (so no text a user typed can ever reach this HTML)."""
     if action not in (web.SIGN_IN_PATH, web.SIGN_OUT_PATH):
         raise ValueError(f"not a sign-in route: {action!r}")
+    action, home = web.route_path(action), web.home()
+    if not _BASE_PATH.match(home):  # the server's own setting, never user text; checked all the same
+        raise ValueError("server.baseUrlPath must be a plain path")
     for name, value in fields.items():
         if not _ROUTE_VALUE.match(name) or not _ROUTE_VALUE.match(value):
             raise ValueError("route form values must be URL-safe tokens")
     inputs = "".join(f'<input type="hidden" name="{name}" value="{value}">' for name, value in fields.items())
-    return _ROUTE_FORM.format(action=action, inputs=inputs)
+    return _ROUTE_FORM.format(action=action, inputs=inputs, home=home)
 
 
 def _post(action: str, fields: dict[str, str], message: str) -> NoReturn:

@@ -9,6 +9,9 @@
 - POST /_pdlens/sign-out: ends the cookie's session on the server, clears the cookie and
   redirects to the patients list ("/"), so the next user starts with nothing of the last one.
 
+Behind a reverse proxy that serves pdlens under a path (`server.baseUrlPath`, e.g. "pdlens"), the
+routes, the redirects and the cookie live under that path too: /pdlens/_pdlens/sign-in, /pdlens/.
+
 Both refuse requests from another site (Origin / Sec-Fetch-Site), so no other page can sign a
 browser in to someone else's account or out of its own. Every page run reads the cookie
 through st.context.cookies (dashboard/state.py) and checks its session again.
@@ -36,6 +39,25 @@ MAX_FORM_BYTES = 4096
 DATABASES = ("clinic", "demo")
 
 _routes_served = False
+
+
+def base_path() -> str:
+    """The address prefix of this server: "" or, with server.baseUrlPath "clinic/pdlens",
+    "/clinic/pdlens" (Streamlit serves its own routes there; ours follow)."""
+    from streamlit import config
+
+    parts = [part for part in str(config.get_option("server.baseUrlPath") or "").split("/") if part]
+    return "/" + "/".join(parts) if parts else ""
+
+
+def route_path(path: str) -> str:
+    """SIGN_IN_PATH or SIGN_OUT_PATH under this server's base path."""
+    return base_path() + path
+
+
+def home() -> str:
+    """The patients list: the first page, at the base path."""
+    return base_path() + HOME
 
 
 def routes_served() -> bool:
@@ -80,16 +102,16 @@ def read_cookie(value: str | None) -> tuple[str, str] | None:
 
 
 def safe_next(value: str | None) -> str:
-    """`value` when it is a path on this server ("/patient?patient=3"), else "/". Refuses
+    """`value` when it is a path on this server ("/patient?patient=3"), else home(). Refuses
     absolute and scheme-relative URLs ("https://x", "//x", "/\\x") so that the sign-in route
     cannot send anyone to another site."""
     if not value or len(value) > 1000 or not value.startswith("/") or value.startswith(("//", "/\\")):
-        return HOME
+        return home()
     if any(ord(ch) < 32 or ch == "\\" for ch in value):
-        return HOME
+        return home()
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
-        return HOME
+        return home()
     return value
 
 
@@ -135,12 +157,12 @@ async def sign_in(request: Request) -> Response:
     form = await _form(request)
     database = form.get("database", "")
     if database not in DATABASES:
-        return RedirectResponse(HOME, status_code=303)
+        return RedirectResponse(home(), status_code=303)
     token = await run_in_threadpool(_redeem, database, form.get("ticket", ""))
     if token is None:  # used, expired or forged ticket: back to the sign-in form
-        return RedirectResponse(HOME, status_code=303)
+        return RedirectResponse(home(), status_code=303)
     response = RedirectResponse(safe_next(form.get("next")), status_code=303)
-    response.set_cookie(COOKIE, cookie_value(database, token), max_age=_max_age_s(), path="/",
+    response.set_cookie(COOKIE, cookie_value(database, token), max_age=_max_age_s(), path=home(),
                         httponly=True, samesite="strict", secure=_https(request))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -152,15 +174,16 @@ async def sign_out(request: Request) -> Response:
     signed_in = read_cookie(request.cookies.get(COOKIE))
     if signed_in is not None:
         await run_in_threadpool(_end, *signed_in)
-    response = RedirectResponse(HOME, status_code=303)
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_https(request))
+    response = RedirectResponse(home(), status_code=303)
+    response.delete_cookie(COOKIE, path=home(), httponly=True, samesite="strict", secure=_https(request))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def routes() -> list[Route]:
     """The routes to mount in st.App (dashboard/server.py)."""
-    return [Route(SIGN_IN_PATH, sign_in, methods=["POST"]), Route(SIGN_OUT_PATH, sign_out, methods=["POST"])]
+    return [Route(route_path(SIGN_IN_PATH), sign_in, methods=["POST"]),
+            Route(route_path(SIGN_OUT_PATH), sign_out, methods=["POST"])]
 
 
 def mark_routes_served() -> None:

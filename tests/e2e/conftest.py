@@ -82,9 +82,12 @@ def start_dashboard(
     env: dict[str, str] | None = None,
     command_prefix: list[str] | None = None,
     address: str = "127.0.0.1",
+    base_path: str = "",
 ) -> Dashboard:
     """Start `streamlit run dashboard/server.py` with the flags from DESIGN.md and wait for
-    /_stcore/health. The clinic and demo databases are SQLite files in `data_dir`."""
+    /_stcore/health. The clinic and demo databases are SQLite files in `data_dir`. With
+    `base_path` ("pdlens") the server is under that path, as behind a reverse proxy, and the
+    Dashboard's url ends with it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     database_url = f"sqlite:///{data_dir / 'clinic.sqlite'}"
@@ -106,12 +109,14 @@ def start_dashboard(
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
     ]
+    if base_path:
+        command += ["--server.baseUrlPath", base_path]
     log_path = data_dir / "streamlit.log"
     log = log_path.open("w")
     process = subprocess.Popen(
         (command_prefix or []) + command, cwd=PROJECT_ROOT, env=process_env, stdout=log, stderr=subprocess.STDOUT
     )
-    url = f"http://{address}:{port}"
+    url = f"http://{address}:{port}" + (f"/{base_path.strip('/')}" if base_path.strip("/") else "")
     try:
         _wait_healthy(url, process, log_path)
     except BaseException:

@@ -152,3 +152,37 @@ def test_the_signing_key_is_created_once_and_kept_private(clinic, tmp_path):
     assert web.read_cookie(value) == ("clinic", "synthetic-token")  # same key on the next read
     key_file.write_text("another-key")
     assert web.read_cookie(value) is None  # a cookie signed with another key is refused
+
+
+@pytest.fixture
+def under_a_path():
+    """The server behind a reverse proxy at /clinic/pdlens (server.baseUrlPath)."""
+    from streamlit import config
+
+    before = config.get_option("server.baseUrlPath")
+    config.set_option("server.baseUrlPath", "clinic/pdlens/")
+    yield "/clinic/pdlens"
+    config.set_option("server.baseUrlPath", before)
+
+
+def test_under_a_base_path_the_routes_redirects_and_cookie_follow_it(clinic, under_a_path):
+    assert call(web.SIGN_IN_PATH, {"ticket": ticket_for(clinic), "database": "clinic"})[0] == 404
+    status, headers = call(under_a_path + web.SIGN_IN_PATH, {"ticket": ticket_for(clinic), "database": "clinic"})
+    assert status == 303 and headers["location"] == [under_a_path + "/"]
+    value, line = set_cookie(headers)
+    assert f"path={under_a_path}/" in line
+    _, headers = call(under_a_path + web.SIGN_IN_PATH, {"ticket": ticket_for(clinic), "database": "clinic",
+                                                        "next": "https://elsewhere.example/"})
+    assert headers["location"] == [under_a_path + "/"]
+    status, headers = call(under_a_path + web.SIGN_OUT_PATH, cookie=value)
+    assert status == 303 and headers["location"] == [under_a_path + "/"]
+    _, line = set_cookie(headers)
+    assert f"path={under_a_path}/" in line and "max-age=0" in line
+
+
+def test_the_sign_in_page_posts_to_the_route_under_the_base_path(under_a_path):
+    from dashboard import state
+
+    html = state.route_form_html(web.SIGN_IN_PATH, {"ticket": "AbC-123_x", "database": "clinic"})
+    assert f'action="{under_a_path}{web.SIGN_IN_PATH}"' in html
+    assert f'name="next" value="{under_a_path}/"' in html
