@@ -273,14 +273,15 @@ def test_eight_writer_processes_at_once_lose_no_row(backend, tmp_path, monkeypat
     if backend == "postgres":
         if not PG_URL:
             pytest.skip("DATABASE_URL_PG is not set: start one with scripts/pg-test-server.sh start")
-        from core.store import Base, make_engine, migrate
+        from core.store import make_engine, migrate
 
         url = PG_URL
         engine = make_engine(url)
         migrate(engine)
+        from tests.core.store.conftest import truncate_all_tables
+
         with engine.begin() as c:
-            c.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} "
-                           "RESTART IDENTITY CASCADE"))
+            truncate_all_tables(c)
         engine.dispose()
     else:
         url = f"sqlite:///{tmp_path / 'busy.sqlite'}"
