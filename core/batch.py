@@ -23,6 +23,9 @@ writes it in one transaction as its analysis completes (so SQLite keeps a single
 writes nothing for it. A clip that cannot be analysed, or whose worker crashed, fails alone with
 its reason; the others go on. stderr shows a progress bar with counts only (never file names).
 
+Before importing, files that an analysis killed earlier left without database rows are swept
+(core/store/orphans.py), as the app does when it opens a database.
+
 Everything is audited as the given clinician. Exit status: 0 when nothing failed, 1 when some
 file failed (the summary says which and why), 2 for a usage error (bad arguments, unknown
 clinician, unreadable manifest).
@@ -354,6 +357,22 @@ def run_import(sessions, clinician_username: str, jobs: list[Job], data_dir: Pat
     return summary
 
 
+def _sweep_orphans(sessions, data_dir: Path, stderr: TextIO) -> None:
+    """What the app does when it opens a database (core/store/orphans.py): remove the files an
+    analysis killed earlier left without rows (older than the sweep's grace period, so a clip
+    another process is analysing right now stays). Never stops the import; counts only."""
+    from core.store.orphans import sweep_orphan_files
+
+    try:
+        removed = len(sweep_orphan_files(sessions, data_dir).removed)
+    except Exception:
+        log.exception("the sweep of unreferenced recording files failed")
+        return
+    if removed:
+        print(f"Removed {plural(removed, 'file')} left without a database row by an interrupted analysis.",
+              file=stderr)
+
+
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     parser = argparse.ArgumentParser(prog="python -m core.cli batch",
@@ -392,9 +411,10 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             jobs = jobs_from_folder(args.folder, args.patient.strip(), visit_date)
         if not jobs:
             raise UsageError("No files to import.")
-        sessions = open_store(args.database_url or settings().database_url)
         if args.workers is not None and args.workers < 0:
             raise UsageError("--workers must be 0 (in this process) or more.")
+        sessions = open_store(args.database_url or settings().database_url)
+        _sweep_orphans(sessions, settings().data_dir, stderr)
         summary = run_import(sessions, args.clinician, jobs, settings().data_dir, progress=_progress(stderr),
                              workers=args.workers, scheduler=args.scheduler or settings().dask_scheduler)
     except UsageError as exc:

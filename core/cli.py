@@ -150,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         from core.retention import main as retention_main
 
         return retention_main(argv[1:])
+    if argv and argv[0] == "encrypt-existing":  # core/encrypt_existing.py
+        from core.encrypt_existing import main as encrypt_main
+
+        return encrypt_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m core.cli", description="pdlens command line")
     sub = parser.add_subparsers(dest="command", required=True)
     analyze = sub.add_parser("analyze", help="analyse one voice and/or one movement recording")
@@ -169,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("backup", help="copy the database and recordings into a backup folder (see: backup --help)")
     sub.add_parser("restore", help="restore a backup folder (see: restore --help)")
     sub.add_parser("retention", help="delete raw clips older than PDLENS_RETENTION_DAYS (see: retention --help)")
+    sub.add_parser("encrypt-existing", help="encrypt recording files stored before the key was set (see: encrypt-existing --help)")
     args = parser.parse_args(argv)
     if args.command == "analyze":
         # --task applies to the single recording given; with both, --task is the movement task.

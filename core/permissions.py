@@ -22,6 +22,7 @@ EXPORT_DEIDENTIFIED = "export_deidentified"  # research tables: pseudonyms, no n
 MANAGE_ACCOUNTS = "manage_accounts"
 READ_AUDIT = "read_audit"
 DELETE_PATIENT = "delete_patient"  # erase a patient's record and files (core.retention.delete_patient)
+UNLOCK_SIGN_IN = "unlock_sign_in"  # end a username's sign-in lockout early (repository.unlock_sign_in)
 
 # action -> the roles allowed it, and the one line shown to everyone else.
 PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -37,6 +38,7 @@ PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
     MANAGE_ACCOUNTS: (frozenset({"admin"}), "Only an administrator can manage clinician accounts."),
     READ_AUDIT: (frozenset({"admin"}), "Only an administrator can read the audit trail."),
     DELETE_PATIENT: (frozenset({"admin"}), "Only an administrator can delete a patient's record."),
+    UNLOCK_SIGN_IN: (frozenset({"admin"}), "Only an administrator can lift a sign-in lockout."),
 }
 
 assert all(roles <= set(ROLES) for roles, _ in PERMISSIONS.values())

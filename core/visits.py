@@ -674,7 +674,9 @@ MARKS_DISTANCE_M = (1.0, 20.0)
 def floor_marks_frame(clip: Path, max_side: int = 960) -> Path | None:
     """A frame of the clip on which the clinician clicks the floor marks: the explanation's key
     frame if one was saved, else the clip's first frame (the walkway before the person is in the
-    way), saved next to the clip once. None when the file cannot be decoded."""
+    way), saved next to the clip once. None when the file cannot be decoded. `clip` is a path the
+    pipelines can read (plaintext): for a stored clip use `floor_marks_jpeg`, which handles
+    encryption at rest."""
     existing = key_frame_path(clip)
     if existing.is_file():
         return existing
@@ -694,6 +696,22 @@ def floor_marks_frame(clip: Path, max_side: int = 960) -> Path | None:
 
     Image.fromarray(image).save(out, format="JPEG", quality=90)
     return out
+
+
+def floor_marks_jpeg(data_dir: str | Path, relative_path: str | Path) -> bytes | None:
+    """The JPEG bytes of the floor-marks frame of a stored clip (`floor_marks_frame`), whether or
+    not the clip is encrypted at rest: read through core.store.files.open_recording, so an
+    encrypted clip is decrypted in a private temporary folder and the frame saved with it is
+    encrypted back next to the stored clip. None when no frame can be shown (no key or the wrong
+    one, the clip removed by retention, a clip that does not decode)."""
+    from core.store.files import open_recording
+
+    try:
+        with open_recording(data_dir, relative_path) as work:
+            frame = floor_marks_frame(work)
+            return frame.read_bytes() if frame is not None else None
+    except (ValueError, OSError):  # RecordingLocked is a ValueError; a missing file an OSError
+        return None
 
 
 def _validated_marks(marks: Any, distance_m: Any) -> tuple[tuple[tuple[float, float], tuple[float, float]], float]:

@@ -5,7 +5,10 @@ removes one. Enforced twice:
   DELETE statement on audit_events run through a Session (bulk `update()` / `delete()`,
   `text(...)`), raise AuditTrailIsAppendOnly before reaching the database;
 - in the database (migration 0006): triggers on SQLite and PostgreSQL refuse UPDATE and DELETE
-  of audit_events, whoever connects (a SQL shell, another program).
+  of audit_events, whoever connects (a SQL shell, another program); on PostgreSQL a statement
+  trigger refuses TRUNCATE too (migration 0008; SQLite has no TRUNCATE). The table's owner can
+  still disable a trigger (ALTER TABLE ... DISABLE TRIGGER): the guard stops the application and
+  mistakes, not the database's owner.
 """
 from __future__ import annotations
 
@@ -65,3 +68,11 @@ POSTGRES_TRIGGERS = [
 ]
 POSTGRES_DROP = [f"DROP TRIGGER IF EXISTS audit_events_append_only ON {TABLE}",
                  "DROP FUNCTION IF EXISTS pdlens_audit_append_only()"]
+# Migration 0008: TRUNCATE fires no row trigger, so it gets a statement trigger of its own (same
+# function, same refusal). PostgreSQL only.
+POSTGRES_TRUNCATE_TRIGGER = "audit_events_no_truncate"
+POSTGRES_TRUNCATE_GUARD = [
+    f"CREATE TRIGGER {POSTGRES_TRUNCATE_TRIGGER} BEFORE TRUNCATE ON {TABLE} "
+    "FOR EACH STATEMENT EXECUTE FUNCTION pdlens_audit_append_only()",
+]
+POSTGRES_TRUNCATE_DROP = [f"DROP TRIGGER IF EXISTS {POSTGRES_TRUNCATE_TRIGGER} ON {TABLE}"]

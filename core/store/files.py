@@ -203,6 +203,63 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (best effort: some filesystems refuse a folder fsync)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def stored_files(data_dir: str | Path) -> list[Path]:
+    """Every stored clip and side file under data_dir/recordings (not the staging folder of
+    half-copied uploads, not the hidden `.part` files of writes in progress, no symlinks)."""
+    root = Path(data_dir).resolve() / RECORDINGS_FOLDER
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()
+                  and p.parent != root / "tmp" and not p.name.endswith(".part"))
+
+
+def encrypt_file_in_place(path: str | Path, key: bytes) -> bool:
+    """Encrypt a stored plaintext file where it lies: the ciphertext is written to a temporary
+    file in the same folder, fsynced, checked to decrypt to the same bytes, then renamed over the
+    plaintext (atomic), so a crash at any moment leaves either the old file or the new one, whole.
+    False (nothing written) when the file is already encrypted. The file is left as it is when
+    it changes while being encrypted (another process rewrote it): ValueError, run again."""
+    path = Path(path)
+    before = path.stat()
+    data = path.read_bytes()
+    if is_encrypted_bytes(data):
+        return False
+    blob = encrypt_bytes(data, key)
+    if decrypt_bytes(blob, key) != data:  # never replace a file by something that does not read back
+        raise ValueError("the encrypted copy did not read back")
+    del data
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(blob)
+            out.flush()
+            os.fsync(out.fileno())
+        now = path.stat()
+        if (now.st_mtime_ns, now.st_size, now.st_ino) != (before.st_mtime_ns, before.st_size, before.st_ino):
+            raise ValueError("the file changed while it was being encrypted")
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    _fsync_folder(path.parent)
+    return True
+
+
 def write_stored_file(path: str | Path, data: bytes, key: bytes | None = None) -> None:
     """Write a file under the recordings folder, encrypted when a key is set (atomic rename)."""
     key = encryption_key() if key is None else key

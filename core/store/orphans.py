@@ -7,7 +7,9 @@ transaction is all or nothing) but may leave files without rows: the stored clip
 cache and key frame, a half-copied ``recordings/tmp/*.part`` or a ``.*.part`` cache being
 written. They are not harmless: they hold a patient's voice or body and no patient deletion or
 retention rule could ever find them. `sweep_orphan_files` removes them; the app calls it when it
-opens a database (dashboard/state.py), and `python -m core.store.orphans` does it by hand.
+opens a database (dashboard/state.py), the batch import before it imports (core/batch.py), and
+`python -m core.store.orphans` does it by hand. The same sweep removes the temporary copies of
+clips (upload copies, an analysis worker's bytes, decrypted clips) that killed processes left.
 
 Files younger than `grace_s` are left alone: another process (a second app, a batch import) may
 be analysing that clip right now and write its rows in a moment.
@@ -58,16 +60,18 @@ def _belongs_to(name: str, referenced: set[str]) -> bool:
 def sweep_orphan_files(sessions, data_dir: str | Path, grace_s: float = DEFAULT_GRACE_S,
                        now: float | None = None, upload_temp_grace_s: float = DEFAULT_GRACE_S) -> Sweep:
     """Remove files under data_dir/recordings that no recording row refers to and that are
-    older than grace_s seconds, and the upload copies (pdlens-clip-* in the system temporary
-    folder) of killed processes older than upload_temp_grace_s (that folder is shared by every
-    pdlens process of the machine, whatever its database: hence a grace of its own). Nothing
-    else is touched; a file that cannot be removed (read-only data dir) is logged and left."""
+    older than grace_s seconds, and the temporary copies of clips (TEMP_PREFIXES in
+    temp_roots()) that killed processes left, older than upload_temp_grace_s (those folders are
+    shared by every pdlens process of the machine, whatever its database: hence a grace of its
+    own; inf leaves them alone). Nothing else is touched; a file that cannot be removed
+    (read-only data dir) is logged and left."""
     root = Path(data_dir).resolve() / RECORDINGS_FOLDER
     result = Sweep()
+    now = time.time() if now is None else now
     if not root.is_dir():
+        _sweep_upload_temp_dirs(now, upload_temp_grace_s, result)
         return result
     referenced = _referenced_names(sessions)
-    now = time.time() if now is None else now
     for path in sorted(root.rglob("*")):
         try:
             if not path.is_file() or path.is_symlink():
@@ -88,19 +92,43 @@ def sweep_orphan_files(sessions, data_dir: str | Path, grace_s: float = DEFAULT_
     return result
 
 
-def _sweep_upload_temp_dirs(now: float, grace_s: float, result: Sweep) -> None:
-    """core.capture.add_clip copies an upload into a pdlens-clip-* temporary folder that it always
-    removes, unless the process is killed: those left behind by a dead process go too."""
-    import shutil
+# The temporary folders pdlens processes make for a patient's clip, always removed unless the
+# process is killed: core.capture.add_clip's upload copy (pdlens-clip-), a multi-file upload's
+# copies (pdlens-clips-), an analysis worker's clip bytes (pdlens-analysis-, core.executor), and
+# an encrypted clip decrypted for analysis or playback (pdlens-clip-, core.store.files.open_recording,
+# in memory under /dev/shm when it exists).
+TEMP_PREFIXES = ("pdlens-clip-", "pdlens-clips-", "pdlens-analysis-")
+
+
+def temp_roots() -> list[Path]:
+    """Where those folders are made: the system temporary folder and open_recording's private one."""
     import tempfile
 
-    for folder in Path(tempfile.gettempdir()).glob("pdlens-clip-*"):
-        try:
-            if folder.is_dir() and not folder.is_symlink() and now - folder.stat().st_mtime >= grace_s:
-                shutil.rmtree(folder)
-                result.removed.append(folder.as_posix())
-        except OSError:
-            continue
+    from core.store.files import _private_tmp_root
+
+    roots = [Path(tempfile.gettempdir())]
+    private = _private_tmp_root()
+    if private is not None and Path(private).resolve() != roots[0].resolve():
+        roots.append(Path(private))
+    return roots
+
+
+def _sweep_upload_temp_dirs(now: float, grace_s: float, result: Sweep) -> None:
+    """Remove the TEMP_PREFIXES folders of dead processes (older than grace_s) in temp_roots().
+    A symlink is never followed, and nothing else in those folders is touched."""
+    import shutil
+
+    if grace_s == float("inf"):
+        return
+    for root in temp_roots():
+        for prefix in TEMP_PREFIXES:
+            for folder in root.glob(prefix + "*"):
+                try:
+                    if folder.is_dir() and not folder.is_symlink() and now - folder.stat().st_mtime >= grace_s:
+                        shutil.rmtree(folder)
+                        result.removed.append(folder.as_posix())
+                except OSError:
+                    continue
 
 
 def main(argv: list[str] | None = None) -> int:

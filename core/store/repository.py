@@ -267,12 +267,21 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment if moment is None or moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
+def _username_key(username: str) -> str:
+    """What sign_in_throttles stores of a typed username: the SHA-256 of its normalised form."""
+    import hashlib
+
+    return hashlib.sha256(username.encode("utf-8")).hexdigest()
+
+
+def _normal_username(username: str | None) -> str:
+    return (username or "").strip().lower()[:NAME_MAX]
+
+
 def _throttle(s: Session, username: str) -> SignInThrottle:
     """The failure counter of a typed username (created on first use; two first failures at once
     end with one row)."""
-    import hashlib
-
-    key = hashlib.sha256(username.encode("utf-8")).hexdigest()
+    key = _username_key(username)
     row = s.scalar(select(SignInThrottle).where(SignInThrottle.username_sha256 == key))
     if row is None:
         try:
@@ -296,7 +305,7 @@ def attempt_sign_in(s: Session, username: str, password: str, now: datetime | No
     config = settings()
     window = timedelta(minutes=config.lockout_minutes)
     now = _aware(now) if now is not None else datetime.now(timezone.utc)
-    username = (username or "").strip().lower()[:NAME_MAX]
+    username = _normal_username(username)
     password = password if isinstance(password, str) else ""
     clinician = s.scalar(select(Clinician).where(Clinician.username == username)) if username else None
     stale = now - window - timedelta(days=1)  # counters that can no longer lock anyone: cleared
@@ -331,6 +340,40 @@ def attempt_sign_in(s: Session, username: str, password: str, now: datetime | No
         _audit(s, clinician, "sign_in_locked", detail=f"failures={throttle.failures}")
         return SignInAttempt(None, _locked_message(config.lockout_minutes))
     return SignInAttempt(None, SIGN_IN_FAILED)
+
+
+def sign_in_lockouts(s: Session, actor: Clinician, now: datetime | None = None) -> dict[int, datetime]:
+    """Administrators only: the accounts whose username is locked out now, as clinician id ->
+    the end of the lockout (UTC). Locked usernames without an account are not listed (only their
+    hash is stored)."""
+    _may(s, actor, "unlock_sign_in")
+    now = _aware(now) if now is not None else datetime.now(timezone.utc)
+    by_key = {_username_key(c.username): c.id for c in s.scalars(select(Clinician))}
+    locked = s.execute(select(SignInThrottle.username_sha256, SignInThrottle.locked_until)
+                       .where(SignInThrottle.locked_until.is_not(None))).all()
+    return {by_key[key]: _aware(until) for key, until in locked if key in by_key and _aware(until) > now}
+
+
+def unlock_sign_in(s: Session, actor: Clinician, username: str, now: datetime | None = None) -> bool:
+    """Administrators only (core.permissions UNLOCK_SIGN_IN): end the sign-in lockout of a
+    username now and forget its failed attempts, e.g. after someone locked a colleague out by
+    typing her username with wrong passwords. Works for any typed username, with or without an
+    account. True when the username was locked out. Audited as `unlock_sign_in` with the account's
+    id (none when no account has that username) and whether it was locked; never the username."""
+    actor = _may(s, actor, "unlock_sign_in")
+    now = _aware(now) if now is not None else datetime.now(timezone.utc)
+    username = _normal_username(username)
+    if not username:
+        raise ValidationError("Give the username to unlock.")
+    throttle = s.scalar(select(SignInThrottle).where(SignInThrottle.username_sha256 == _username_key(username)))
+    locked_until = _aware(throttle.locked_until) if throttle is not None else None
+    was_locked = locked_until is not None and now < locked_until
+    if throttle is not None:
+        s.delete(throttle)
+    clinician_id = s.scalar(select(Clinician.id).where(Clinician.username == username))
+    _audit(s, actor, "unlock_sign_in",
+           detail=f"clinician={clinician_id if clinician_id is not None else 'none'} was_locked={was_locked}")
+    return was_locked
 
 
 def authenticate(s: Session, username: str, password: str, now: datetime | None = None) -> Clinician | None:

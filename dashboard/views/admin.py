@@ -26,6 +26,7 @@ with state.session() as s:
     actions = repository.audit_actions(s, state.actor(s))
     usernames = {c.id: c.username for c in clinicians}
     signed_in_now = {c.id: sessions.open_session_count(s, c.id) for c in clinicians}
+    lockouts = repository.sign_in_lockouts(s, state.actor(s))
 
 st.subheader("Clinicians")
 st.dataframe(
@@ -85,6 +86,28 @@ if others:
             if ended is not None:
                 state.flash(f"{escape_markdown(usernames[sign_out_id])} signed out everywhere: {_sign_ins(ended)} ended.")
                 st.rerun()
+
+st.subheader("Sign-in lockouts")
+st.caption(
+    "After repeated wrong passwords a username is locked out for a while, whoever typed them: anyone "
+    "can lock a colleague out by typing her username wrongly. Check with her, then unlock it here; "
+    "her failed attempts are forgotten and the audit trail keeps the unlock."
+)
+with st.form("unlock_sign_in"):
+    unlock_ids = sorted(usernames, key=lambda cid: (cid not in lockouts, usernames[cid]))  # locked first
+    unlock_id = st.selectbox(
+        "Account", unlock_ids, key="unlock_account",
+        format_func=lambda cid: (f"{usernames[cid]} (locked out until {lockouts[cid]:%H:%M} UTC)"
+                                 if cid in lockouts else f"{usernames[cid]} (not locked out)"),
+    )
+    if st.form_submit_button("Unlock sign-in"):
+        was_locked = state.write(lambda s, actor: repository.unlock_sign_in(s, actor, usernames[unlock_id]))
+        if was_locked is not None:
+            name = escape_markdown(usernames[unlock_id])
+            state.flash(f"{name} can sign in again." if was_locked else f"{name} was not locked out.")
+            st.rerun()
+st.caption("No account locked out now." if not lockouts else
+           f"Locked out now: {', '.join(escape_markdown(usernames[cid]) for cid in sorted(lockouts, key=usernames.get))}.")
 
 with st.expander("Delete a patient's record", icon=":material/delete_forever:"):
     st.caption("Removes the patient, their visits, clips, scores, measures and ratings and the recording files, "

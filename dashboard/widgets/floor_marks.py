@@ -87,8 +87,7 @@ def floor_marks_panel(recording: Any, data_dir: Path, height_cm: float | None = 
     without marks, measure it again with the patient's height (`height_cm` from the record)."""
     import io
 
-    from core.store.files import open_recording
-    from core.visits import floor_marks_frame
+    from core.visits import floor_marks_jpeg
 
     key = f"floor_marks_{recording.id}"
     stored_marks, stored_distance = _stored_marks(recording)
@@ -102,12 +101,8 @@ def floor_marks_panel(recording: Any, data_dir: Path, height_cm: float | None = 
             if height_cm and st.button("Measure again with the patient's height", icon=":material/height:",
                                        key=f"{key}_height"):
                 _run(lambda sessions, actor_id: _again(sessions, actor_id, recording.id, data_dir))
-        try:  # decrypted in a private temp dir when encrypted at rest; the frame is kept in memory
-            with open_recording(data_dir, recording.stored_path) as work:
-                frame_path = floor_marks_frame(work)
-                frame = io.BytesIO(frame_path.read_bytes()) if frame_path is not None else None
-        except (ValueError, OSError):  # no key, clip removed by retention, outside the folder
-            frame = None
+        jpeg = floor_marks_jpeg(data_dir, recording.stored_path)  # decrypted in memory when encrypted
+        frame = io.BytesIO(jpeg) if jpeg is not None else None
         if frame is None:
             st.info("No frame of this clip could be shown, so floor marks cannot be clicked. "
                     "Enter the patient's height on the patient record to scale the speed instead.")

@@ -157,3 +157,44 @@ def test_usage_errors_exit_2_and_import_nothing(clinic):
     with pytest.raises(SystemExit):  # --clinician is required
         run([str(folder), "--patient", "SYN-B1"])
     assert counts(sessions) == {"recordings": 0, "visits": 0}
+
+
+def test_the_import_first_sweeps_files_an_interrupted_analysis_left_without_rows(clinic, monkeypatch):
+    """As the app at start (core/store/orphans.py): an old unreferenced clip and its cache go, a
+    young one (another process may be analysing it) stays, the imported clip is kept. The upload
+    copies of killed processes are looked for in a private temporary folder, never the shared /tmp."""
+    import os
+    import tempfile
+    import time
+
+    from core.store.files import store_recording_file
+
+    sessions, tmp = clinic
+    private_tmp = tmp / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    monkeypatch.setenv("TMPDIR", str(private_tmp))
+    data_dir = tmp / "data"
+    old_orphan, _ = store_recording_file(data_dir, b"a clip whose analysis was killed", ".wav")
+    (data_dir / (old_orphan + ".landmarks.npz")).write_bytes(b"its cache")
+    young_orphan, _ = store_recording_file(data_dir, b"a clip being analysed right now", ".wav")
+    stale_upload = private_tmp / "pdlens-clip-killed"
+    stale_upload.mkdir()
+    (stale_upload / "upload.wav").write_bytes(b"an upload copy of a killed process")
+    hours_ago = time.time() - 2 * 3600
+    for path in (data_dir / old_orphan, data_dir / (old_orphan + ".landmarks.npz"), stale_upload):
+        os.utime(path, (hours_ago, hours_ago))
+    folder = tmp / "archive"
+    folder.mkdir()
+    shutil.copy(PD_VOWEL, folder / "vowel.wav")
+
+    code, out, err = run([str(folder), "--patient", "SYN-B1", "--clinician", "therapist", "--workers", "0"])
+    assert code == 0, out
+    assert "Removed 3 files left without a database row by an interrupted analysis." in err
+    assert not (data_dir / old_orphan).exists() and not (data_dir / (old_orphan + ".landmarks.npz")).exists()
+    assert not stale_upload.exists()
+    assert (data_dir / young_orphan).is_file()
+    with transaction(sessions) as s:
+        [stored] = s.scalars(select(Recording.stored_path)).all()
+    assert (data_dir / stored).is_file()
+    assert "vowel.wav" not in err  # counts only

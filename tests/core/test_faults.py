@@ -200,6 +200,57 @@ def test_the_sweep_removes_only_unreferenced_files_inside_the_recordings_folder(
     assert not (data_dir / orphan).exists() and not orphan_cache.exists() and not partial.exists()
 
 
+def test_the_sweep_removes_temporary_clip_copies_of_dead_processes_only(store, tmp_path, monkeypatch):
+    """The upload copies, analysis workers' clip bytes and decrypted clips (core/store/orphans.py
+    TEMP_PREFIXES) that a killed process left, older than the grace period, in both places they are
+    made. Both are private folders here (tempfile.tempdir, TMPDIR, open_recording's /dev/shm root),
+    so the test never touches other runs' folders in the shared /tmp or /dev/shm."""
+    import os
+    import tempfile
+    import time
+
+    from core.store import files, orphans
+
+    sessions, _, _, data_dir = store
+    system_tmp, memory_tmp, elsewhere = tmp_path / "tmp", tmp_path / "shm", tmp_path / "elsewhere"
+    for folder in (system_tmp, memory_tmp, elsewhere):
+        folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(system_tmp))
+    monkeypatch.setenv("TMPDIR", str(system_tmp))
+    monkeypatch.setattr(files, "_private_tmp_root", lambda: str(memory_tmp))
+    assert orphans.temp_roots() == [system_tmp, memory_tmp]
+    hours_ago = time.time() - 2 * 3600
+
+    def folder(root, name, old=True):
+        path = root / name
+        path.mkdir()
+        (path / "clip.mp4").write_bytes(b"a patient's clip")
+        if old:
+            os.utime(path, (hours_ago, hours_ago))
+        return path
+
+    dead = [folder(system_tmp, "pdlens-clip-a1"), folder(system_tmp, "pdlens-clips-b2"),
+            folder(system_tmp, "pdlens-analysis-c3"), folder(memory_tmp, "pdlens-clip-d4")]
+    alive = [folder(system_tmp, "pdlens-clip-young", old=False), folder(memory_tmp, "pdlens-analysis-young", old=False)]
+    others = [folder(system_tmp, "pdlens-demo-x"), folder(system_tmp, "someone-elses"), folder(memory_tmp, "pdlens-clipx")]
+    target = folder(elsewhere, "not-ours")
+    (system_tmp / "pdlens-clip-link").symlink_to(target, target_is_directory=True)
+    os.utime(system_tmp / "pdlens-clip-link", (hours_ago, hours_ago), follow_symlinks=False)
+    stray_file = system_tmp / "pdlens-clip-file"
+    stray_file.write_bytes(b"not a folder")
+    os.utime(stray_file, (hours_ago, hours_ago))
+
+    assert sweep_orphan_files(sessions, data_dir, **DATA_DIR_ONLY).removed == []  # inf: left alone
+    assert all(p.is_dir() for p in dead)
+    swept = sweep_orphan_files(sessions, data_dir)
+    assert sorted(swept.removed) == sorted(p.as_posix() for p in dead)
+    assert not any(p.exists() for p in dead)
+    assert all((p / "clip.mp4").is_file() for p in alive + others + [target])
+    assert (system_tmp / "pdlens-clip-link").is_symlink() and stray_file.is_file()
+    assert sweep_orphan_files(sessions, data_dir, now=time.time() + 2 * 3600).removed  # young ones, once old
+    assert not any(p.exists() for p in alive) and (target / "clip.mp4").is_file()
+
+
 def test_a_landmark_cache_is_never_left_half_written(tmp_path):
     """The cache is written beside its name and renamed: the final name holds a whole file or
     nothing, and no temporary file stays."""
@@ -273,14 +324,15 @@ def test_eight_writer_processes_at_once_lose_no_row(backend, tmp_path, monkeypat
     if backend == "postgres":
         if not PG_URL:
             pytest.skip("DATABASE_URL_PG is not set: start one with scripts/pg-test-server.sh start")
-        from core.store import Base, make_engine, migrate
+        from core.store import make_engine, migrate
 
         url = PG_URL
         engine = make_engine(url)
         migrate(engine)
+        from tests.core.store.conftest import truncate_all_tables
+
         with engine.begin() as c:
-            c.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} "
-                           "RESTART IDENTITY CASCADE"))
+            truncate_all_tables(c)
         engine.dispose()
     else:
         url = f"sqlite:///{tmp_path / 'busy.sqlite'}"

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from core.pipeline import UnusableInput
 from core.store import Assessment, AuditEvent, Clinician, Recording, ValidationError, repository, transaction
-from core.store.files import resolve_recording_path
+from core.store.files import is_encrypted, resolve_recording_path
 from core.synthetic.video import write_video
 from core.visits import (add_recording_and_analyze, clear_floor_marks, clip_setup, floor_marks_frame,
-                         landmark_cache_path, measure_clip_again, set_floor_marks)
+                         floor_marks_jpeg, landmark_cache_path, measure_clip_again, set_floor_marks)
 from tests.core.movement.test_gait_speed import synthetic_10m_walk
 
 
@@ -126,6 +126,8 @@ def test_marks_only_for_gait_speed_clips(store, tmp_path):
 def test_a_frame_to_click_exists_even_when_the_clip_failed(store, walk_clip):
     _, _, _, data_dir = store
     _, _, stored = walk_clip
+    if is_encrypted(stored):  # the clinic's key is set in this environment: the next test's case
+        pytest.skip("the clip is encrypted at rest: test_a_frame_to_click_is_shown_for_a_clip_encrypted_at_rest")
     frame = floor_marks_frame(stored)
     assert frame is not None and frame.is_file()
     from PIL import Image
@@ -134,6 +136,44 @@ def test_a_frame_to_click_exists_even_when_the_clip_failed(store, walk_clip):
         assert image.size == (320, 240)
         assert np.asarray(image)[200, 62].mean() < 80  # the synthetic mark is where it was drawn
     assert floor_marks_frame(stored) == frame  # decoded once
+    assert floor_marks_jpeg(data_dir, stored.relative_to(data_dir.resolve())) == frame.read_bytes()
+
+
+@pytest.fixture
+def key(monkeypatch):
+    import base64
+    import os
+
+    monkeypatch.setenv("PDLENS_ENCRYPTION_KEY", base64.b64encode(os.urandom(32)).decode())
+
+
+@pytest.fixture
+def encrypted_walk_clip(key, walk_clip):
+    """walk_clip, stored while the clinic's encryption key is set (key comes first)."""
+    return walk_clip
+
+
+def test_a_frame_to_click_is_shown_for_a_clip_encrypted_at_rest(store, encrypted_walk_clip, monkeypatch):
+    from io import BytesIO
+
+    from PIL import Image
+
+    _, _, _, data_dir = store
+    _, _, stored = encrypted_walk_clip
+    assert is_encrypted(stored)
+    relative = stored.relative_to(data_dir.resolve()).as_posix()
+    jpeg = floor_marks_jpeg(data_dir, relative)
+    assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
+    with Image.open(BytesIO(jpeg)) as image:
+        assert image.size == (320, 240)
+        assert np.asarray(image)[200, 62].mean() < 80  # the synthetic mark, decoded from the decrypted clip
+    saved = stored.with_name(stored.name + ".marksframe.jpg")
+    assert saved.is_file() and is_encrypted(saved)  # kept with the clip, encrypted like it
+    assert jpeg not in saved.read_bytes()
+    stamp = saved.stat().st_mtime_ns
+    assert floor_marks_jpeg(data_dir, relative) == jpeg and saved.stat().st_mtime_ns == stamp  # decoded once
+    monkeypatch.delenv("PDLENS_ENCRYPTION_KEY")
+    assert floor_marks_jpeg(data_dir, relative) is None  # without the key: no frame, the page says so
 
 
 def test_a_missing_file_cannot_be_analysed_again(store, walk_clip):

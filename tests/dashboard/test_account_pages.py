@@ -153,6 +153,37 @@ def test_administrator_resets_a_password_and_signs_an_account_out_everywhere(app
     assert "change_password" in actions and "sessions_ended" in actions and "session_start" in actions
 
 
+def test_administrator_unlocks_a_colleague_someone_locked_out(app, admin_db):
+    add_clinician(admin_db)
+    for _ in range(settings().lockout_attempts):  # someone types her username with wrong passwords
+        with transaction(open_store(admin_db)) as s:
+            repository.attempt_sign_in(s, "clin", "not-her-password")
+    with transaction(open_store(admin_db)) as s:
+        assert repository.attempt_sign_in(s, "clin", "clinician-pass").locked
+    at = open_page(sign_in(app), "views/admin.py")
+    assert not at.exception
+    unlock = at.selectbox(key="unlock_account")
+    assert unlock.options[0].startswith("clin (locked out until ") and unlock.options[1] == "admin (not locked out)"
+    assert "Locked out now: clin." in [c.value for c in at.caption]
+    submit(at, "Unlock sign-in")
+    assert not at.exception
+    assert "clin can sign in again." in at.success[0].value
+    assert "No account locked out now." in [c.value for c in at.caption]
+    assert at.selectbox(key="unlock_account").options[0] == "admin (not locked out)"
+    with transaction(open_store(admin_db)) as s:
+        assert repository.attempt_sign_in(s, "clin", "clinician-pass").clinician is not None
+    at.run()
+    audit = at.dataframe[1].value
+    unlocks = audit[audit["Action"] == "unlock_sign_in"]["Detail"].tolist()
+    with transaction(open_store(admin_db)) as s:
+        clin_id = s.scalar(select(Clinician.id).where(Clinician.username == "clin"))
+    assert unlocks == [f"clinician={clin_id} was_locked=True"]  # the id, never the username
+
+    at.selectbox(key="unlock_account").set_value(unlock.value)  # nothing to unlock now: said so
+    submit(at, "Unlock sign-in")
+    assert at.success[0].value.endswith("was not locked out.")
+
+
 def test_switching_database_forgets_a_record_id_of_the_other_database(app, admin_db):
     [patient_id] = add_patients(admin_db, SYNTHETIC_PATIENT)
     at = open_page(sign_in(app), "views/patient.py", patient=patient_id)

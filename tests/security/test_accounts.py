@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.auth import COMMON_PASSWORDS_FILE, common_passwords, is_common_password, password_problem
 from core.config import settings
-from core.store import AuditEvent, SignInThrottle, ValidationError, repository, transaction
+from core.store import AuditEvent, Clinician, SignInThrottle, ValidationError, repository, transaction
+from core.store.errors import PermissionDenied
 from tests.dashboard.conftest import ADMIN, APP, sign_in
 from tests.security.test_sessions import CLIN_PASSWORD, T0, db  # noqa: F401  (fixture)
 
@@ -83,6 +84,64 @@ def test_the_lockout_says_nothing_about_whether_the_account_exists(db):
         details = " ".join(e.detail for e in s.scalars(select(AuditEvent)))
     assert len(stored) == 2 and all(len(h) == 64 for h in stored)  # hashes, never the typed name
     assert "nobody-here" not in details and "not-the-password" not in details
+
+
+def test_an_administrator_lifts_a_lockout_and_the_right_password_works_at_once(db):
+    """Someone typed a colleague's username with wrong passwords until it locked: the administrator
+    unlocks it (core, the permission table's unlock_sign_in), audited with ids and codes only."""
+    factory, _ = db
+    fail_until_locked(factory, "clin", T0)
+    during = T0 + timedelta(minutes=1)
+    assert attempt(factory, "clin", CLIN_PASSWORD, during).locked
+    with transaction(factory) as s:
+        admin = s.scalar(select(Clinician).where(Clinician.username == "admin"))
+        clin_id = s.scalar(select(Clinician.id).where(Clinician.username == "clin"))
+        lockouts = repository.sign_in_lockouts(s, admin, now=during)
+        assert list(lockouts) == [clin_id]
+        assert lockouts[clin_id] > during
+        assert repository.unlock_sign_in(s, admin, "  CLIN ", now=during) is True  # as the sign-in form reads it
+    with transaction(factory) as s:
+        assert repository.sign_in_lockouts(s, s.scalar(select(Clinician).where(Clinician.username == "admin")),
+                                           now=during) == {}
+    assert attempt(factory, "clin", CLIN_PASSWORD, during + timedelta(seconds=1)).clinician.username == "clin"
+    # the failures were forgotten too: a new failure starts a fresh count, it does not lock again
+    assert not attempt(factory, "clin", "not-the-password", during + timedelta(seconds=2)).locked
+    with transaction(factory) as s:
+        admin = s.scalar(select(Clinician).where(Clinician.username == "admin"))
+        assert repository.unlock_sign_in(s, admin, "clin", now=during) is False  # was not locked
+        rows = s.execute(select(AuditEvent.clinician_id, AuditEvent.detail)
+                         .where(AuditEvent.action == "unlock_sign_in").order_by(AuditEvent.id)).all()
+    assert rows == [(admin.id, f"clinician={clin_id} was_locked=True"), (admin.id, f"clinician={clin_id} was_locked=False")]
+
+
+def test_a_username_without_an_account_can_be_unlocked_and_says_nothing_more(db):
+    factory, _ = db
+    fail_until_locked(factory, "nobody-here", T0)
+    with transaction(factory) as s:
+        admin = s.scalar(select(Clinician).where(Clinician.username == "admin"))
+        assert repository.sign_in_lockouts(s, admin, now=T0 + timedelta(minutes=1)) == {}  # only hashes stored
+        assert repository.unlock_sign_in(s, admin, "nobody-here", now=T0 + timedelta(minutes=1)) is True
+        with pytest.raises(ValidationError, match="username"):
+            repository.unlock_sign_in(s, admin, "   ")
+    assert not attempt(factory, "nobody-here", "x", T0 + timedelta(minutes=1, seconds=1)).locked
+    with transaction(factory) as s:
+        details = [e.detail for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "unlock_sign_in"))]
+    assert details == ["clinician=none was_locked=True"]
+
+
+@pytest.mark.parametrize("role", ["clinician", "reviewer"])
+def test_only_an_administrator_may_unlock(db, role):
+    factory, _ = db
+    fail_until_locked(factory, "admin", T0)
+    with transaction(factory) as s:
+        admin = s.scalar(select(Clinician).where(Clinician.username == "admin"))
+        other = repository.create_clinician(s, admin, username=f"other-{role}", display_name="Synthetic Other",
+                                            password="synthetic-other-pass", role=role)
+    with pytest.raises(PermissionDenied, match="administrator"), transaction(factory) as s:
+        repository.unlock_sign_in(s, s.get(Clinician, other.id), "admin", now=T0 + timedelta(minutes=1))
+    with pytest.raises(PermissionDenied), transaction(factory) as s:
+        repository.sign_in_lockouts(s, s.get(Clinician, other.id))
+    assert attempt(factory, "admin", "synthetic-admin-pass", T0 + timedelta(minutes=1)).locked  # still locked
 
 
 def test_the_sign_in_page_shows_the_lockout_the_same_way_for_any_username(admin_db, monkeypatch):

@@ -20,10 +20,21 @@ def fast_bcrypt(monkeypatch):
     monkeypatch.setenv("PDLENS_BCRYPT_ROUNDS", "4")
 
 
-def _reset_postgres(engine) -> None:
+def truncate_all_tables(connection) -> None:
+    """Empty every pdlens table of a PostgreSQL test database. audit_events refuses TRUNCATE
+    (migration 0008): the tests, as the tables' owner, lift that guard for this one statement, in
+    the same transaction."""
+    from core.store.audit import POSTGRES_TRUNCATE_TRIGGER, TABLE
+
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    connection.execute(text(f"ALTER TABLE {TABLE} DISABLE TRIGGER {POSTGRES_TRUNCATE_TRIGGER}"))
+    connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    connection.execute(text(f"ALTER TABLE {TABLE} ENABLE TRIGGER {POSTGRES_TRUNCATE_TRIGGER}"))
+
+
+def _reset_postgres(engine) -> None:
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        truncate_all_tables(connection)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

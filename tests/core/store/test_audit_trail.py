@@ -56,6 +56,47 @@ def test_the_database_refuses_update_and_delete_whoever_connects(engine, session
     assert len(_events(sessions)) == len(before) + 1
 
 
+def test_truncate_of_the_audit_trail_is_refused(engine, sessions, patient):
+    """PostgreSQL: a BEFORE TRUNCATE statement trigger (migration 0008) refuses TRUNCATE, alone
+    or with other tables (the whole statement fails, so the other tables keep their rows too).
+    SQLite has no TRUNCATE statement at all (and DELETE is refused by 0006's trigger)."""
+    before = _events(sessions)
+    with sessions() as s:
+        patients = s.scalar(text("SELECT count(*) FROM patients"))
+    statements = ["TRUNCATE audit_events", "TRUNCATE TABLE audit_events RESTART IDENTITY",
+                  "TRUNCATE patients, audit_events CASCADE"]
+    for statement in statements:
+        if engine.dialect.name == "sqlite":
+            with pytest.raises(DBAPIError, match="syntax error"):
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(statement)
+        else:
+            with pytest.raises(REFUSED_BY_DATABASE, match="append-only"):
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(statement)
+    assert _events(sessions) == before
+    with sessions() as s:
+        assert s.scalar(text("SELECT count(*) FROM patients")) == patients
+
+
+@pytest.mark.postgres
+def test_migration_0008_adds_the_truncate_guard_and_its_downgrade_removes_it(db_url, engine, patient):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("TRUNCATE exists on PostgreSQL only")
+    downgrade(engine, "0007")
+    try:
+        with engine.begin() as connection:  # no guard before 0008
+            connection.exec_driver_sql("TRUNCATE patients, audit_events CASCADE")
+    finally:
+        migrate(engine)
+    with engine.begin() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM audit_events").scalar() == 0
+        connection.exec_driver_sql("INSERT INTO audit_events (at, action, detail) VALUES (CURRENT_TIMESTAMP, 'a', '')")
+    with pytest.raises(REFUSED_BY_DATABASE, match="append-only"):
+        with engine.begin() as connection:
+            connection.exec_driver_sql("TRUNCATE audit_events")
+
+
 def test_migration_0006_adds_the_triggers_and_its_downgrade_removes_them(db_url, engine):
     downgrade(engine, "0005")
     try:
