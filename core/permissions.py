@@ -22,6 +22,8 @@ EXPORT_DEIDENTIFIED = "export_deidentified"  # research tables: pseudonyms, no n
 MANAGE_ACCOUNTS = "manage_accounts"
 READ_AUDIT = "read_audit"
 DELETE_PATIENT = "delete_patient"  # erase a patient's record and files (core.retention.delete_patient)
+TRAIN_CLINIC_MODEL = "train_clinic_model"  # train a clinic's own model from its ratings (core.clinic_models)
+ACTIVATE_CLINIC_MODEL = "activate_clinic_model"  # activate or roll back a clinic model version
 
 # action -> the roles allowed it, and the one line shown to everyone else.
 PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -37,6 +39,9 @@ PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
     MANAGE_ACCOUNTS: (frozenset({"admin"}), "Only an administrator can manage clinician accounts."),
     READ_AUDIT: (frozenset({"admin"}), "Only an administrator can read the audit trail."),
     DELETE_PATIENT: (frozenset({"admin"}), "Only an administrator can delete a patient's record."),
+    TRAIN_CLINIC_MODEL: (frozenset({"admin"}), "Only an administrator can train a clinic model."),
+    ACTIVATE_CLINIC_MODEL: (frozenset({"admin"}),
+                            "Only an administrator can activate a clinic model or roll it back."),
 }
 
 assert all(roles <= set(ROLES) for roles, _ in PERMISSIONS.values())
