@@ -1187,3 +1187,22 @@ def main(argv: list[str], stdout=None, stderr=None) -> int:
         return EXIT_REFUSED
     finally:
         close_store(url)
+
+
+def patient_estimates(s: Session, patient_id: int) -> pd.DataFrame:
+    """A patient's current clinic-model estimates over time: visit_id, visit_date,
+    medication_state, target (label), estimate, interval_low, interval_high, version."""
+    from core.store.models import Assessment, Visit
+
+    rows = s.execute(select(Visit.id, Visit.visit_date, Visit.medication_state, Assessment.model_name,
+                            Assessment.severity, Assessment.interval_low, Assessment.interval_high,
+                            Assessment.model_version, Assessment.explanation_json)
+                     .join(Visit, Assessment.visit_id == Visit.id)
+                     .where(Visit.patient_id == patient_id, Assessment.recording_id.is_(None),
+                            Assessment.model_name.startswith(MODEL_PREFIX), Assessment.superseded_at.is_(None),
+                            Assessment.severity.is_not(None))
+                     .order_by(Visit.visit_date, Visit.id)).all()
+    return pd.DataFrame([(v, d, m, (e or {}).get("label") or name[len(MODEL_PREFIX):], sev, lo, hi, ver)
+                         for v, d, m, name, sev, lo, hi, ver, e in rows],
+                        columns=["visit_id", "visit_date", "medication_state", "target", "estimate", "interval_low",
+                                 "interval_high", "version"])
