@@ -1100,7 +1100,7 @@ def _clinician_id(sessions, username: str | None) -> int | None:
         return who.id
 
 
-def _version_row(v) -> dict[str, Any]:
+def version_row(v) -> dict[str, Any]:
     cv = (v.metrics or {}).get("cv", {})
     base = (v.metrics or {}).get("baseline", {})
     return {"version_id": v.id, "version": v.label, "target_key": v.target_key,
@@ -1157,7 +1157,7 @@ def main(argv: list[str], stdout=None, stderr=None) -> int:
         if args.action == "list":
             with transaction(sessions) as s:
                 key = target_spec(args.target, args.side).key if args.target else None
-                rows = [_version_row(v) for v in list_versions(s, key)]
+                rows = [version_row(v) for v in list_versions(s, key)]
             if args.json:
                 print(json.dumps(rows, indent=2), file=stdout)
             else:
