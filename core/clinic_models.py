@@ -1054,7 +1054,7 @@ def visit_estimates(s: Session, visit_id: int) -> list:
 
 # ---------------------------------------------------------------- command line
 
-EXIT_REFUSED = 2
+EXIT_REFUSED = 2  # bad input, too little data, not allowed, or activation refused (reason on stderr)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -1151,8 +1151,10 @@ def main(argv: list[str], stdout=None, stderr=None) -> int:
                 print(json.dumps(result.as_json(), indent=2), file=stdout)
             else:
                 _print_train(result, stdout)
-            if args.activate and not result.beats_baseline:
-                print(f"not activated: {result.refusal}", file=stderr)
+            if args.activate and not result.beats_baseline:  # trained and stored, but the activation is refused
+                print(f"clinic-model train: stored as {result.version_label}, not activated: {result.refusal}",
+                      file=stderr)
+                return EXIT_REFUSED
             return 0
         if args.action == "list":
             with transaction(sessions) as s:

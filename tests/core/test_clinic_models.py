@@ -279,6 +279,14 @@ def test_no_dependence_is_refused(clinic_store):
     code = cm.main(["activate", str(result.version_id), "--database-url", url], stdout=io.StringIO(), stderr=err)
     assert code == 2 and "cannot be activated" in err.getvalue()
     assert "Synthetic Patient" not in err.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    code = cm.main(["train", "--target", "3.4", "--side", "left", "--activate", "--json", "--database-url", url],
+                   stdout=out, stderr=err)
+    assert code == 2 and "not activated" in err.getvalue()
+    assert json.loads(out.getvalue())["activated"] is False
+    err = io.StringIO()
+    assert cm.main(["train", "--target", "3.2", "--database-url", url], stdout=io.StringIO(), stderr=err) == 2
+    assert "no task" in err.getvalue()
 
 
 def test_shipped_estimate_is_a_baseline_where_stored(clinic_store):
