@@ -94,3 +94,34 @@ def test_clinicians_see_versions_and_cards_but_no_controls(admin_db):
     assert not any(k.startswith("clinic_") for k in keys)
     assert result.version_label in texts(at)
     assert "Only an administrator can train a clinic model" in texts(at)
+
+
+def test_the_demo_trains_updrs_motor_total_in_one_click(clinic_db):
+    """The worked example: the demo database (34 real UCI telemonitoring patients, voice measures,
+    interpolated UPDRS ratings) trains in one click and reports whatever the data gives; the
+    Activate button follows the rule, whichever way the result goes."""
+    from core.config import settings
+    from core.demo import DEMO_PASSWORD, DEMO_USERNAME, build_demo_database
+    from core.store import close_store
+
+    url = settings().demo_database_url
+    build_demo_database(url, clips=False)
+    try:
+        at = sign_in(AppTest.from_file(str(APP), default_timeout=120), DEMO_USERNAME, DEMO_PASSWORD, demo=True)
+        open_page(at, "views/models.py")
+        assert not at.exception, at.exception
+        target = at.selectbox(key="clinic_target")
+        option = next(o for o in target.options if o.startswith("UPDRS motor (part III) total"))
+        assert "(34 patients" in option
+        target.select(option)
+        at.run()
+        _buttons(at)["clinic_train"].click()
+        at.run()
+        assert not at.exception, at.exception
+        page = texts(at)
+        assert "34 patients" in page and "interpolated" in page
+        with transaction(open_store(url)) as s:
+            version = cm.list_versions(s)[0]
+        assert _buttons(at)[f"clinic_activate_{version.id}"].disabled == (not version.beats_baseline)
+    finally:
+        close_store(url)
