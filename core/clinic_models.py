@@ -546,6 +546,40 @@ def within_patient_change(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, d
     }
 
 
+def _demean(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Each row minus its patient's mean (per column for a 2-D array)."""
+    out = np.array(values, dtype=float, copy=True)
+    for p in np.unique(groups):
+        rows = groups == p
+        out[rows] = out[rows] - out[rows].mean(axis=0)
+    return out
+
+
+def patient_intercept_model(X: np.ndarray, y: np.ndarray, groups: np.ndarray, dates: np.ndarray,
+                            folds: list[tuple[np.ndarray, np.ndarray]], seed: int = SEED,
+                            n_boot: int = N_BOOT) -> dict[str, Any]:
+    """Do the measures follow a patient's OWN rating? A model with a patient intercept: ridge on
+    each patient's deviations from their own mean measures (fitted on the training patients),
+    predicting each test patient's deviation from their own mean rating. Same patient-grouped
+    folds; a test patient's own mean measures use no rating. Reported as within-patient and
+    visit-to-visit change correlations with patient-bootstrap 95% CIs."""
+    Xd, yd = _demean(X, groups), _demean(y, groups)
+    deviation = np.zeros(len(y))
+    for k, (train, test) in enumerate(folds):
+        multi = np.isin(groups[train], [p for p in np.unique(groups[train]) if (groups[train] == p).sum() >= 2])
+        tr = train[multi]
+        if len(np.unique(groups[tr])) < 2:
+            return {"available": False, "reason": "fewer than two training patients with two or more visits"}
+        alpha = choose_alpha(Xd[tr], yd[tr], groups[tr], seed + 100 + k)
+        deviation[test] = predict_ridge(fit_ridge(Xd[tr], yd[tr], alpha), Xd[test])
+        deviation[test] = _demean(deviation[test], groups[test])
+    out = within_patient_change(y, deviation, groups, dates, n_boot, seed)
+    out["available"] = True
+    out["definition"] = ("patient-intercept model: ridge on each patient's deviations from their own mean measures, "
+                         "out-of-fold (the same patient-grouped folds); correlations as above.")
+    return out
+
+
 # ---------------------------------------------------------------- training
 
 
@@ -672,7 +706,9 @@ def evaluate(table: TrainingTable, n_boot: int = N_BOOT, seed: int = SEED) -> Tr
                 "shipped_model_note": table.shipped_note}
     return TrainResult(
         table.target, table.n_patients, table.n_visits, binary, metric_name, cv, baseline, beats, refusal,
-        calibration_bins(y, oof), within_patient_change(y, oof, groups, table.dates, n_boot, seed),
+        calibration_bins(y, oof),
+        {**within_patient_change(y, oof, groups, table.dates, n_boot, seed),
+         "patient_intercept_model": patient_intercept_model(X, y, groups, table.dates, folds, seed, n_boot)},
         _json(parameters), {}, True, oof)
 
 
@@ -717,6 +753,14 @@ def _fmt(value: Any, digits: int = 2) -> str:
 
 def _ci_text(ci: Sequence[float] | None, digits: int = 2) -> str:
     return "n/a" if not ci else f"{ci[0]:.{digits}f} to {ci[1]:.{digits}f}"
+
+
+def _intercept_lines(pim: dict[str, Any]) -> list[str]:
+    if not pim.get("available"):
+        return [f"- Patient-intercept model: not available ({pim.get('reason', 'too few repeated visits')})."]
+    return [f"- Patient-intercept model (learns each patient's deviations from their own mean): within-patient "
+            f"correlation {_fmt(pim['within_patient_correlation'])} ({_ci_text(pim['within_patient_correlation_ci95'])}), "
+            f"change correlation {_fmt(pim['change_correlation'])} ({_ci_text(pim['change_correlation_ci95'])})."]
 
 
 def model_card(result: TrainResult, label: str) -> str:
@@ -766,6 +810,7 @@ def model_card(result: TrainResult, label: str) -> str:
         f"({_ci_text(wp['change_correlation_ci95'])}).",
         f"- Correlation within patients (patient means removed): {_fmt(wp['within_patient_correlation'])} "
         f"({_ci_text(wp['within_patient_correlation_ci95'])}).",
+        *_intercept_lines(wp.get("patient_intercept_model") or {}),
         "",
         "## Limits",
         "- Learned from one clinic's patients, microphones, cameras, rooms and raters: it does not transfer to "
@@ -1128,6 +1173,8 @@ def _print_train(result: TrainResult, out) -> None:
           f"(95% CI {_ci_text(wp['change_correlation_ci95'])}) over {wp['visit_to_visit_changes']} changes; "
           f"within-patient r {_fmt(wp['within_patient_correlation'])} "
           f"(95% CI {_ci_text(wp['within_patient_correlation_ci95'])})", file=out)
+    for line in _intercept_lines(wp.get("patient_intercept_model") or {}):
+        print("  " + line[2:], file=out)
     print(f"  activated: {'yes' if result.activated else 'no'}", file=out)
 
 

@@ -157,6 +157,12 @@ def clinic_version_panel(v, admin: bool, expanded: bool) -> None:
                     f"({_ci(wp.get('change_correlation_ci95'))}) over {wp.get('visit_to_visit_changes', 0)} changes of "
                     f"{wp.get('patients_with_two_visits', 0)} patients; within patients (patient means removed) "
                     f"r = {_fmt(wp.get('within_patient_correlation'), 2)} ({_ci(wp.get('within_patient_correlation_ci95'))}).")
+        pim = wp.get("patient_intercept_model") or {}
+        if pim.get("available"):
+            st.markdown("**Patient-intercept model** (learns each patient's deviations from their own mean): "
+                        f"within-patient r = {_fmt(pim.get('within_patient_correlation'), 2)} "
+                        f"({_ci(pim.get('within_patient_correlation_ci95'))}), change r = "
+                        f"{_fmt(pim.get('change_correlation'), 2)} ({_ci(pim.get('change_correlation_ci95'))}).")
         if data.get("ratings_note"):
             st.caption(escape_markdown(data["ratings_note"]))
         if admin:

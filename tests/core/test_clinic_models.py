@@ -174,6 +174,8 @@ def test_a_real_dependence_is_learned_activated_scored_and_rolled_back(clinic_st
     assert result.cv["value"] < result.baseline["value"]
     assert result.baseline["difference_ci95"][1] < 0
     assert result.within_patient["change_correlation"] > 0.3
+    intercept = result.within_patient["patient_intercept_model"]
+    assert intercept["available"] and intercept["within_patient_correlation_ci95"][0] > 0
     assert not result.activated  # training never activates by itself
     assert "Decision support, not a diagnosis" in _card(sessions, result.version_id)
     with pytest.raises(PermissionDenied):
@@ -269,6 +271,8 @@ def test_no_dependence_is_refused(clinic_store):
     synthetic_rated_clinic(sessions, admin_id, patients=24, depends=False)
     result = cm.train(sessions, admin_id, "3.4", "left", activate_if_better=True)
     assert not result.beats_baseline and not result.activated
+    intercept = result.within_patient["patient_intercept_model"]
+    assert intercept["within_patient_correlation_ci95"][0] < 0.3  # nothing to follow within patients either
     assert result.refusal
     with pytest.raises(ValidationError, match="cannot be activated"):
         cm.activate(sessions, admin_id, result.version_id)
