@@ -655,7 +655,17 @@ def evaluate(table: TrainingTable, n_boot: int = N_BOOT, seed: int = SEED) -> Tr
         mean_baseline[test] = y[train].mean()
     low, high = (0.0, 1.0) if binary else (spec.low, spec.high)
     oof = np.clip(oof, low, high)
-    predictions = {"model": oof, "training_fold_mean": mean_baseline}
+    if binary:
+        # AUC of pooled out-of-fold scores would also rank the folds' intercepts against each other
+        # (an artefact of the folds, not of the patients): the scores are ranked within their fold.
+        from scipy.stats import rankdata
+
+        for _, test in folds:
+            oof[test] = (rankdata(oof[test]) - 0.5) / len(test)
+    # For a 0/1 target the mean rating is a constant: AUC 0.5 (pooling per-fold constants would
+    # rank the folds against each other, an artefact, so one constant stands for all folds).
+    predictions = ({"model": oof, "constant_rate": np.full(len(y), 0.5)} if binary
+                   else {"model": oof, "training_fold_mean": mean_baseline})
     if table.shipped is not None:
         predictions["shipped_model"] = table.shipped
     metric_name = "auc" if binary else "mae"

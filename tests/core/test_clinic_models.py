@@ -325,3 +325,20 @@ def test_demo_updrs_motor_total_from_the_command_line(tmp_path):
                                      and out["baseline"]["difference_ci95"][1] < 0)
     assert "Demo patient" not in run.stdout + run.stderr
     close_store(url)
+
+
+def test_a_binary_target_is_scored_by_auc():
+    """A 0/1 rating: the metric is the AUC (higher is better) and the rule flips accordingly."""
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(30), 4)
+    x = rng.normal(size=(120, 2))
+    y = (x[:, 0] + rng.normal(0, 0.5, size=120) > 0).astype(float)
+    target = cm.TargetSpec("3.10", None, (("gait", None),), "synthetic")
+    table = cm.TrainingTable(target, x, y, groups, np.tile(np.arange(4), 30), np.arange(120), ["a", "b"], 30, 120, 0)
+    result = cm.evaluate(table, n_boot=200)
+    assert result.metric == "auc" and result.binary
+    assert result.cv["value"] > 0.8 and result.baseline["value"] == pytest.approx(0.5)
+    assert result.beats_baseline and result.baseline["difference_ci95"][0] > 0
+    unrelated = rng.integers(0, 2, size=120).astype(float)  # drawn apart from every measure
+    null = cm.TrainingTable(target, x, unrelated, groups, table.dates, table.visit_ids, ["a", "b"], 30, 120, 0)
+    assert not cm.evaluate(null, n_boot=200).beats_baseline

@@ -125,3 +125,21 @@ def test_the_demo_trains_updrs_motor_total_in_one_click(clinic_db):
         assert _buttons(at)[f"clinic_activate_{version.id}"].disabled == (not version.beats_baseline)
     finally:
         close_store(url)
+
+
+def test_results_and_trends_pages_name_the_clinic_model_version(admin_db):
+    sessions = open_store(admin_db)
+    admin_id = _admin_id(admin_db)
+    visit_ids = synthetic_rated_clinic(sessions, admin_id, patients=24, depends=True, visits=3)
+    result = cm.train(sessions, admin_id, "3.4", "left", activate_if_better=True, n_boot=200)
+    assert result.activated
+    with transaction(sessions) as s:
+        patient_id = s.get(repository.Visit, visit_ids[0]).patient_id
+    at = open_page(signed_in_app(), "views/results.py", visit=visit_ids[0])
+    assert not at.exception, at.exception
+    assert "Clinic model estimates" in [h.value for h in at.get("subheader")]
+    assert result.version_label in texts(at).replace("\\", "")  # markdown-escaped on the page
+    at = open_page(at, "views/trends.py", patient=patient_id)
+    assert not at.exception, at.exception
+    shown = [d.value for d in at.dataframe if "Model version" in d.value.columns]
+    assert len(shown) == 1 and len(shown[0]) == 3 and set(shown[0]["Model version"]) == {result.version_label}
