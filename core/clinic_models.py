@@ -976,7 +976,8 @@ def _write_estimates(s: Session, version, visit_ids: Sequence[int] | None = None
                                  Assessment.superseded_at.is_(None),
                                  *([Assessment.visit_id.in_(list(visit_ids))] if visit_ids is not None else [])))}
     stale = [v for v in current if v not in usable.index]
-    _supersede_estimates(s, model_name, stale) if stale else None
+    if stale:  # the visit lost an input: its estimate no longer holds
+        _supersede_estimates(s, model_name, stale)
     if usable.empty:
         return {}
     X = usable.to_numpy(float)
