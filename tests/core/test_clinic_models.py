@@ -261,6 +261,20 @@ def test_export_and_report_name_the_version(clinic_store, tmp_path):
 
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(report.data)).pages)
     assert result.version_label in " ".join(text.split())
+    # the one-visit summary (visit_snapshot: Summary and Compare pages, the visit PDF) names it too
+    from core.compare import visit_snapshot
+    from core.reports import visit_summary_pdf
+
+    with transaction(sessions) as s:
+        visit_id = s.scalar(select(repository.Visit.id).where(repository.Visit.patient_id == patient_id)
+                            .order_by(repository.Visit.visit_date.desc()).limit(1))
+        snap = visit_snapshot(s, visit_id)
+        summary = visit_summary_pdf(s, visit_id)
+    clinic = [e for e in snap.estimates if e.model == "clinic:3.4:left"]
+    assert len(clinic) == 1 and result.version_label in clinic[0].estimate and clinic[0].rating is not None
+    assert snap.model_versions["clinic:3.4:left"] == result.version_label
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(summary)).pages)
+    assert result.version_label in " ".join(text.split())
 
 
 # ---------------------------------------------------------------- a synthetic clinic where nothing depends
