@@ -353,6 +353,28 @@ def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> d
             if components:
                 observation["component"] = components
             resources.append(Observation.model_validate(observation))
+        elif (assessment.recording_id is None and assessment.model_name.startswith(CLINIC_MODEL_PREFIX)
+              and assessment.severity is not None):  # a clinic model's estimate of a rating (core.clinic_models)
+            item = (assessment.explanation_json or {}).get("target") or assessment.model_name[len(CLINIC_MODEL_PREFIX):]
+            unit = rating_unit(item)
+            observation = {
+                "resourceType": "Observation", "id": f"pdlens-estimate-{assessment.id}", "status": "final",
+                "category": [_category("exam", "Exam")],
+                "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/clinic-model-estimate", assessment.model_name,
+                                            f"pdlens clinic model estimate of {item}")],
+                         "text": f"Clinic model estimate of {rating_label(item)} ({assessment.model_name}); "
+                                 "decision support, not a diagnosis"},
+                "subject": {"reference": patient_ref}, "effectiveDateTime": effective, "method": method,
+                "valueQuantity": {"value": float(assessment.severity), "unit": unit},
+            }
+            if assessment.interval_low is not None and assessment.interval_high is not None:
+                observation["component"] = [
+                    {"code": {"coding": [_coding(f"{PDLENS_SYSTEM}/score-component", code,
+                                                 f"uncertainty interval {code[9:]}")]},
+                     "valueQuantity": {"value": float(value), "unit": unit}}
+                    for code, value in (("interval-low", assessment.interval_low),
+                                        ("interval-high", assessment.interval_high))]
+            resources.append(Observation.model_validate(observation))
         for measure in assessment.measures:
             if not math.isfinite(measure.value):
                 continue

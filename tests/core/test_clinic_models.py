@@ -275,6 +275,12 @@ def test_export_and_report_name_the_version(clinic_store, tmp_path):
     assert snap.model_versions["clinic:3.4:left"] == result.version_label
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(summary)).pages)
     assert result.version_label in " ".join(text.split())
+    from core.reports import fhir_bundle
+
+    with transaction(sessions) as s:
+        bundle = fhir_bundle(s, patient_id, include_identity=False)
+    estimates = [e["resource"] for e in bundle["entry"] if e["resource"]["id"].startswith("pdlens-estimate-")]
+    assert len(estimates) == 3 and all(result.version_label in o["method"]["text"] for o in estimates)
 
 
 # ---------------------------------------------------------------- a synthetic clinic where nothing depends
