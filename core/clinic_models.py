@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.ratings import PART3_TOTAL_ITEM, RATING_ITEMS, legacy_location, rating_item, rating_label
@@ -1025,8 +1026,13 @@ def activate(sessions: sessionmaker[Session], actor: Any, ref: int | str) -> dic
         previous = active_version(s, version.target_key)
         if previous is not None:
             previous.deactivated_at, previous.deactivated_by = now, who.id if who else None
+            s.flush()  # before the activation: the one-active index is checked per statement
         version.activated_at, version.activated_by = now, who.id if who else None
-        s.flush()
+        try:
+            s.flush()
+        except IntegrityError:  # another administrator activated a version of this target just now
+            raise ValidationError("Another version of this model was activated at the same moment: reload the "
+                                  "page and check which one is active.") from None
         written = _write_estimates(s, version)
         for patient_id, n in sorted(written.items()):
             _audit(s, who, "clinic_model_estimates", f"version={version.id} estimates={n}", patient_id)

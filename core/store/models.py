@@ -366,7 +366,13 @@ class ClinicModelVersion(Base):
     patient id, name or rating."""
 
     __tablename__ = "clinic_model_versions"
-    __table_args__ = (UniqueConstraint("target_key", "version"),)
+    __table_args__ = (
+        UniqueConstraint("target_key", "version"),
+        # one active version per target, even when two administrators activate at the same moment
+        Index("uq_clinic_model_versions_one_active", "target_key", unique=True,
+              sqlite_where=text("activated_at IS NOT NULL AND deactivated_at IS NULL"),
+              postgresql_where=text("activated_at IS NOT NULL AND deactivated_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     target_key: Mapped[str] = mapped_column(String(48), index=True)  # "updrs_motor_total", "3.4:left"

@@ -24,15 +24,45 @@ def test_versions_round_trip_and_activation_on_each_backend(sessions, admin):
     assert params["features"] == table.features
     np.testing.assert_allclose(cm.predict_ridge(params, table.X), cm.predict_ridge(result.parameters, table.X))
     assert result.beats_baseline
-    cm.activate(sessions, admin.id, result.version_label)  # by label as well as by id
+    second = cm.train(sessions, admin.id, "3.4", "left", n_boot=200)
+    cm.activate(sessions, admin.id, second.version_id)
+    cm.activate(sessions, admin.id, result.version_label)  # by label as well as by id; the lower id replaces
     with transaction(sessions) as s:
         current = list(s.scalars(select(Assessment).where(Assessment.model_name == "clinic:3.4:left",
                                                           Assessment.superseded_at.is_(None))))
         assert len(current) == 66 and {a.model_version for a in current} == {result.version_label}
+    with transaction(sessions) as s:
+        assert cm.active_version(s, "3.4:left").id == result.version_id
+        assert s.get(ClinicModelVersion, second.version_id).deactivated_at is not None
     cm.rollback(sessions, admin.id, "3.4", "left")
     with transaction(sessions) as s:
         assert not s.scalars(select(Assessment).where(Assessment.model_name == "clinic:3.4:left",
                                                       Assessment.superseded_at.is_(None))).all()
         actions = s.scalars(select(AuditEvent.action).where(AuditEvent.action.like("%clinic_model")).order_by(
             AuditEvent.id)).all()
-        assert actions == ["train_clinic_model", "activate_clinic_model", "rollback_clinic_model"]
+        assert actions == ["train_clinic_model", "train_clinic_model", "activate_clinic_model",
+                           "activate_clinic_model", "rollback_clinic_model"]
+
+
+def test_the_database_keeps_one_active_version_per_target(sessions, admin):
+    import pytest
+    from datetime import datetime, timezone
+
+    from sqlalchemy.exc import IntegrityError
+
+    def version(n: int) -> ClinicModelVersion:
+        return ClinicModelVersion(target_key="3.10", target_item="3.10", target_side=None, version=n,
+                                  data_summary={}, metrics={}, parameters={}, card="", beats_baseline=True,
+                                  activated_at=datetime.now(timezone.utc))
+
+    with transaction(sessions) as s:
+        s.add(version(1))
+    with pytest.raises(IntegrityError):  # two active versions of one target, as by two simultaneous activations
+        with transaction(sessions) as s:
+            s.add(version(2))
+    with transaction(sessions) as s:
+        first = s.scalar(select(ClinicModelVersion))
+        first.deactivated_at = datetime.now(timezone.utc)
+        s.add(version(2))  # after a rollback another may be active
+    with transaction(sessions) as s:
+        assert [v.version for v in cm.active_versions(s)] == [2]

@@ -3,7 +3,8 @@
 clinic_model_versions holds each trained version of a clinic's own model: target item (and
 side), version number, who trained it when, a data summary (counts only), the cross-validated
 metrics beside the baselines, the fitted parameters as JSON numbers (no pickle), the generated
-model card, and when and by whom it was activated and deactivated. The estimates an active
+model card, and when and by whom it was activated and deactivated; a partial unique index keeps
+one active version per target. The estimates an active
 version makes are ordinary visit-level assessments (model_name "clinic:<target>").
 
 Revision ID: 0008_clinic_models
@@ -46,8 +47,12 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_clinic_model_versions_target_key'), 'clinic_model_versions', ['target_key'],
                     unique=False)
+    active = sa.text("activated_at IS NOT NULL AND deactivated_at IS NULL")
+    op.create_index('uq_clinic_model_versions_one_active', 'clinic_model_versions', ['target_key'], unique=True,
+                    sqlite_where=active, postgresql_where=active)
 
 
 def downgrade() -> None:
+    op.drop_index('uq_clinic_model_versions_one_active', table_name='clinic_model_versions')
     op.drop_index(op.f('ix_clinic_model_versions_target_key'), table_name='clinic_model_versions')
     op.drop_table('clinic_model_versions')
