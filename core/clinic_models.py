@@ -355,20 +355,24 @@ def data_status(s: Session, item: str, side: str | None = None) -> DataStatus:
 
 
 def rated_targets(s: Session) -> list[dict[str, Any]]:
-    """Items rated in this database that a clinic model can learn: item, side, label, patients, visits."""
+    """Items rated in this database that a clinic model can learn: item, side, label, patients, visits
+    (older 3.17 rows stored "left"/"right": counted with "lue"/"rue")."""
     from core.store.models import ClinicianRating, Visit
 
-    rows = s.execute(select(ClinicianRating.item, ClinicianRating.side,
-                            func.count(func.distinct(Visit.patient_id)), func.count(ClinicianRating.id))
+    rows = s.execute(select(ClinicianRating.item, ClinicianRating.side, Visit.patient_id, func.count(ClinicianRating.id))
                      .join(Visit, ClinicianRating.visit_id == Visit.id)
-                     .group_by(ClinicianRating.item, ClinicianRating.side)).all()
-    out = []
-    for item, side, patients, visits in rows:
+                     .group_by(ClinicianRating.item, ClinicianRating.side, Visit.patient_id)).all()
+    found: dict[str, dict[str, Any]] = {}
+    for item, side, patient_id, visits in rows:
         side = legacy_location(item, side) if side else None
         target = _target_or_none(item, side)
-        if target is not None:
-            out.append({"item": item, "side": side, "key": target.key, "label": target.label,
-                        "patients": int(patients), "visits": int(visits)})
+        if target is None:
+            continue
+        entry = found.setdefault(target.key, {"item": item, "side": side, "key": target.key, "label": target.label,
+                                              "patients": set(), "visits": 0})
+        entry["patients"].add(patient_id)
+        entry["visits"] += int(visits)
+    out = [{**e, "patients": len(e["patients"])} for e in found.values()]
     order = {k: n for n, k in enumerate(RATING_ITEMS)}
     return sorted(out, key=lambda r: (order.get(r["item"], 999), r["side"] or ""))
 
