@@ -146,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         from core.backup import main as backup_main
 
         return backup_main(argv[1:], command=argv[0])
+    if argv and argv[0] == "clinic-model":  # core/clinic_models.py
+        from core.clinic_models import main as clinic_model_main
+
+        return clinic_model_main(argv[1:])
     if argv and argv[0] == "retention":  # core/retention.py
         from core.retention import main as retention_main
 
@@ -172,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("export", help="export measures, scores and ratings as csv, parquet or fhir (see: export --help)")
     sub.add_parser("backup", help="copy the database and recordings into a backup folder (see: backup --help)")
     sub.add_parser("restore", help="restore a backup folder (see: restore --help)")
+    sub.add_parser("clinic-model", help="train, list, activate, roll back the clinic's own models "
+                                        "(see: clinic-model --help)")
     sub.add_parser("retention", help="delete raw clips older than PDLENS_RETENTION_DAYS (see: retention --help)")
     sub.add_parser("encrypt-existing", help="encrypt recording files stored before the key was set (see: encrypt-existing --help)")
     args = parser.parse_args(argv)

@@ -142,10 +142,19 @@ def _clip_assessments(s: Session, visit_id: int) -> list[tuple[Assessment, str, 
     return [(c.assessment, c.task, c.side) for c in counting_clips(s, visit_id) if c.assessment is not None]
 
 
-def _estimates(ratings: list[tuple[str, str | None, float]], clips, fused: dict | None) -> list[Estimate]:
+def _estimates(ratings: list[tuple[str, str | None, float]], clips, fused: dict | None,
+               clinic: list | None = None) -> list[Estimate]:
     by_slot = {(item, side): score for item, side, score in ratings}
     out: list[Estimate] = []
     seen: set[tuple[str, str | None]] = set()
+    for a in clinic or []:  # the clinic's own active models (core.clinic_models), naming their version
+        expl = a.explanation_json or {}
+        item, side = expl.get("target"), expl.get("side")
+        if item is None or a.severity is None:
+            continue
+        out.append(Estimate(item, side, by_slot.get((item, side)), a.model_name,
+                            f"clinic model {a.severity:.1f} ({a.model_version})"))
+        seen.add((item, side))
     for a, task, side in clips:
         item = ESTIMATE_ITEMS.get(a.model_name) or ESTIMATE_ITEMS.get(task)
         if item is None:
@@ -233,6 +242,10 @@ def visit_snapshot(s: Session, visit_id: int) -> VisitSnapshot:
     versions = {a.model_name: a.model_version for a, _, _ in clips}
     if fused is not None:
         versions["fused"] = fused["model_version"]
+    from core.clinic_models import visit_estimates
+
+    clinic = visit_estimates(s, visit_id)
+    versions.update({a.model_name: a.model_version for a in clinic})
     return VisitSnapshot(
         patient_id=patient.id, patient_name=patient.name, mrn=patient.mrn, birth_date=patient.birth_date,
         sex=patient.sex, more_affected_side=patient.more_affected_side,
@@ -243,7 +256,7 @@ def visit_snapshot(s: Session, visit_id: int) -> VisitSnapshot:
         scores=[{"model": a.model_name, "side": side, "probability": a.probability, "severity": a.severity}
                 for a, _, side in clips],
         measures=_measure_rows(series, analyses, visit_id), ratings=ratings, part3=part3_total(ratings),
-        estimates=_estimates(ratings, clips, fused), changes=changes, model_versions=versions,
+        estimates=_estimates(ratings, clips, fused, clinic), changes=changes, model_versions=versions,
     )
 
 

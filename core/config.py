@@ -29,6 +29,11 @@ class Settings:
     lockout_minutes: float = 15.0  # how long a username stays locked out
     dask_scheduler: str | None = None  # an existing Dask cluster for batch analysis (tcp://HOST:8786)
     upload_workers: int = 0  # worker processes of the dashboard's upload cluster; 0: the number of cores
+    # Rated patients a clinic model needs before it is trained (core.clinic_models): 5-fold
+    # patient-grouped CV then holds at least 4 patients per test fold, and the patient bootstrap
+    # of the MAE resamples at least 20 patients; with fewer, one patient's ratings decide a
+    # fold's MAE and the confidence interval is too wide to say anything.
+    clinic_model_min_patients: int = 20
 
     @property
     def secret_key_file(self) -> Path:
@@ -65,6 +70,19 @@ def _workers(name: str) -> int:
     return number
 
 
+def _min_patients(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of rated patients (got {value!r}).") from None
+    if number < 5:  # the 5 folds of the patient-grouped cross-validation need a patient each
+        raise ValueError(f"{name} must be at least 5, one patient per cross-validation fold (got {value!r}).")
+    return number
+
+
 def _sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -85,6 +103,7 @@ def settings() -> Settings:
         lockout_minutes=_positive_number("PDLENS_LOCKOUT_MINUTES", 15.0),
         dask_scheduler=os.environ.get("PDLENS_DASK_SCHEDULER", "").strip() or None,
         upload_workers=_workers("PDLENS_UPLOAD_WORKERS"),
+        clinic_model_min_patients=_min_patients("PDLENS_CLINIC_MODEL_MIN_PATIENTS", 20),
     )
 
 

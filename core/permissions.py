@@ -23,6 +23,8 @@ MANAGE_ACCOUNTS = "manage_accounts"
 READ_AUDIT = "read_audit"
 DELETE_PATIENT = "delete_patient"  # erase a patient's record and files (core.retention.delete_patient)
 UNLOCK_SIGN_IN = "unlock_sign_in"  # end a username's sign-in lockout early (repository.unlock_sign_in)
+TRAIN_CLINIC_MODEL = "train_clinic_model"  # train a clinic's own model from its ratings (core.clinic_models)
+ACTIVATE_CLINIC_MODEL = "activate_clinic_model"  # activate or roll back a clinic model version
 
 # action -> the roles allowed it, and the one line shown to everyone else.
 PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -39,6 +41,9 @@ PERMISSIONS: dict[str, tuple[frozenset[str], str]] = {
     READ_AUDIT: (frozenset({"admin"}), "Only an administrator can read the audit trail."),
     DELETE_PATIENT: (frozenset({"admin"}), "Only an administrator can delete a patient's record."),
     UNLOCK_SIGN_IN: (frozenset({"admin"}), "Only an administrator can lift a sign-in lockout."),
+    TRAIN_CLINIC_MODEL: (frozenset({"admin"}), "Only an administrator can train a clinic model."),
+    ACTIVATE_CLINIC_MODEL: (frozenset({"admin"}),
+                            "Only an administrator can activate a clinic model or roll it back."),
 }
 
 assert all(roles <= set(ROLES) for roles, _ in PERMISSIONS.values())

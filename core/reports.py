@@ -147,6 +147,16 @@ def _chunk_frame(s: Session, ids: list[int]) -> pd.DataFrame:
         .outerjoin(Recording, Assessment.recording_id == Recording.id)
         .where(Patient.id.in_(ids), Assessment.probability.is_not(None), counted_assessment())
     ).all()
+    # the clinic's own models' estimates of a rating (core.clinic_models), each naming its version
+    estimates = s.execute(
+        select(*patient_cols, Assessment.model_name, Assessment.severity, Assessment.model_version,
+               Assessment.interval_low, Assessment.interval_high)
+        .select_from(Assessment)
+        .join(Visit, Assessment.visit_id == Visit.id)
+        .join(Patient, Visit.patient_id == Patient.id)
+        .where(Patient.id.in_(ids), Assessment.recording_id.is_(None), Assessment.superseded_at.is_(None),
+               Assessment.model_name.startswith(CLINIC_MODEL_PREFIX), Assessment.severity.is_not(None))
+    ).all()
     ratings = s.execute(
         select(*patient_cols, ClinicianRating.side, ClinicianRating.item, ClinicianRating.score)
         .select_from(ClinicianRating)
@@ -161,6 +171,8 @@ def _chunk_frame(s: Session, ids: list[int]) -> pd.DataFrame:
         rows_frame(scores, base + ["task", "side", "name_or_item", "value", "model_version", "interval_low",
                                              "interval_high"]).assign(kind="score", unit="probability",
                                                                       model_name=lambda f: f["name_or_item"]),
+        _estimate_frame(rows_frame(estimates, base + ["model_name", "value", "model_version", "interval_low",
+                                                      "interval_high"])),
         rows_frame(ratings, base + ["side", "name_or_item", "value"]).assign(
             kind="rating", unit=lambda f: f["name_or_item"].map(rating_unit)),
     ]
@@ -172,7 +184,25 @@ def _chunk_frame(s: Session, ids: list[int]) -> pd.DataFrame:
                              na_position="first", kind="stable").reset_index(drop=True)
 
 
-_LABEL_OF_KIND = {"measure": measure_label, "score": score_label, "rating": rating_label}
+CLINIC_MODEL_PREFIX = "clinic:"  # core.clinic_models.MODEL_PREFIX
+
+
+def _estimate_label(item: str) -> str:
+    return f"Clinic model estimate of {rating_label(item)}"
+
+
+def _estimate_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Estimate rows: the rating item (and side) from the model name 'clinic:ITEM[:SIDE]'."""
+    if frame.empty:
+        return frame
+    parts = frame["model_name"].str[len(CLINIC_MODEL_PREFIX):].str.split(":", n=1)
+    return frame.assign(kind="estimate", name_or_item=parts.str[0],
+                        side=parts.map(lambda p: p[1] if len(p) > 1 else None),
+                        unit=parts.str[0].map(rating_unit))
+
+
+_LABEL_OF_KIND = {"measure": measure_label, "score": score_label, "rating": rating_label,
+                  "estimate": _estimate_label}
 
 
 def _labels(frame: pd.DataFrame) -> pd.Series:
@@ -322,6 +352,28 @@ def fhir_bundle(s: Session, patient_id: int, include_identity: bool = True) -> d
             }
             if components:
                 observation["component"] = components
+            resources.append(Observation.model_validate(observation))
+        elif (assessment.recording_id is None and assessment.model_name.startswith(CLINIC_MODEL_PREFIX)
+              and assessment.severity is not None):  # a clinic model's estimate of a rating (core.clinic_models)
+            item = (assessment.explanation_json or {}).get("target") or assessment.model_name[len(CLINIC_MODEL_PREFIX):]
+            unit = rating_unit(item)
+            observation = {
+                "resourceType": "Observation", "id": f"pdlens-estimate-{assessment.id}", "status": "final",
+                "category": [_category("exam", "Exam")],
+                "code": {"coding": [_coding(f"{PDLENS_SYSTEM}/clinic-model-estimate", assessment.model_name,
+                                            f"pdlens clinic model estimate of {item}")],
+                         "text": f"Clinic model estimate of {rating_label(item)} ({assessment.model_name}); "
+                                 "decision support, not a diagnosis"},
+                "subject": {"reference": patient_ref}, "effectiveDateTime": effective, "method": method,
+                "valueQuantity": {"value": float(assessment.severity), "unit": unit},
+            }
+            if assessment.interval_low is not None and assessment.interval_high is not None:
+                observation["component"] = [
+                    {"code": {"coding": [_coding(f"{PDLENS_SYSTEM}/score-component", code,
+                                                 f"uncertainty interval {code[9:]}")]},
+                     "valueQuantity": {"value": float(value), "unit": unit}}
+                    for code, value in (("interval-low", assessment.interval_low),
+                                        ("interval-high", assessment.interval_high))]
             resources.append(Observation.model_validate(observation))
         for measure in assessment.measures:
             if not math.isfinite(measure.value):
@@ -638,6 +690,10 @@ def patient_pdf(s: Session, patient_id: int, *, key_trends: int = 4, max_visit_r
                                    "interval": [assessment.interval_low, assessment.interval_high]
                                    if assessment.interval_low is not None else None})
             lines = [line for line in lines if line != NOT_A_DIAGNOSIS]
+        elif assessment.model_name.startswith(CLINIC_MODEL_PREFIX) and assessment.severity is not None:
+            from core.clinic_models import estimate_text
+
+            lines = [estimate_text(assessment)]
         elif assessment.probability is not None or assessment.abstained_reason:
             interval = ((assessment.interval_low, assessment.interval_high)
                         if assessment.interval_low is not None and assessment.interval_high is not None else None)

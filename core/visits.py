@@ -5,7 +5,8 @@
   transaction. Unusable input or any failure: the stored file (and its landmark cache) is removed
   and nothing is written. The same file twice on one visit is refused with a clear message.
 * `score_visit`: the visit's one current score (fused Assessment, recording_id None) from the
-  clips that count; the score it replaces stays as history, marked superseded.
+  clips that count; the score it replaces stays as history, marked superseded. The estimates of
+  the clinic's active own models (core.clinic_models) are refreshed with it.
 * `counting_clips`, `choose_clip`, `exclude_clip`, `include_clip`, `relabel_clip`: per task and
   side one clip counts; the clinician can choose it, exclude a clip, or relabel its task/side.
 * `set_floor_marks`, `clear_floor_marks`, `measure_clip_again`: the two floor marks of a gait-speed clip, clicked on a
@@ -476,6 +477,11 @@ def score_visit(sessions: sessionmaker[Session], actor: Any, visit_id: int) -> d
         sc = fused.score
         inputs_sha256 = _inputs_hash(inputs, reported)
         current = current_visit_score(s, visit_id)
+        # the clinic's own active models (core.clinic_models) estimate their rating from the
+        # visit's measures: written or refreshed with the visit score, in the same transaction
+        from core.clinic_models import refresh_visit_estimates
+
+        refresh_visit_estimates(s, who, visit_id)
         if (current is not None and current.inputs_sha256 == inputs_sha256
                 and current.model_version == sc.model_version and current.explanation_json):
             return {**current.explanation_json, "assessment_id": current.id}

@@ -355,3 +355,50 @@ class SignInTicket(Base):
 
     def __repr__(self) -> str:
         return f"SignInTicket(id={self.id}, clinician_id={self.clinician_id}, used={self.used_at is not None})"
+
+
+class ClinicModelVersion(Base):
+    """One trained version of a clinic's own model (core.clinic_models): what it learned from,
+    how it did in patient-grouped cross-validation beside its baselines, its fitted parameters
+    (plain JSON numbers: no pickled code), its generated model card, and whether and when an
+    administrator activated it. At most one version per target is active (activated_at set,
+    deactivated_at None); rollback sets deactivated_at. Counts only in data_summary: no
+    patient id, name or rating."""
+
+    __tablename__ = "clinic_model_versions"
+    __table_args__ = (
+        UniqueConstraint("target_key", "version"),
+        # one active version per target, even when two administrators activate at the same moment
+        Index("uq_clinic_model_versions_one_active", "target_key", unique=True,
+              sqlite_where=text("activated_at IS NOT NULL AND deactivated_at IS NULL"),
+              postgresql_where=text("activated_at IS NOT NULL AND deactivated_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_key: Mapped[str] = mapped_column(String(48), index=True)  # "updrs_motor_total", "3.4:left"
+    target_item: Mapped[str] = mapped_column(String(32))
+    target_side: Mapped[str | None] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per target
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(Integer)  # clinician id; None: the command line
+    data_summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    card: Mapped[str] = mapped_column(Text)
+    beats_baseline: Mapped[bool] = mapped_column(default=False)
+    activated_at: Mapped[datetime | None] = mapped_column(default=None)
+    activated_by: Mapped[int | None] = mapped_column(Integer)
+    deactivated_at: Mapped[datetime | None] = mapped_column(default=None)
+    deactivated_by: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def active(self) -> bool:
+        return self.activated_at is not None and self.deactivated_at is None
+
+    @property
+    def label(self) -> str:
+        """The model_version its estimates carry: 'clinic-updrs_motor_total-v2'."""
+        return f"clinic-{self.target_key.replace(':', '-')}-v{self.version}"
+
+    def __repr__(self) -> str:
+        return f"ClinicModelVersion(id={self.id}, target={self.target_key!r}, version={self.version})"

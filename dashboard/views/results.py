@@ -4,6 +4,7 @@ beside their healthy ranges, the explanation panels and a plain-language summary
 Opened with ?visit=<id> (the same query parameter as the Visit page)."""
 import streamlit as st
 
+from core.clinic_models import estimate_text, visit_estimates
 from core.visits import counting_clips, current_visit_score, score_visit
 from dashboard import state
 from dashboard.formatting import escape_markdown
@@ -18,6 +19,7 @@ with state.session() as s:
         for a in task_clips.assessments.values():
             _ = list(a.measures)  # load while the session is open
     fused = current_visit_score(s, visit.id)
+    estimates = [estimate_text(a) for a in visit_estimates(s, visit.id)]
 
 chrome.back_to_visit(visit)
 st.title(f"Results of the visit of {visit.visit_date.isoformat()}")
@@ -31,6 +33,10 @@ if tasks and state.may("record") and st.button("Recompute the visit score", icon
     st.rerun()
 
 panels.fused_panel(fused, panels.branch_rows_from(fused))
+if estimates:  # the clinic's own active models (Models page), each naming its version
+    st.subheader("Clinic model estimates")
+    for line in estimates:
+        st.markdown("- " + escape_markdown(line))
 visit_summary.ratings_caption(visit)
 visit_summary.stopwatch_caption(visit)
 visit_summary.summary_download(visit.id, patient.id, visit.visit_date.isoformat(), key="results_summary",

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from core.clinic_models import patient_estimates
 from core.ratings import MODEL_RATING_ITEMS, RATING_ITEMS, rating_for_measure, rating_label, rating_unit
 from core.trends import (
     DEFAULT_BASELINE_VISITS,
@@ -310,6 +311,21 @@ else:
         all_events += [(analysis, e) for e in analysis.events]
     filtered = type(series)(series.patient_id, series.visits, scores, series.measures, keep(series.ratings))
     chart(score_figure(filtered, analyses), "trends_scores")
+
+# --- the clinic's own models' estimates (core.clinic_models), each naming its version -------
+with state.session() as s:
+    estimates = keep(patient_estimates(s, patient.id))
+if not estimates.empty:
+    st.subheader("Clinic model estimates")
+    st.caption("Estimates of a rating by a model this clinic trained on its own ratings (Models page); "
+               "each row names the model version. Decision support, not a diagnosis.")
+    st.dataframe(estimates.rename(columns={"visit_date": "Visit", "target": "Rating estimated",
+                                           "estimate": "Estimate", "interval_low": "Interval low",
+                                           "interval_high": "Interval high", "version": "Model version"})
+                 [["Visit", "Rating estimated", "Estimate", "Interval low", "Interval high", "Model version"]],
+                 hide_index=True, width="stretch", key="trends_clinic_estimates",
+                 column_config={c: st.column_config.NumberColumn(format="%.1f")
+                                for c in ("Estimate", "Interval low", "Interval high")})
 
 # --- measures ---------------------------------------------------------------------------------
 st.subheader("Measures")

@@ -220,6 +220,26 @@ def keyframe_landmarks_figure(image: np.ndarray | None, points: Sequence[Sequenc
 
 # ---------------------------------------------------------------- calibration (Model page)
 
+def rating_calibration_figure(bins: Sequence[Mapping[str, Any]], title: str = "Calibration") -> go.Figure:
+    """A clinic model's calibration: mean estimate vs mean rating per bin of visits (marker size =
+    visits), against the diagonal of perfect agreement; axes in rating points."""
+    rows = [b for b in bins if b.get("mean_predicted") is not None and b.get("n")]
+    values = [v for b in rows for v in (b["mean_predicted"], b["mean_rated"])] or [0.0, 1.0]
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.1 or 1.0
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[lo - pad, hi + pad], y=[lo - pad, hi + pad], mode="lines",
+                             line=dict(dash="dash", color="#999"), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=[b["mean_predicted"] for b in rows], y=[b["mean_rated"] for b in rows], mode="lines+markers",
+        marker=dict(size=[6 + 3 * np.sqrt(b["n"]) for b in rows], color=UP_COLOUR),
+        text=[f"n = {b['n']}" for b in rows],
+        hovertemplate="estimated %{x:.1f}, rated %{y:.1f} (%{text})<extra></extra>"))
+    fig.update_xaxes(range=[lo - pad, hi + pad], title="mean out-of-fold estimate (points)")
+    fig.update_yaxes(range=[lo - pad, hi + pad], title="mean rating (points)")
+    return _layout(fig, title, 340)
+
+
 def calibration_figure(bins: Sequence[Mapping[str, Any]], title: str = "Calibration") -> go.Figure:
     """Reliability diagram: mean predicted vs observed rate per bin (marker size = rows)."""
     rows = [b for b in bins if b.get("mean_predicted") is not None and b.get("n")]

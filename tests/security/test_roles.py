@@ -38,7 +38,8 @@ def test_the_permission_table_covers_every_role_and_keeps_the_reviewer_read_only
     assert permissions.actions_of("admin") == list(permissions.PERMISSIONS)  # the administrator may all
     assert set(permissions.actions_of("reviewer")) == {permissions.VIEW, permissions.EXPORT_DEIDENTIFIED}
     assert set(permissions.actions_of("clinician")) == set(permissions.PERMISSIONS) - {
-        permissions.MANAGE_ACCOUNTS, permissions.READ_AUDIT, permissions.DELETE_PATIENT, permissions.UNLOCK_SIGN_IN}
+        permissions.MANAGE_ACCOUNTS, permissions.READ_AUDIT, permissions.DELETE_PATIENT, permissions.UNLOCK_SIGN_IN,
+        permissions.TRAIN_CLINIC_MODEL, permissions.ACTIVATE_CLINIC_MODEL}
     for action in permissions.PERMISSIONS:
         assert "\n" not in permissions.refusal(action) and permissions.refusal(action).endswith(".")
     with pytest.raises(KeyError):
