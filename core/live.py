@@ -5,7 +5,12 @@ Streamlit).
   so far with the SAME functions that compute its stored measures (finger tapping:
   core.movement.finger_tapping.tapping_features / tapping_measures; tremor: tremor_features;
   gait: events_from_pose / stride_measures; vowel: the Praat pitch of analyze_samples; reading:
-  reading_measures), so the readout at the end of a clip is the stored result of those frames.
+  reading_measures; the outcome tests: their pipelines' analyze_pose on the pose series so far,
+  with the tested person chosen as their analysis chooses it: 5x sit-to-stand stands completed
+  and the time since the first rise, then sts_time_s; TUG the phase the patient is in, the
+  sit-to-stand time and the time since rising began, then tug_time_s once seated again; gait
+  speed the steps and walking time, never a speed: it needs the floor marks, clicked on the clip
+  after recording), so the readout at the end of a clip is the stored result of those frames.
   Each value is plain (name, label, value, unit) or says why it is not there yet.
 
 * `LiveVideoTracker` (movement): VideoClipRecorder hands it every encoded packet before it is
@@ -13,7 +18,8 @@ Streamlit).
   are bit for bit the ones the stored clip decodes to, converted as core.media.video.VideoReader
   converts them) and runs the offline tracker itself (core.movement.hand_crop.track_hand for
   tapping and tremor, core.movement.landmarks.extract_pose_landmarks for gait: same models and
-  settings) on them in order from a queue. When the camera delivers faster than the tracker
+  settings; the outcome tests' decode_pose thinning to 15 fps and choice of the person) on them
+  in order from a queue. When the camera delivers faster than the tracker
   runs, frames wait in the queue (`backlog`) and the worker finishes them after Stop: nothing is
   skipped. After Stop, `write_cache(clip, cache_path)` checks that the stored file holds exactly
   the packets the tracker decoded (same bytes, same timestamps) and writes the clip's landmark

@@ -22,7 +22,7 @@ import pytest
 
 from tests.core.test_live import record_through_live_path
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow
 
 
 def _frames(kind: str, **script):
@@ -113,6 +113,7 @@ def _assert_live_series_is_the_offline_one(tracker, path, kind):
     return offline
 
 
+@slow
 def test_live_sit_to_stand_counts_the_stands_of_the_offline_analysis(recorded):
     from core.live import sit_to_stand_readout
     from core.movement import sit_to_stand
@@ -137,6 +138,7 @@ def test_live_sit_to_stand_counts_the_stands_of_the_offline_analysis(recorded):
                                                     abs=0.15)
 
 
+@slow
 def test_live_tug_phases_and_total_equal_the_offline_analysis(recorded):
     from core.live import tug_readout
     from core.movement import tug
@@ -161,6 +163,7 @@ def test_live_tug_phases_and_total_equal_the_offline_analysis(recorded):
         assert r.value("stood_up_s") == pytest.approx(stored["tug_sit_to_stand_s"], abs=0.15)
 
 
+@slow
 def test_live_gait_speed_steps_equal_the_offline_heel_strikes_and_give_no_speed(recorded):
     from core.live import gait_speed_readout
     from core.movement import gait_speed
@@ -203,6 +206,7 @@ def _stored(sessions, data_dir, recording_id):
         return stored_path, {mv.name: mv.value for mv in assessment.measures}
 
 
+@slow
 @pytest.mark.parametrize("kind", ["sit_to_stand", "tug"])
 def test_result_at_stop_uses_the_live_landmarks_and_runs_no_mediapipe(recorded, store, monkeypatch, kind):
     """add_clip with the live tracker: the cache comes from the recording, the analysis never
@@ -227,6 +231,7 @@ def test_result_at_stop_uses_the_live_landmarks_and_runs_no_mediapipe(recorded, 
     print(f"add_clip of {kind} with live landmarks: {elapsed:.2f} s")
 
 
+@slow
 def test_gait_speed_at_stop_and_its_floor_marks_run_no_mediapipe(recorded, store, monkeypatch):
     """The gait-speed clip stored with the live landmarks (no speed: no marks yet), then the
     clinician's floor marks: the speed comes from the live cache and equals a from-scratch
@@ -255,6 +260,7 @@ def test_gait_speed_at_stop_and_its_floor_marks_run_no_mediapipe(recorded, store
     assert fresh["gait_speed_m_s"] == pytest.approx(script.speed_m_s, rel=0.05)
 
 
+@slow
 def test_a_stored_clip_that_is_not_the_tracked_one_is_analysed_from_scratch(recorded, store):
     """The check at Stop: the 5xSTS tracker handed the TUG clip writes no cache, and add_clip then
     analyses the TUG clip from scratch (its own measures, not the tracked sitter's)."""
@@ -274,6 +280,7 @@ def test_a_stored_clip_that_is_not_the_tracked_one_is_analysed_from_scratch(reco
     assert measures == {m.name: m.value for m in tug.analyze(tug_path).measures}
 
 
+@slow
 def test_a_truncated_clip_of_the_tracked_recording_is_refused(recorded, tmp_path):
     """Fewer packets in the stored file than were tracked (a clip cut short): no cache."""
     import av
@@ -292,3 +299,83 @@ def test_a_truncated_clip_of_the_tracked_recording_is_refused(recorded, tmp_path
     assert tracker.write_cache(short, tmp_path / "short.npz") is False
     assert not (tmp_path / "short.npz").exists()
     assert tracker.file_matches(path)  # the stored recording itself is accepted
+
+
+# ---------------------------------------------------------------- readouts on synthetic poses (no video)
+
+def _prefix(pose, seconds: float):
+    """The pose series of the frames up to `seconds` (what the tracker has so far)."""
+    from core.movement.landmarks import PoseSeries
+
+    n = int(np.searchsorted(pose.times, seconds, side="right"))
+    return PoseSeries(pose.times[:n], pose.landmarks[:n], pose.visibility[:n], pose.world[:n], pose.image_size,
+                      pose.model, pose.people_in_view[:n])
+
+
+def test_sit_to_stand_readout_counts_stands_as_they_complete():
+    """SYNTHETIC 5xSTS poses (core/synthetic/outcome_poses.py, no person recorded): after each
+    scripted full stand the readout has counted it, the time runs from the first rise, and at the
+    end it is the analysis' sts_time_s; a person standing from the start is not timed."""
+    from core.live import NOT_SEATED_AT_START, sit_to_stand_readout
+    from core.movement import sit_to_stand
+    from core.synthetic.outcome_poses import synthetic_sit_to_stand
+
+    pose, truth = synthetic_sit_to_stand()
+    early = sit_to_stand_readout(_prefix(pose, truth["rise_starts"][0] - 0.2))
+    assert early.value("stands") == 0 and early.value("sts_time") is None
+    assert "stands up" in early.text()
+    for k in range(1, 5):  # between the k-th full stand and the next
+        cut = 0.5 * (truth["full_stands"][k - 1] + truth["full_stands"][k])
+        r = sit_to_stand_readout(_prefix(pose, cut))
+        assert r.value("stands") == k, (k, r.text())
+        assert r.value("sts_time") == pytest.approx(r.seconds - truth["rise_starts"][0], abs=0.2)
+    final = sit_to_stand_readout(pose)
+    values = sit_to_stand.analyze_pose(pose).signal["measure_values"]
+    assert final.value("stands") == values["sts_repetitions"] == 5
+    assert final.value("sts_time") == values["sts_time_s"]
+    assert "5xSTS time" in final.text()
+    standing, _ = synthetic_sit_to_stand(seated_at_start=False)
+    r = sit_to_stand_readout(standing)
+    assert r.value("stands") is None and NOT_SEATED_AT_START in r.text()
+
+
+def test_tug_readout_follows_the_phases_and_gives_the_total_once_seated():
+    from core.live import NOT_SEATED_AT_START, tug_readout
+    from core.movement import tug
+    from core.synthetic.outcome_poses import synthetic_tug
+
+    pose, truth = synthetic_tug()
+    seated = tug_readout(_prefix(pose, truth["rise_start"] - 0.3))
+    assert "seated, waiting to stand up" in seated.text() and seated.value("tug_time") is None
+    walking = tug_readout(_prefix(pose, 0.5 * (truth["standing"] + truth["turn_start"])))
+    assert "up and walking" in walking.text()
+    assert walking.value("stood_up_s") == pytest.approx(truth["standing"] - truth["rise_start"], abs=0.2)
+    assert walking.value("tug_time") == pytest.approx(walking.seconds - truth["rise_start"], abs=0.2)
+    final = tug_readout(pose)
+    values = tug.analyze_pose(pose).signal["measure_values"]
+    assert final.value("tug_time") == values["tug_time_s"]
+    assert final.value("tug_time") == pytest.approx(truth["seated"] - truth["rise_start"], abs=0.3)
+    assert "test complete" in final.text()
+    standing, _ = synthetic_tug(seated_at_start=False)
+    assert NOT_SEATED_AT_START in tug_readout(standing).text()
+
+
+def test_readouts_say_not_yet_before_anyone_is_in_view():
+    from core.live import OUTCOME_TASKS, LiveVideoTracker, POSE_READOUTS, tracker_for
+    from core.synthetic.outcome_poses import synthetic_tug
+
+    pose, _ = synthetic_tug()
+    empty = _prefix(pose, pose.times[20])
+    empty.landmarks[:] = np.nan
+    empty.people_in_view[:] = 0
+    for task in OUTCOME_TASKS:
+        r = POSE_READOUTS[task](empty)
+        assert all(v.value is None for v in r.values), task
+        assert "no one" in r.text(), task
+        tracker = tracker_for(task, None)
+        try:
+            assert isinstance(tracker, LiveVideoTracker)
+            assert "waiting for frames" in tracker.readout().text()
+        finally:
+            tracker.cancel()
+    assert "floor marks" in POSE_READOUTS["gait_speed"](empty).text()  # never a speed live
