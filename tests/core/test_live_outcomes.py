@@ -153,14 +153,17 @@ def test_live_tug_phases_and_total_equal_the_offline_analysis(recorded):
     assert final.value("tug_time") == stored["tug_time_s"]
     assert final.value("stood_up_s") == stored["tug_sit_to_stand_s"]
     assert "test complete" in final.text()
-    # part way (5 s and 10 s into a 15 s test): standing and walking, timed since rising began,
-    # the sit-to-stand the analysis of the whole clip finds
+    # part way (5 s and 10 s into a 15 s test): standing and walking, timed since rising began
+    # (the start of rising the analysis of the whole clip finds). The sit-to-stand so far is the
+    # pipeline's on those frames (checked above): dated against the standing level seen so far,
+    # it moved by 0.44 s on this clip by the end, so it is labelled "so far"
     phases = tug.analyze_pose(offline).signal["phases"]
     for k in ks:
         r = readouts[k]
         assert r.value("tug_time") == pytest.approx(r.seconds - phases["rise_start"], abs=0.15)
         assert "up and walking" in r.text() or "sitting down" in r.text()
-        assert r.value("stood_up_s") == pytest.approx(stored["tug_sit_to_stand_s"], abs=0.15)
+        assert 0 < r.value("stood_up_s") < r.value("tug_time")
+        assert "Sit-to-stand (so far)" in r.text()
 
 
 @slow
