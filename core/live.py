@@ -175,6 +175,12 @@ def _failed(result, name: str) -> bool:
     return any(c.name == name and not c.passed for c in result.quality.checks)
 
 
+def _first_problem(result) -> str:
+    """The first failed check's finding, without what to do (its message up to the colon)."""
+    message = next((c.message for c in result.quality.checks if not c.passed), "")
+    return message.split(":")[0].rstrip(".").lower() if message else ""
+
+
 _STS = (("stands", "Stands completed", "stands"), ("sts_time", "Time since the first rise", "s"))
 NOT_SEATED_YET = "no one seated in view yet"
 NOT_SEATED_AT_START = "not seated at the start: start recording while the patient sits in the chair"
@@ -200,8 +206,10 @@ def sit_to_stand_readout(pose_series) -> LiveReadout:
         return _not_yet("sit_to_stand", seconds, NOT_SEATED_YET, *_STS)
     stands = LiveValue("stands", "Stands completed", float(values.get("sts_repetitions", 0.0)), "stands")
     starts = result.signal["phases"].get("rise_starts", [])
-    if "sts_time_s" in values:  # five full stands: the test's time
+    if "sts_time_s" in values and result.quality.ok:  # five full stands: the test's time
         timed = LiveValue("sts_time", "5xSTS time", float(values["sts_time_s"]), "s")
+    elif "sts_time_s" in values:  # five stands, but the analysis would not time them
+        timed = LiveValue("sts_time", "5xSTS time", None, "s", f"not timed: {_first_problem(result)}")
     elif starts:
         timed = LiveValue("sts_time", "Time since the first rise", seconds - float(starts[0]), "s")
     else:
@@ -235,6 +243,11 @@ def tug_readout(pose_series) -> LiveReadout:
     if not (state == 0).any():
         return _not_yet("tug", seconds, NOT_SEATED_YET, *_TUG)
     values = signal.get("measure_values", {})
+    if values and not result.quality.ok:  # every phase found, but the analysis would not time them
+        return LiveReadout("tug", seconds, (
+            LiveValue("phase", "Phase", None, "", word="seated again"),
+            LiveValue("stood_up_s", "Sit-to-stand", None, "s", f"not timed: {_first_problem(result)}"),
+            LiveValue("tug_time", "TUG time", None, "s", f"not timed: {_first_problem(result)}")))
     if values:  # seated again, every phase found: the test's result
         return LiveReadout("tug", seconds, (
             LiveValue("phase", "Phase", None, "", word="seated again: test complete"),
@@ -249,8 +262,12 @@ def tug_readout(pose_series) -> LiveReadout:
     start, standing = rises[0]
     failed = next((c.name for c in result.quality.checks if not c.passed), None)
     phase = next((text for key, text in _TUG_NOT_TIMED.items() if failed == tug.REASONS[key][0]), None)
-    if phase is None:
-        phase = _TUG_PHASES.get(int(state[-1]), "not in view")
+    if phase is not None:  # seated again (these are checked once the sit is found): no time
+        return LiveReadout("tug", seconds, (
+            LiveValue("phase", "Phase", None, "", word=phase),
+            LiveValue("stood_up_s", "Sit-to-stand", None, "s", "not timed"),
+            LiveValue("tug_time", "TUG time", None, "s", "not timed")))
+    phase = _TUG_PHASES.get(int(state[-1]), "not in view")
     # "so far": the rise is dated against the standing level of the frames so far, and the
     # whole clip's level can move its end by a few tenths of a second (seen on the composites)
     return LiveReadout("tug", seconds, (

@@ -382,3 +382,34 @@ def test_readouts_say_not_yet_before_anyone_is_in_view():
         finally:
             tracker.cancel()
     assert "floor marks" in POSE_READOUTS["gait_speed"](empty).text()  # never a speed live
+
+
+def _out_of_view(pose, start: float, end: float):
+    inside = (pose.times > start) & (pose.times < end)
+    pose.landmarks[inside] = np.nan
+    pose.people_in_view[inside] = 0
+    return pose
+
+
+def test_a_test_the_analysis_would_refuse_is_not_timed_live():
+    """SYNTHETIC poses with the person out of view for 1.2 s mid-test: the 5xSTS readout counts
+    the stands but gives no time, and the TUG readout says it is not timed, as the analysis
+    refuses both (no number the stored result will not have)."""
+    from core.live import sit_to_stand_readout, tug_readout
+    from core.movement import sit_to_stand, tug
+    from core.synthetic.outcome_poses import synthetic_sit_to_stand, synthetic_tug
+
+    pose, truth = synthetic_sit_to_stand()
+    pose = _out_of_view(pose, truth["full_stands"][1] + 0.2, truth["full_stands"][1] + 1.4)
+    assert not sit_to_stand.analyze_pose(pose).quality.ok
+    r = sit_to_stand_readout(pose)
+    assert r.value("stands") is not None and r.value("sts_time") is None
+    assert "not timed: the person was out of view" in r.text()
+
+    pose, truth = synthetic_tug()
+    pose = _out_of_view(pose, truth["turn_start"] - 1.5, truth["turn_start"] - 0.3)
+    result = tug.analyze_pose(pose)
+    assert not result.quality.ok and not result.measures
+    r = tug_readout(pose)
+    assert r.value("tug_time") is None and r.value("stood_up_s") is None
+    assert "not timed" in r.text() and "left the picture" in r.text()
