@@ -16,6 +16,14 @@ with a warped tapping thumb, 640x480, 30 fps, 10 s). Each repeat:
   post-hoc   core.capture.add_clip of the same clip bytes on another visit, from scratch (decode +
              MediaPipe on every frame + the rest): what the page does today after Stop.
 
+Outcome test (full run only): the synthetic Timed Up and Go composite of
+tests/fixtures/movement/outcome_clips.py (a real photo's head and shoulders on a drawn body that
+rises, walks 3 m, turns, walks back and sits; 640x480, 30 fps, 15 s), fed in real time through
+the recorder with the TUG live tracker (pose, two people, thinned to 15 fps as tug.decode_pose),
+Stop -> add_clip(..., live_landmarks=tracker), against add_clip from scratch of the same bytes.
+Also recorded: how long the TUG readout of the whole clip takes (the page computes it twice a
+second while recording).
+
 A warm-up clip is analysed first (the server has its models loaded after its first clip); the
 first clip's time is reported too. Also reported: the live tracker's frames per second (frames
 tracked / wall time from the first frame to the last tracked one) against the camera's 30 fps,
@@ -67,13 +75,14 @@ def _clinic(folder: Path, visits: int):
         return url, sessions, admin.id, ids
 
 
-def live_recording(frames, real_time: bool):
+def live_recording(frames, real_time: bool, task: str = "finger_tapping", side: str | None = "left",
+                   seconds: float = SECONDS):
     """Feed the frames through the recorder + live tracker; returns (clip, tracker, stop time)."""
     from core.live import LiveVideoTracker
     from core.recorders import VideoClipRecorder
 
-    rec = VideoClipRecorder(SECONDS, countdown_s=0.0)
-    tracker = LiveVideoTracker("finger_tapping", "left")
+    rec = VideoClipRecorder(seconds, countdown_s=0.0)
+    tracker = LiveVideoTracker(task, side)
     rec.listener = tracker
     rec.arm(now=0.0)
     start = time.monotonic()
@@ -87,6 +96,43 @@ def live_recording(frames, real_time: bool):
             break
     stop = time.monotonic()
     return rec.take_clip(), tracker, stop
+
+
+OUTCOME_REPEATS = 2
+
+
+def outcome_test(sessions, admin, visits: list[int], folder: Path, real_time: bool) -> dict:
+    """Stop-to-result of the TUG composite with live tracking vs from scratch (see the docstring)."""
+    from core.capture import add_clip
+    from tests.fixtures.movement.outcome_clips import outcome_script
+
+    script = outcome_script("tug")
+    frames = [(i / script.fps, rgb) for i, rgb in enumerate(script.frames())]
+    runs = []
+    for r in range(OUTCOME_REPEATS):
+        clip, tracker, stop = live_recording(frames, real_time, "tug", None, seconds=frames[-1][0] - 0.01)
+        backlog_at_stop = tracker.backlog
+        out = add_clip(sessions, admin, visits[2 * r], clip, "browser-tug.mp4", "tug", None, "browser",
+                       folder / "data", live_landmarks=tracker)
+        stop_to_result = time.monotonic() - stop
+        assert out.status == "stored", out.message
+        t0 = time.perf_counter()
+        readout = tracker.readout()
+        readout_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        post = add_clip(sessions, admin, visits[2 * r + 1], clip, "browser-tug.mp4", "tug", None, "browser",
+                        folder / f"data-post-hoc-tug-{r}")
+        post_hoc = time.perf_counter() - t0
+        assert post.status == "stored", post.message
+        runs.append({"stop_to_result_s": stop_to_result, "post_hoc_s": post_hoc, "same_result": out.message == post.message,
+                     "tracker_fps": tracker.tracking_fps(), "frames_tracked": tracker.tracked,
+                     "frames_received": tracker.received, "backlog_at_stop_frames": backlog_at_stop,
+                     "readout_of_whole_clip_s": readout_s, "readout": readout.text()})
+        print(f"tug run {r + 1}: stop-to-result {stop_to_result:.2f} s, post-hoc {post_hoc:.2f} s, tracker "
+              f"{tracker.tracking_fps():.1f} fps of {tracker.tracked} tracked frames, backlog at Stop "
+              f"{backlog_at_stop}, readout {1000 * readout_s:.0f} ms: {readout.text()}", flush=True)
+    return {"clip": "synthetic TUG composite (tests/fixtures/movement/outcome_clips.py), 640x480, 30 fps, "
+                    f"{frames[-1][0]:.1f} s, tracked at 15 fps", "runs": runs}
 
 
 def main() -> None:
@@ -116,7 +162,7 @@ def main() -> None:
     runs: dict[str, list] = {name: [] for name in clips}
     with tempfile.TemporaryDirectory(prefix="pdlens-bench-stop-") as tmp:
         folder = Path(tmp)
-        url, sessions, admin, visits = _clinic(folder, 2 * repeats * len(clips) + 1)
+        url, sessions, admin, visits = _clinic(folder, 2 * repeats * len(clips) + 1 + 2 * OUTCOME_REPEATS)
         data_dir = folder / "data"
 
         # warm-up: the first clip a server analyses also loads its models
@@ -155,6 +201,7 @@ def main() -> None:
                 print(f"{name} run {r + 1}: stop-to-result {stop_to_result:.2f} s, post-hoc {post_hoc:.2f} s, "
                       f"tracker {tracker.tracking_fps():.1f} fps, backlog at Stop {backlog_at_stop} frames; "
                       f"{out.message.split(': ', 1)[1][:60]}", flush=True)
+        outcome = None if args.short else outcome_test(sessions, admin, visits[v:], folder, real_time)
         # the tracker's capacity: the same clip fed as fast as the encoder takes it
         capacity = []
         for _ in range(1 if args.short else 2):
@@ -184,13 +231,21 @@ def main() -> None:
                round(statistics.median(capacity), 1), "fps", baseline="camera frame rate", baseline_value=FPS,
                target=">= 30 fps", met=statistics.median(capacity) >= FPS),
     ]
+    if outcome is not None:
+        figures.append(Figure(
+            "stop-to-result, 15 s browser Timed Up and Go clip (live pose tracking)",
+            round(statistics.median(r["stop_to_result_s"] for r in outcome["runs"]), 3), "s",
+            baseline="post-hoc analysis of the same clip (add_clip from scratch)",
+            baseline_value=round(statistics.median(r["post_hoc_s"] for r in outcome["runs"]), 3),
+            target=f"<= {TARGET_S} s (the tapping target, applied to this longer clip)",
+            met=statistics.median(r["stop_to_result_s"] for r in outcome["runs"]) <= TARGET_S))
     data = {"clips": {"tapping": "the fixtures' tapping clip (core.synthetic.hand.tapping_frames): regular 2.5 Hz; "
                                  "the model abstains on it (too regular), so no explanation is computed",
                       "irregular_tapping": "core.synthetic.hand.irregular_tapping_frames: scored and explained"},
             "size": "640x480, 30 fps, 10 s",
             "feed": "real time (1/30 s per frame)" if real_time else "as fast as the encoder takes frames",
             "repeats": repeats, "runs": runs, "first_clip_after_start_s": first_clip_s,
-            "tracker_capacity_fps": capacity}
+            "tracker_capacity_fps": capacity, "outcome_tug": outcome}
     path = write_result("stop_to_result", data, figures, short=args.short)
     for f in figures:
         print(f"{f.name}: {f.value} {f.unit} (baseline {f.baseline_value}; target {f.target}; met {f.met})")

@@ -5,7 +5,12 @@ Streamlit).
   so far with the SAME functions that compute its stored measures (finger tapping:
   core.movement.finger_tapping.tapping_features / tapping_measures; tremor: tremor_features;
   gait: events_from_pose / stride_measures; vowel: the Praat pitch of analyze_samples; reading:
-  reading_measures), so the readout at the end of a clip is the stored result of those frames.
+  reading_measures; the outcome tests: their pipelines' analyze_pose on the pose series so far,
+  with the tested person chosen as their analysis chooses it: 5x sit-to-stand stands completed
+  and the time since the first rise, then sts_time_s; TUG the phase the patient is in, the
+  sit-to-stand time and the time since rising began, then tug_time_s once seated again; gait
+  speed the steps and walking time, never a speed: it needs the floor marks, clicked on the clip
+  after recording), so the readout at the end of a clip is the stored result of those frames.
   Each value is plain (name, label, value, unit) or says why it is not there yet.
 
 * `LiveVideoTracker` (movement): VideoClipRecorder hands it every encoded packet before it is
@@ -13,7 +18,8 @@ Streamlit).
   are bit for bit the ones the stored clip decodes to, converted as core.media.video.VideoReader
   converts them) and runs the offline tracker itself (core.movement.hand_crop.track_hand for
   tapping and tremor, core.movement.landmarks.extract_pose_landmarks for gait: same models and
-  settings) on them in order from a queue. When the camera delivers faster than the tracker
+  settings; the outcome tests' decode_pose thinning to 15 fps and choice of the person) on them
+  in order from a queue. When the camera delivers faster than the tracker
   runs, frames wait in the queue (`backlog`) and the worker finishes them after Stop: nothing is
   skipped. After Stop, `write_cache(clip, cache_path)` checks that the stored file holds exactly
   the packets the tracker decoded (same bytes, same timestamps) and writes the clip's landmark
@@ -22,6 +28,7 @@ Streamlit).
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import os
@@ -37,8 +44,10 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-LIVE_TASKS = ("finger_tapping", "tremor", "gait", "vowel", "reading")
-TRACKED_TASKS = ("finger_tapping", "tremor", "gait")
+OUTCOME_TASKS = ("tug", "sit_to_stand", "gait_speed")  # thinned to 15 fps, as their pipelines decode
+POSE_TASKS = ("gait",) + OUTCOME_TASKS  # body landmarks (2 people tracked, the tested one chosen)
+LIVE_TASKS = ("finger_tapping", "tremor", "gait", "vowel", "reading") + OUTCOME_TASKS
+TRACKED_TASKS = ("finger_tapping", "tremor", "gait") + OUTCOME_TASKS
 MS = Fraction(1, 1000)  # VideoClipRecorder's encoder time base
 IDLE_GIVE_UP_S = 120.0  # a tracker that receives nothing this long (its page was closed) ends
 
@@ -54,12 +63,16 @@ class LiveValue:
     value: float | None
     unit: str
     not_yet: str = ""
+    word: str = ""  # a value that is a word (the TUG's phase), not a number
 
     def text(self) -> str:
+        if self.word:
+            return f"{self.label}: {self.word}"
         if self.value is None:
             return f"{self.label}: {self.not_yet or 'not yet'}"
-        digits = 0 if self.unit in ("taps", "steps", "pauses") else (2 if abs(self.value) < 10 else 1)
-        unit = f" {self.unit}" if self.unit and self.unit not in ("taps", "steps", "pauses") else ""
+        counts = ("taps", "steps", "pauses", "stands")
+        digits = 0 if self.unit in counts else (2 if abs(self.value) < 10 else 1)
+        unit = f" {self.unit}" if self.unit and self.unit not in counts else ""
         return f"{self.label}: {self.value:.{digits}f}{unit}"
 
 
@@ -149,6 +162,164 @@ def gait_readout(pose_series) -> LiveReadout:
         LiveValue("steps", "Steps", steps, "steps"),
         LiveValue("cadence", "Cadence", float(cadence), "steps/min") if np.isfinite(cadence)
         else LiveValue("cadence", "Cadence", None, "steps/min", "after two strides")))
+
+
+# ---------------------------------------------------------------- the outcome tests (pose)
+
+def _last_t(pose_series) -> float:
+    times = np.asarray(pose_series.times, float)
+    return float(times[-1] - times[0]) if len(times) > 1 else 0.0
+
+
+def _failed(result, name: str) -> bool:
+    return any(c.name == name and not c.passed for c in result.quality.checks)
+
+
+def _first_problem(result) -> str:
+    """The first failed check's finding, without what to do (its message up to the colon)."""
+    message = next((c.message for c in result.quality.checks if not c.passed), "")
+    return message.split(":")[0].rstrip(".").lower() if message else ""
+
+
+_STS = (("stands", "Stands completed", "stands"), ("sts_time", "Time since the first rise", "s"))
+NOT_SEATED_YET = "no one seated in view yet"
+NOT_SEATED_AT_START = "not seated at the start: start recording while the patient sits in the chair"
+
+
+def sit_to_stand_readout(pose_series) -> LiveReadout:
+    """Stands completed so far (the stored 'sts_repetitions') and the time since the start of the
+    first rise; once the fifth stand is complete, the stored 'sts_time_s'. Both from
+    core.movement.sit_to_stand.analyze_pose on the frames so far (the tested person chosen by
+    choose_sitter among those tracked so far, as the analysis of the whole clip does)."""
+    from core.movement import posture as pst
+    from core.movement import sit_to_stand as sts
+
+    seconds = _last_t(pose_series)
+    if pose_series.detected.sum() < 5:
+        return _not_yet("sit_to_stand", seconds, NOT_SEATED_YET, *_STS)
+    result = sts.analyze_pose(pose_series)
+    values = result.signal.get("measure_values", {})
+    state = np.asarray(result.signal.get("posture_state", ()))
+    if _failed(result, "seated_at_start"):
+        return _not_yet("sit_to_stand", seconds, NOT_SEATED_AT_START, *_STS)
+    if not (state == pst.SEATED).any():  # nothing decided yet (too few frames of the person)
+        return _not_yet("sit_to_stand", seconds, NOT_SEATED_YET, *_STS)
+    stands = LiveValue("stands", "Stands completed", float(values.get("sts_repetitions", 0.0)), "stands")
+    starts = result.signal["phases"].get("rise_starts", [])
+    if "sts_time_s" in values and result.quality.ok:  # five full stands: the test's time
+        timed = LiveValue("sts_time", "5xSTS time", float(values["sts_time_s"]), "s")
+    elif "sts_time_s" in values:  # five stands, but the analysis would not time them
+        timed = LiveValue("sts_time", "5xSTS time", None, "s", f"not timed: {_first_problem(result)}")
+    elif starts:
+        timed = LiveValue("sts_time", "Time since the first rise", seconds - float(starts[0]), "s")
+    else:
+        timed = LiveValue("sts_time", "Time since the first rise", None, "s", "timing starts when the patient stands up")
+    return LiveReadout("sit_to_stand", seconds, (stands, timed))
+
+
+_TUG = (("phase", "Phase", ""), ("stood_up_s", "Sit-to-stand", "s"), ("tug_time", "Time since rising began", "s"))
+_TUG_PHASES = {0: "seated", 1: "rising", 2: "up and walking", 3: "sitting down", -1: "not in view"}
+_TUG_NOT_TIMED = {  # core.movement.tug.REASONS, shortened for one line
+    "left_view": "not timed: the patient left the picture during the test",
+    "no_turn": "not timed: no walk out, turn and walk back was seen",
+}
+
+
+def tug_readout(pose_series) -> LiveReadout:
+    """The phase the patient is in (from the posture of core.movement.tug.analyze_pose on the
+    frames so far), how long the sit-to-stand took once standing (the stored 'tug_sit_to_stand_s'
+    of those frames), the time since rising began; once seated again and every phase was found,
+    the stored 'tug_time_s'. Nothing is timed before the patient was seen seated."""
+    from core.movement import tug
+
+    seconds = _last_t(pose_series)
+    if pose_series.detected.sum() < 5:
+        return _not_yet("tug", seconds, NOT_SEATED_YET, *_TUG)
+    result = tug.analyze_pose(pose_series)
+    signal = result.signal
+    state = np.asarray(signal.get("posture_state", ()))
+    if _failed(result, "seated_at_start"):
+        return _not_yet("tug", seconds, NOT_SEATED_AT_START, *_TUG)
+    if not (state == 0).any():
+        return _not_yet("tug", seconds, NOT_SEATED_YET, *_TUG)
+    values = signal.get("measure_values", {})
+    if values and not result.quality.ok:  # every phase found, but the analysis would not time them
+        return LiveReadout("tug", seconds, (
+            LiveValue("phase", "Phase", None, "", word="seated again"),
+            LiveValue("stood_up_s", "Sit-to-stand", None, "s", f"not timed: {_first_problem(result)}"),
+            LiveValue("tug_time", "TUG time", None, "s", f"not timed: {_first_problem(result)}")))
+    if values:  # seated again, every phase found: the test's result
+        return LiveReadout("tug", seconds, (
+            LiveValue("phase", "Phase", None, "", word="seated again: test complete"),
+            LiveValue("stood_up_s", "Sit-to-stand", float(values["tug_sit_to_stand_s"]), "s"),
+            LiveValue("tug_time", "TUG time", float(values["tug_time_s"]), "s")))
+    rises = [(start, end) for kind, start, end in signal.get("transitions", []) if kind == "rise"]
+    if not rises:
+        return LiveReadout("tug", seconds, (
+            LiveValue("phase", "Phase", None, "", word="seated, waiting to stand up"),
+            LiveValue("stood_up_s", "Sit-to-stand", None, "s", "not stood up yet"),
+            LiveValue("tug_time", "Time since rising began", None, "s", "timing starts when the patient stands up")))
+    start, standing = rises[0]
+    failed = next((c.name for c in result.quality.checks if not c.passed), None)
+    phase = next((text for key, text in _TUG_NOT_TIMED.items() if failed == tug.REASONS[key][0]), None)
+    if phase is not None:  # seated again (these are checked once the sit is found): no time
+        return LiveReadout("tug", seconds, (
+            LiveValue("phase", "Phase", None, "", word=phase),
+            LiveValue("stood_up_s", "Sit-to-stand", None, "s", "not timed"),
+            LiveValue("tug_time", "TUG time", None, "s", "not timed")))
+    phase = _TUG_PHASES.get(int(state[-1]), "not in view")
+    # "so far": the rise is dated against the standing level of the frames so far, and the
+    # whole clip's level can move its end by a few tenths of a second (seen on the composites)
+    return LiveReadout("tug", seconds, (
+        LiveValue("phase", "Phase", None, "", word=phase),
+        LiveValue("stood_up_s", "Sit-to-stand (so far)", float(standing - start), "s"),
+        LiveValue("tug_time", "Time since rising began", seconds - float(start), "s")))
+
+
+_GAIT_SPEED = (("steps", "Steps", "steps"), ("walking_s", "Walking time", "s"), ("speed", "Speed", "m/s"))
+SPEED_AFTER_MARKS = "after recording, from the floor marks clicked on the clip (or the patient's height)"
+
+
+def gait_speed_readout(pose_series) -> LiveReadout:
+    """Steps (heel strikes, core.movement.gait.events_from_pose on the pose tracks of the frames
+    so far, as core.movement.gait_speed.analyze_pose finds them) and the walking time (first to
+    last heel strike). No speed: it needs the floor marks, clicked on the clip after recording."""
+    from core.movement.gait import SIDES, events_from_pose, pose_tracks
+
+    seconds = _last_t(pose_series)
+    speed = LiveValue("speed", "Speed", None, "m/s", SPEED_AFTER_MARKS)
+    if pose_series.detected.sum() < 10:
+        return LiveReadout("gait_speed", seconds, (
+            LiveValue("steps", "Steps", None, "steps", "no one walking in view yet"),
+            LiveValue("walking_s", "Walking time", None, "s", "no one walking in view yet"), speed))
+    try:
+        tracks = pose_tracks(pose_series)
+        events = events_from_pose(pose_series, tracks)
+    except (ValueError, IndexError):
+        return LiveReadout("gait_speed", seconds, (
+            LiveValue("steps", "Steps", None, "steps", "no one walking in view yet"),
+            LiveValue("walking_s", "Walking time", None, "s", "no one walking in view yet"), speed))
+    strikes = np.sort(np.concatenate([np.asarray(events.heel_strikes[s], float) for s in SIDES]))
+    walking = (LiveValue("walking_s", "Walking time", float(strikes[-1] - strikes[0]), "s") if len(strikes) >= 2
+               else LiveValue("walking_s", "Walking time", None, "s", "after two steps"))
+    return LiveReadout("gait_speed", seconds, (LiveValue("steps", "Steps", float(len(strikes)), "steps"),
+                                               walking, speed))
+
+
+def pose_chooser(task: str):
+    """The task's own choice of the tested person among those tracked (as its analyze does)."""
+    if task == "sit_to_stand":
+        from core.movement.sit_to_stand import choose_sitter
+
+        return choose_sitter
+    from core.movement.gait import choose_walker
+
+    return choose_walker
+
+
+POSE_READOUTS = {"gait": gait_readout, "tug": tug_readout, "sit_to_stand": sit_to_stand_readout,
+                 "gait_speed": gait_speed_readout}
+_POSE_NAMES = {"gait": _GAIT, "tug": _TUG, "sit_to_stand": _STS, "gait_speed": _GAIT_SPEED}
 
 
 def audio_as_analysed(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
@@ -404,13 +575,28 @@ class LiveVideoTracker:
     @property
     def tracked(self) -> int:
         """Frames whose landmarks are known."""
-        key = "times" if self.task == "gait" else "landmarks"  # the list appended last per frame
+        key = "times" if self.task in POSE_TASKS else "landmarks"  # the list appended last per frame
         return len(self._progress.get(key) or ())
 
     @property
     def backlog(self) -> int:
-        """Frames received and not yet tracked."""
-        return max(0, self.received - self.tracked)
+        """Frames received and not yet tracked (for the outcome tests, which track every other
+        frame of a 30 fps clip: received and not yet passed by the last tracked frame)."""
+        if self.task not in OUTCOME_TASKS:
+            return max(0, self.received - self.tracked)
+        times = self._progress.get("times") or ()
+        n = self.tracked
+        handled = bisect.bisect_right(self.frame_times, times[n - 1]) if n else 0
+        return max(0, self.received - handled)
+
+    def _frames_tracked_offline(self) -> int:
+        """How many of the decoded frames the task's offline decode passes to the tracker (the
+        outcome tests' pipelines thin a clip to 15 fps: core.movement.frames.thinned)."""
+        if self.task not in OUTCOME_TASKS:
+            return len(self.frame_times)
+        from core.movement.frames import OUTCOME_FRAME_GAP_S, thinned
+
+        return sum(1 for _ in thinned(((t, None) for t in self.frame_times), OUTCOME_FRAME_GAP_S))
 
     def tracking_fps(self) -> float | None:
         """Frames tracked per second of wall time since the first packet (while it runs, or
@@ -429,16 +615,20 @@ class LiveVideoTracker:
         from core.movement.frames import FrameSampler
 
         try:
-            if self.task == "gait":
-                from core.movement.gait import NUM_POSES, choose_walker
-                from core.movement.landmarks import extract_pose_landmarks
+            if self.task in POSE_TASKS:  # as gait.analyze and the outcome tests' decode_pose decode
                 from core.media.video import DEFAULT_MAX_SIDE
+                from core.movement.frames import OUTCOME_FRAME_GAP_S, thinned
+                from core.movement.gait import NUM_POSES
+                from core.movement.landmarks import extract_pose_landmarks
 
                 reader = _LiveFrames(self, DEFAULT_MAX_SIDE, None)
                 if not reader.start():
                     return
-                sampler = FrameSampler(reader.frames(), keep=8)
-                series = extract_pose_landmarks(sampler, num_poses=NUM_POSES, choose=choose_walker,
+                frames = reader.frames()
+                if self.task in OUTCOME_TASKS:
+                    frames = thinned(frames, OUTCOME_FRAME_GAP_S)
+                sampler = FrameSampler(frames, keep=8)
+                series = extract_pose_landmarks(sampler, num_poses=NUM_POSES, choose=pose_chooser(self.task),
                                                 progress=self._progress)
             else:
                 from core.movement.hand_crop import MAX_ANALYSIS_FPS, track_hand
@@ -468,14 +658,14 @@ class LiveVideoTracker:
         p = self._progress
         n = self.tracked if upto is None else min(self.tracked, int(upto))
         size = p.get("image_size")
-        if self.task == "gait":
+        if self.task in POSE_TASKS:
             if n < 2 or size is None:
-                return _not_yet("gait", 0.0, "waiting for frames", *_GAIT)
-            from core.movement.gait import NUM_POSES, choose_walker
+                return _not_yet(self.task, 0.0, "waiting for frames", *_POSE_NAMES[self.task])
+            from core.movement.gait import NUM_POSES
 
             pose = pose_series_from_people(p["times"][:n], p["people"][:n], p["counts"][:n], size,
-                                           NUM_POSES, choose_walker)
-            return gait_readout(pose)
+                                           NUM_POSES, pose_chooser(self.task))
+            return POSE_READOUTS[self.task](pose)
         names = _TAPPING if self.task == "finger_tapping" else _TREMOR
         if n < 2 or size is None:
             return _not_yet(self.task, 0.0, "waiting for frames", *names)
@@ -491,7 +681,7 @@ class LiveVideoTracker:
         n = self.tracked
         if not n:
             return None
-        if self.task == "gait":
+        if self.task in POSE_TASKS:
             return [pose[0][:, :2] for pose in p["people"][n - 1]]
         hand = p["landmarks"][n - 1]
         return [] if np.isnan(hand[0, 0]) else [hand[:, :2]]
@@ -539,14 +729,15 @@ class LiveVideoTracker:
         if not self.file_matches(clip):
             log.warning("live landmarks not used: the stored clip differs from the tracked packets")
             return False
-        if len(series.times) != len(self.frame_times):
+        if len(series.times) != self._frames_tracked_offline():
             return False
         series.save_series(cache_path)
         return True
 
 
 def tracker_for(task: str, side: str | None) -> LiveVideoTracker | None:
-    """A live tracker for a movement task that has one (tapping, tremor, gait), else None."""
+    """A live tracker for a movement task that has one (tapping, tremor, gait, and the outcome
+    tests TUG, 5x sit-to-stand and gait speed), else None."""
     return LiveVideoTracker(task, side) if task in TRACKED_TASKS else None
 
 

@@ -9,9 +9,11 @@ The page run polls the recorder: countdown, a timer that stops at the task's tar
 then the complete clip goes through the same path as an upload (core.capture.add_clip, source
 "browser"). While recording, the task's own measures so far are shown twice a second
 (core.live: taps so far, rate and amplitude trend; tremor frequency and amplitude; steps and
-cadence; pitch, loudness and steady phonation; speaking time and pauses). A movement recording
-of tapping, tremor or gait is tracked live (core.live.LiveVideoTracker on the recorder's own
-encoded packets), so at Stop only the measures, model, explanation and database write remain. A stream that stops or stalls mid-recording, or a page left mid-recording, saves
+cadence; pitch, loudness and steady phonation; speaking time and pauses; for the outcome tests,
+stands completed, the TUG's phase and time, steps and walking time of a 10 m walk). A movement
+recording of tapping, tremor, gait or an outcome test is tracked live (core.live.LiveVideoTracker
+on the recorder's own encoded packets), so at Stop only the measures, model, explanation and
+database write remain. A stream that stops or stalls mid-recording, or a page left mid-recording, saves
 nothing: clips live in memory until complete and are written only by the run that saw them end.
 """
 from __future__ import annotations
