@@ -68,6 +68,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.plain_json import json_safe
 from core.ratings import PART3_TOTAL_ITEM, RATING_ITEMS, legacy_location, rating_item, rating_label
 from core.store.errors import NotFound, PermissionDenied, ValidationError
 from core.tasks import TASKS
@@ -644,20 +645,8 @@ class TrainResult:
 
 
 def _json(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _json(obj.tolist())
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        return round(v, 6) if math.isfinite(v) else None
-    return obj
+    """Plain JSON with floats to 6 decimals (metrics, parameters and summaries stay compact)."""
+    return json_safe(obj, digits=6)
 
 
 def evaluate(table: TrainingTable, n_boot: int = N_BOOT, seed: int = SEED) -> TrainResult:

@@ -22,16 +22,16 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.pipeline import Measure, ModelScore, TaskResult, UnusableInput
+from core.plain_json import json_safe
 from core.tasks import TASKS, task_spec
 
 log = logging.getLogger(__name__)
@@ -59,24 +59,6 @@ class RecordingOutcome:
 
 
 # ---------------------------------------------------------------- plain JSON
-
-def json_safe(obj: Any) -> Any:
-    """numpy scalars/arrays -> Python, NaN/inf -> None, tuples -> lists (storable JSON)."""
-    if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_safe(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    return obj
-
 
 def _finite_measures(measures: Iterable[Measure]) -> list[Measure]:
     return [m for m in measures if m.value is not None and math.isfinite(float(m.value))]

@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from core.pipeline import UnusableInput
@@ -189,13 +189,18 @@ def decrypt_bytes(blob: bytes, key: bytes | None) -> bytes:
                               "(wrong key, or the file is damaged).") from None
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, data: bytes, before_replace: Callable[[], None] | None = None) -> None:
+    """Write `data` to a hidden temporary file next to `path`, fsync it, then rename it over
+    `path`: a crash leaves the old file or the new one, whole. `before_replace` runs between the
+    two and may raise to leave `path` untouched."""
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp_name, path)
     except BaseException:
         if os.path.exists(tmp_name):
@@ -242,20 +247,13 @@ def encrypt_file_in_place(path: str | Path, key: bytes) -> bool:
     if decrypt_bytes(blob, key) != data:  # never replace a file by something that does not read back
         raise ValueError("the encrypted copy did not read back")
     del data
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(blob)
-            out.flush()
-            os.fsync(out.fileno())
+
+    def unchanged() -> None:
         now = path.stat()
         if (now.st_mtime_ns, now.st_size, now.st_ino) != (before.st_mtime_ns, before.st_size, before.st_ino):
             raise ValueError("the file changed while it was being encrypted")
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+
+    _atomic_write(path, blob, before_replace=unchanged)
     _fsync_folder(path.parent)
     return True
 
