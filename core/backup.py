@@ -18,7 +18,6 @@ then replaces it (and removes recording files that are not in the backup). Exit 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +31,8 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
+from core.store.files import file_sha256
+
 FORMAT = "pdlens-backup-1"
 MANIFEST = "manifest.json"
 SQLITE_FILE = "database.sqlite"
@@ -42,14 +43,6 @@ EXIT_FAILED = 2
 
 class BackupError(RuntimeError):
     """A backup or restore that cannot be done, with a one-line reason."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -144,7 +137,7 @@ def _copy_recordings(source: Path, dest: Path) -> dict[str, dict]:
             shutil.copy2(path, target)
         except FileNotFoundError:  # removed meanwhile (retention, a failed analysis)
             continue
-        files[rel.as_posix()] = {"size": target.stat().st_size, "sha256": _sha256(target)}
+        files[rel.as_posix()] = {"size": target.stat().st_size, "sha256": file_sha256(target)}
     return files
 
 
@@ -182,7 +175,7 @@ def backup(database_url: str, data_dir: str | Path, dest: str | Path) -> dict:
             "schema_revision": revision,
             "backend": "sqlite" if sqlite is not None else "postgresql",
             "database_file": database_file,
-            "database_sha256": _sha256(work / database_file),
+            "database_sha256": file_sha256(work / database_file),
             "row_counts": counts,
             "recording_files": files,
             "encrypted_files": sum(1 for rel in files if _is_encrypted(work / RECORDINGS / rel)),
@@ -252,11 +245,11 @@ def verify(src: str | Path) -> dict:
     src = Path(src)
     manifest = read_manifest(src)
     db = src / manifest["database_file"]
-    if not db.is_file() or _sha256(db) != manifest["database_sha256"]:
+    if not db.is_file() or file_sha256(db) != manifest["database_sha256"]:
         raise BackupError("The backup's database file is missing or damaged (sha256 differs from the manifest).")
     for rel, info in manifest["recording_files"].items():
         path = src / RECORDINGS / rel
-        if not path.is_file() or _sha256(path) != info["sha256"]:
+        if not path.is_file() or file_sha256(path) != info["sha256"]:
             raise BackupError(f"A recording file of the backup is missing or damaged ({Path(rel).name}).")
     return manifest
 

@@ -44,8 +44,9 @@ from datetime import date
 from pathlib import Path
 from typing import TextIO
 
-from core.capture import HEAD_BYTES, ClipOutcome, check_clip, check_upload, file_sha256, guess_task_and_side
+from core.capture import HEAD_BYTES, ClipOutcome, check_clip, check_upload, guess_task_and_side
 from core.pipeline import UnusableInput
+from core.store.files import file_sha256
 from core.tasks import SIDES, TASKS
 from core.words import plural
 

@@ -13,7 +13,6 @@ The WebRTC frame processors of the browser recorder live in core/recorders.py.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
@@ -26,6 +25,7 @@ from typing import Any, BinaryIO
 
 
 from core.pipeline import UnusableInput
+from core.store.files import file_sha256
 from core.tasks import SIDES, TASKS, task_spec
 from core.words import plural
 
@@ -277,14 +277,6 @@ class ClipOutcome:
     message: str
     recording_id: int | None = None
     quality_ok: bool | None = None
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _copy_to_temp(stream: BinaryIO, folder: Path, suffix: str) -> Path:

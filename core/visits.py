@@ -150,14 +150,6 @@ def save_key_frame(clip: Path, explanation: dict[str, Any] | None, data_dir: Pat
     return out
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _resolve_actor(s: Session, actor: Any):
     from core.store.models import Clinician
 

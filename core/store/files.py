@@ -189,6 +189,15 @@ def decrypt_bytes(blob: bytes, key: bytes | None) -> bytes:
                               "(wrong key, or the file is damaged).") from None
 
 
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes as they lie on disk, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _atomic_write(path: Path, data: bytes, before_replace: Callable[[], None] | None = None) -> None:
     """Write `data` to a hidden temporary file next to `path`, fsync it, then rename it over
     `path`: a crash leaves the old file or the new one, whole. `before_replace` runs between the
